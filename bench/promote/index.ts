@@ -1,0 +1,93 @@
+// bench/promote: one ~17 MB, 8-layer image in a local registry, promoted three ways in the same run:
+//   1. PromoteImage@1's bundle, run as the agent runs it (cross-repository mounts, manifest bytes copied);
+//   2. `skopeo copy` with its blob-info cache removed first, as on a fresh agent;
+//   3. `docker pull` / `docker tag` / `docker push` after removing the local image.
+// A counting proxy in front of the registry reports requests and blob bytes moved for each. Prints ratios against
+// the anchors; nothing here asserts a time.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildBusyboxImage, connectEngine, pushImageWithEngine } from '../../test/support/engine';
+import { startFaultProxy, type FaultProxy } from '../../test/support/fault-proxy';
+import { bundleOnce, runBundledTask } from '../../test/support/harness';
+import { startRegistry } from '../../test/support/registries';
+
+// Async on purpose: the counting proxy runs in this process, so a synchronous child would block it.
+const run = promisify(execFile);
+
+interface Measure { name: string; seconds: number; requests: number; blobBytes: number }
+
+async function measure(name: string, proxy: FaultProxy, action: () => Promise<void> | void): Promise<Measure> {
+  proxy.reset();
+  const start = process.hrtime.bigint();
+  await action();
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const counts = proxy.counts();
+  return { name, seconds, requests: counts.requests, blobBytes: counts.blobBytesDown + counts.blobBytesUp };
+}
+
+function removeSkopeoCache(): void {
+  for (const dir of ['/var/lib/containers/cache', path.join(os.homedir(), '.local/share/containers/cache')]) {
+    if (!fs.existsSync(dir)) continue;
+    for (const file of fs.readdirSync(dir)) if (file.startsWith('blob-info-cache')) fs.rmSync(path.join(dir, file), { force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const docker = await connectEngine();
+  if (!docker) throw new Error('bench/promote needs a Docker engine (scripts/machine-setup.sh starts one)');
+  await bundleOnce();
+  const registry = await startRegistry('anonymous');
+  const proxy = await startFaultProxy({ target: registry.url, faultRate: 0 });
+  const image = `${registry.host}/bench/app:v1`;
+  try {
+    await buildBusyboxImage(docker, { tag: image, layers: 7, bytesPerLayer: 2_250_000, seed: `bench-promote-${process.pid}-${Date.now()}` });
+    await pushImageWithEngine(docker, image);
+    const source = `${proxy.host}/bench/app:v1`;
+    const sizeMb = (await docker.getImage(image).inspect()).Size / 1e6;
+    const layers = (await docker.getImage(image).inspect()).RootFS.Layers?.length ?? 0;
+
+    const task = await measure('PromoteImage@1 (task process)', proxy, async () => {
+      const run = await runBundledTask('PromoteImage', { inputs: { sourceImage: source, targetNamespace: 'prod-task' } });
+      if (run.result !== 'Succeeded') throw new Error(`the task failed: ${run.message}\n${run.stdout}`);
+    });
+
+    removeSkopeoCache();
+    const skopeo = await measure('skopeo copy (cold cache)', proxy, async () => {
+      await run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${source}`, `docker://${proxy.host}/prod-skopeo/bench/app:v1`]);
+    });
+
+    const cli = (...args: string[]) => run('docker', args);
+    for (const ref of [image, source, `${proxy.host}/prod-docker/bench/app:v1`]) {
+      await cli('rmi', '-f', ref).catch(() => undefined);
+    }
+    const dockerCli = await measure('docker pull/tag/push (no local image)', proxy, async () => {
+      await cli('pull', '-q', source);
+      await cli('tag', source, `${proxy.host}/prod-docker/bench/app:v1`);
+      await cli('push', '-q', `${proxy.host}/prod-docker/bench/app:v1`);
+    });
+    for (const ref of [source, `${proxy.host}/prod-docker/bench/app:v1`]) {
+      await cli('rmi', '-f', ref).catch(() => undefined);
+    }
+    const pulledBytes = dockerCli.blobBytes;
+    if (pulledBytes < sizeMb * 1e6 * 0.5) console.log(`warning: docker moved only ${pulledBytes} blob bytes: its pull was not cold`);
+
+    console.log(`image: ${layers} layers, ${sizeMb.toFixed(1)} MB`);
+    console.log('| method | wall s | requests | blob bytes moved |');
+    console.log('| --- | ---: | ---: | ---: |');
+    for (const m of [task, skopeo, dockerCli]) console.log(`| ${m.name} | ${m.seconds.toFixed(3)} | ${m.requests} | ${m.blobBytes} |`);
+    console.log(`ratio task/skopeo: ${(task.seconds / skopeo.seconds).toFixed(3)}x (goal <= 0.2x)`);
+    console.log(`ratio task/docker: ${(task.seconds / dockerCli.seconds).toFixed(3)}x (goal <= 0.1x)`);
+    console.log(`task process wall time: ${task.seconds.toFixed(3)} s (goal <= 0.5 s); requests ${task.requests} for ${layers} layers (goal <= ${layers + 4})`);
+  } finally {
+    await proxy.stop();
+    await registry.stop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,29 @@
+export { ChartError } from './errors';
+export {
+  packageChart,
+  chartArchiveFiles,
+  resolveSourceDateEpoch,
+  DEFAULT_IMAGE_VALUES_KEY,
+  DEFAULT_SOURCE_DATE_EPOCH,
+  type ChartPackage,
+  type PackageChartOptions,
+} from './package';
+export {
+  pushChart,
+  buildChartArtifact,
+  chartAnnotations,
+  chartPushLocation,
+  HELM_CHART_LAYER_MEDIA_TYPE,
+  HELM_CONFIG_MEDIA_TYPE,
+  OCI_MANIFEST_MEDIA_TYPE,
+  type ChartArtifact,
+  type ChartPushResult,
+  type ChartPushTarget,
+  type PushChartOptions,
+  type PushableChart,
+} from './push';
+export { versionFromBranch, chooseChartVersion, isChartSemver, ociTag } from './version';
+export { loadChartDir, loadChartArchive, type Chart } from './load';
+export { pinImageInValues, isImageDigest, isImageRepository, type ImagePin, type PinResult } from './values';
+export { IgnoreRules, goPathMatch } from './ignore';
+export type { ChartMetadata, ChartDependency, ChartLock } from './metadata';

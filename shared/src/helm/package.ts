@@ -1,0 +1,196 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Log } from '../log';
+import { gzipChart, writeTar, type ArchiveFile } from './archive';
+import { checkDependencies, updateLocalDependencies } from './dependencies';
+import { ChartError } from './errors';
+import { loadChartDir, type Chart } from './load';
+import { checkChartName, sanitize, serializeChartYaml, serializeLock, type ChartMetadata } from './metadata';
+import { isImageDigest, isImageRepository, pinImageInValues } from './values';
+import { chooseChartVersion, ociTag, type ChartVersionChoice } from './version';
+
+/** Plain options of `packageChart`; the task maps its inputs onto these one to one. */
+export interface PackageChartOptions {
+  /** The folder that holds Chart.yaml. It is only read. */
+  chartPath: string;
+  /** Explicit version; wins over the branch and Chart.yaml. */
+  chartVersion?: string;
+  /** Source branch (`refs/heads/release/delivery/1.4.0`); a release branch names the version. */
+  branch?: string;
+  /** Replaces Chart.yaml's appVersion. */
+  appVersion?: string;
+  /** With `imageDigest`: the repository to reference (`myacr.azurecr.io/delivery`). */
+  imageRepository?: string;
+  /** `sha256:…`: pins the image by digest in the packaged values.yaml. */
+  imageDigest?: string;
+  /** Dotted key path of the image map in values.yaml. Default `image`. */
+  imageValuesKey?: string;
+  /** Pack local `file://` dependencies into charts/ first, as `helm dependency update` would (no network). */
+  updateDependencies?: boolean;
+  /** Folder the package is written to (created when missing). */
+  destination: string;
+  /**
+   * Seconds since the epoch for every file time in the archive (and a rewritten lock's `generated`). Default:
+   * the `SOURCE_DATE_EPOCH` environment variable, else DEFAULT_SOURCE_DATE_EPOCH.
+   */
+  sourceDateEpoch?: number;
+}
+
+/** The packaged chart. */
+export interface ChartPackage {
+  /** `<destination>/<name>-<version>.tgz` */
+  packagePath: string;
+  name: string;
+  version: string;
+  appVersion?: string;
+  /** The OCI tag the chart is pushed under (`+` → `_`). */
+  tag: string;
+  /** Hex sha256 of the package file. */
+  sha256: string;
+  /** The package file's bytes. */
+  bytes: Buffer;
+  /** The metadata written to the package's Chart.yaml (also the OCI config of a push). */
+  metadata: ChartMetadata;
+  /** The file times used, in seconds since the epoch. */
+  sourceDateEpoch: number;
+  versionSource: ChartVersionChoice['source'];
+}
+
+/**
+ * When neither the option nor SOURCE_DATE_EPOCH is set: 1980-01-01T00:00:00Z, the usual reproducible-build
+ * epoch (the earliest time a ZIP can hold; tools warn about archives dated 1970).
+ */
+export const DEFAULT_SOURCE_DATE_EPOCH = 315532800;
+
+export const DEFAULT_IMAGE_VALUES_KEY = 'image';
+
+/**
+ * Packages a chart folder into `<name>-<version>.tgz` as `helm package` lays it out — `<name>/Chart.yaml` first
+ * (rewritten with the version and appVersion), then Chart.lock, values.yaml, values.schema.json, templates, the
+ * other files and the subcharts — but byte-for-byte reproducible: fixed order, file times from SOURCE_DATE_EPOCH,
+ * owner 0:0, mode 0644, helm's fixed gzip header and a deflate stream that does not depend on the Node version.
+ * Nothing is written until the package is complete; the chart folder is never modified.
+ */
+export async function packageChart(options: PackageChartOptions, log: Log): Promise<ChartPackage> {
+  const epoch = resolveSourceDateEpoch(options.sourceDateEpoch);
+  checkOptions(options);
+  const chartDir = path.resolve(options.chartPath);
+  const what = options.chartPath;
+  const destination = path.resolve(options.destination);
+  if (destination === chartDir || destination.startsWith(chartDir + path.sep)) {
+    throw new ChartError(`destination '${options.destination}' is inside the chart folder, so the next package would contain this one: choose a folder outside the chart`);
+  }
+  const chart = loadChartDir(chartDir, log, { what });
+  const md = chart.metadata;
+  checkChartName(md.name, what);
+  if (chart.apiVersionDefaulted) {
+    log.warn(`${what}: Chart.yaml has no apiVersion (a helm 2 chart); it is packaged as apiVersion v1, as helm does`);
+  }
+
+  const choice = chooseChartVersion(md.version, options, log);
+  md.version = choice.version;
+  if (options.appVersion?.trim()) md.appVersion = sanitize(options.appVersion.trim());
+
+  if (options.updateDependencies) updateLocalDependencies(chart, chartDir, what, new Date(epoch * 1000), log);
+  checkDependencies(chart, what);
+
+  if (options.imageDigest?.trim()) {
+    const valuesKey = options.imageValuesKey?.trim() || DEFAULT_IMAGE_VALUES_KEY;
+    const pinned = pinImageInValues(
+      chart.values?.toString('utf8') ?? '',
+      { valuesKey, repository: options.imageRepository?.trim() || undefined, digest: options.imageDigest.trim(), defaultTag: md.appVersion },
+      `${what}/values.yaml`,
+    );
+    chart.values = Buffer.from(pinned.text, 'utf8');
+    log.info(`pinned the image by digest in values.yaml: ${pinned.settings.join(', ')}`);
+    if (!pinned.commentsKept) log.warn(`${what}/values.yaml could not be edited in place, so it was rewritten without its comments`);
+  }
+
+  const files = chartArchiveFiles(chart, '');
+  const bytes = gzipChart(writeTar(files, epoch));
+  const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
+  const fileName = `${md.name}-${md.version}.tgz`;
+  const packagePath = await writeAtomically(destination, fileName, bytes);
+  log.info(`packaged ${md.name} ${md.version} (version from ${choice.source}) to ${packagePath}: ${bytes.length} bytes, sha256:${sha256}`);
+  return {
+    packagePath,
+    name: md.name,
+    version: md.version,
+    appVersion: md.appVersion,
+    tag: ociTag(md.version),
+    sha256,
+    bytes,
+    metadata: md,
+    sourceDateEpoch: epoch,
+    versionSource: choice.source,
+  };
+}
+
+/** Input shapes are checked before the chart is read, so a bad input fails fast and alone. */
+function checkOptions(options: PackageChartOptions): void {
+  if (!options.chartPath?.trim()) throw new ChartError('chartPath is required: the folder that holds Chart.yaml');
+  if (!options.destination?.trim()) throw new ChartError('destination is required: the folder to write the package to');
+  const appVersion = options.appVersion?.trim();
+  if (appVersion && /[\r\n]/.test(appVersion)) throw new ChartError(`appVersion must be one line, got '${appVersion}'`);
+  const digest = options.imageDigest?.trim();
+  const repository = options.imageRepository?.trim();
+  if (repository && !digest) throw new ChartError('imageRepository is set but imageDigest is not: set both to pin the image by digest');
+  if (digest && !isImageDigest(digest)) {
+    throw new ChartError(`imageDigest '${digest}' is not a digest: expected sha256: followed by 64 lower-case hex digits`);
+  }
+  if (repository && !isImageRepository(repository)) {
+    throw new ChartError(`imageRepository '${repository}' is not an image repository (host/path, lower case, without tag or digest)`);
+  }
+  const key = options.imageValuesKey?.trim();
+  if (key && key.split('.').some((s) => s.trim() === '')) {
+    throw new ChartError(`imageValuesKey '${key}' is not a dotted key path (e.g. image or app.image)`);
+  }
+}
+
+/** The option, else SOURCE_DATE_EPOCH, else the default; a malformed value is an error naming it. */
+export function resolveSourceDateEpoch(option?: number, env: NodeJS.ProcessEnv = process.env): number {
+  if (option !== undefined) {
+    if (!Number.isInteger(option) || option < 0) throw new ChartError(`sourceDateEpoch must be whole seconds since 1970, got ${option}`);
+    return option;
+  }
+  const text = env.SOURCE_DATE_EPOCH?.trim();
+  if (!text) return DEFAULT_SOURCE_DATE_EPOCH;
+  if (!/^\d+$/.test(text)) throw new ChartError(`SOURCE_DATE_EPOCH must be whole seconds since 1970, got '${text}'`);
+  return Number(text);
+}
+
+/**
+ * The archive's files in helm's order (`chartutil.writeTarContents`): Chart.yaml, Chart.lock (v2 only),
+ * values.yaml, values.schema.json, templates, other files, then each subchart under charts/<its name>/.
+ */
+export function chartArchiveFiles(chart: Chart, prefix: string): ArchiveFile[] {
+  const base = prefix ? `${prefix}/${chart.metadata.name}` : chart.metadata.name;
+  const out: ArchiveFile[] = [{ name: `${base}/Chart.yaml`, data: Buffer.from(serializeChartYaml(chart.metadata)) }];
+  if (chart.metadata.apiVersion === 'v2' && chart.lock) out.push({ name: `${base}/Chart.lock`, data: Buffer.from(serializeLock(chart.lock)) });
+  if (chart.values) out.push({ name: `${base}/values.yaml`, data: chart.values });
+  if (chart.schema) out.push({ name: `${base}/values.schema.json`, data: chart.schema });
+  for (const f of chart.templates) out.push({ name: `${base}/${f.name}`, data: f.data });
+  for (const f of chart.files) out.push({ name: `${base}/${f.name}`, data: f.data });
+  for (const dep of chart.dependencies) out.push(...chartArchiveFiles(dep.chart, `${base}/charts`));
+  return out;
+}
+
+/** Writes beside the target and renames, so a failure never leaves a partial package under the final name. */
+async function writeAtomically(dir: string, fileName: string, bytes: Buffer): Promise<string> {
+  try {
+    await fs.promises.mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new ChartError(`destination '${dir}' cannot be created: ${(err as Error).message}`);
+  }
+  const target = path.join(dir, fileName);
+  const temp = path.join(dir, `.${fileName}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.partial`);
+  try {
+    await fs.promises.writeFile(temp, bytes);
+    await fs.promises.rename(temp, target);
+  } catch (err) {
+    await fs.promises.rm(temp, { force: true });
+    throw new ChartError(`cannot write the package to '${target}': ${(err as Error).message}`);
+  }
+  return target;
+}

@@ -1,0 +1,99 @@
+import type { Log } from '../log';
+import { InvalidReferenceError, parseRepository, sameRegistry } from '../reference/reference';
+import { repositoryScope } from '../registry/auth';
+import { pushBlob } from '../registry/blob';
+import type { RegistryLogin, TransportOptions } from '../registry/clients';
+import { withContext } from '../registry/errors';
+import { putManifest } from '../registry/manifest';
+import { RegistryClient } from '../registry/transport';
+import { ChartError } from './errors';
+import { chartPushLocation, pushChart, type ChartPushResult, type ChartPushTarget, type PushableChart } from './push';
+
+/*
+ * pushChart over the product's registry client: auth (anonymous, Basic, Bearer), bounded retries, and every write
+ * verified by digest (the blob upload by the registry's Docker-Content-Digest, the manifest PUT by the digest of
+ * the bytes sent, which pushChart checks once more).
+ */
+
+/** A ChartPushTarget that writes through `client` (one registry host). */
+export function registryChartTarget(client: RegistryClient): ChartPushTarget {
+  return {
+    async pushBlob(repository, bytes) {
+      await pushBlob(client, repository, bytes);
+    },
+    putManifest: (repository, tag, bytes, mediaType) => putManifest(client, repository, tag, bytes, mediaType),
+  };
+}
+
+/** The rule of references: a first segment with `.` or `:`, or `localhost`, is a registry host. */
+function namesHost(text: string): boolean {
+  const first = text.split('/')[0];
+  return first.includes('.') || first.includes(':') || first.toLowerCase() === 'localhost';
+}
+
+/**
+ * Normalises the `chartRepository` input to `host/path` (no `oci://`, no trailing `/`). Without a host in the
+ * text, the host of the service connection is used (`helm` → `myacr.azurecr.io/helm`). Throws ChartError naming
+ * the input when it is empty, has no host to go to, or is not a valid repository path.
+ */
+export function resolveChartRepository(value: string, connectionHost?: string): string {
+  const text = value.trim().replace(/^oci:\/\//i, '').replace(/\/+$/, '');
+  if (!text) throw new ChartError("chartRepository is required to push: host/path, e.g. myacr.azurecr.io/helm");
+  let full = text;
+  if (!namesHost(text)) {
+    if (!connectionHost) {
+      throw new ChartError(
+        `chartRepository '${value.trim()}' names no registry host: write host/path (e.g. myacr.azurecr.io/${text}) or set containerRegistry`,
+      );
+    }
+    full = `${connectionHost}/${text}`;
+  }
+  if (!full.includes('/')) throw new ChartError(`chartRepository '${value.trim()}' must be host/path (e.g. myacr.azurecr.io/helm)`);
+  try {
+    // The chart name is appended to the path; a placeholder stands in for it so Docker Hub's `library/` rule stays out.
+    parseRepository(`${full}/chart`);
+  } catch (error) {
+    const reason = error instanceof InvalidReferenceError ? error.reason : (error as Error).message;
+    throw new ChartError(`chartRepository '${value.trim()}' is not a registry repository (${reason})`);
+  }
+  return full;
+}
+
+/** Options of `pushChartToRegistry`. */
+export interface PushChartToRegistryOptions {
+  /** `host/path` (see `resolveChartRepository`). */
+  chartRepository: string;
+  /** Credentials of the service connection; used when their host is the chart repository's host. */
+  login?: RegistryLogin;
+  /** Retry policy, fetch, timeouts, abort signal. */
+  transport?: TransportOptions;
+}
+
+/**
+ * Pushes a packaged chart to `oci://<chartRepository>/<name>:<version>` with the registry layer and returns the
+ * reference pinned by the registry's manifest digest. Errors say what was pushed where: `push chart
+ * oci://host/path/name:1.4.0: 401 UNAUTHORIZED: …`.
+ */
+export async function pushChartToRegistry(chart: PushableChart, options: PushChartToRegistryOptions, log: Log): Promise<ChartPushResult> {
+  const { host, repository, tag } = chartPushLocation(options.chartRepository, chart.metadata.name, chart.metadata.version);
+  const label = "input 'containerRegistry'";
+  const login = options.login && sameRegistry(options.login.host, host) ? options.login : undefined;
+  if (options.login && !login) {
+    log.warn(`${label} is for ${options.login.host}, but the chart goes to ${host}: its credentials are not used`);
+  }
+  const client = new RegistryClient({
+    ...options.transport,
+    registry: host,
+    credentials: login?.credentials,
+    credentialsLabel: label,
+    log,
+  });
+  // One token for the whole push: blob checks, uploads and the manifest.
+  client.declareScopes([repositoryScope(repository, ['pull', 'push'])]);
+  try {
+    return await pushChart(registryChartTarget(client), chart, { chartRepository: options.chartRepository }, log);
+  } catch (error) {
+    if (error instanceof ChartError) throw error;
+    throw withContext(error, `push chart oci://${host}/${repository}:${tag}`);
+  }
+}

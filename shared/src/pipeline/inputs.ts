@@ -1,0 +1,89 @@
+import * as path from 'node:path';
+
+/** A task input that is missing or malformed; its message names the input and says what to do. */
+export class InputError extends Error {
+  constructor(readonly input: string, problem: string) {
+    super(`input '${input}' ${problem}`);
+    this.name = 'InputError';
+  }
+}
+
+/** Where inputs come from: the agent's `INPUT_*` variables in a task, a plain map in tests or a CLI. */
+export interface InputSource {
+  get(name: string): string | undefined;
+}
+
+export function inputsFromMap(values: Record<string, string | undefined>): InputSource {
+  return { get: (name) => values[name] };
+}
+
+/** The trimmed value, or `fallback` when the input is empty. */
+export function readString(src: InputSource, name: string, fallback?: string): string | undefined {
+  const value = src.get(name)?.trim();
+  return value ? value : fallback;
+}
+
+export function readRequired(src: InputSource, name: string): string {
+  const value = readString(src, name);
+  if (!value) throw new InputError(name, 'is required');
+  return value;
+}
+
+export function readBool(src: InputSource, name: string, fallback = false): boolean {
+  const value = src.get(name)?.trim();
+  if (!value) return fallback;
+  if (!/^(true|false)$/i.test(value)) throw new InputError(name, `must be true or false, got '${value}'`);
+  return value.toLowerCase() === 'true';
+}
+
+export function readInt(
+  src: InputSource,
+  name: string,
+  fallback: number,
+  range: { min?: number; max?: number } = {},
+): number {
+  const value = src.get(name)?.trim();
+  if (!value) return fallback;
+  if (!/^-?\d+$/.test(value)) throw new InputError(name, `must be a whole number, got '${value}'`);
+  const number = Number(value);
+  if (range.min !== undefined && number < range.min) throw new InputError(name, `must be at least ${range.min}, got ${number}`);
+  if (range.max !== undefined && number > range.max) throw new InputError(name, `must be at most ${range.max}, got ${number}`);
+  return number;
+}
+
+/** Non-empty trimmed lines of a multiLine input (commas are not separators: paths and tags may not contain them, but values may). */
+export function readMultiLine(src: InputSource, name: string): string[] {
+  return (src.get(name) ?? '')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+}
+
+export function readPick<T extends string>(src: InputSource, name: string, allowed: readonly T[], fallback: T): T {
+  const value = src.get(name)?.trim();
+  if (!value) return fallback;
+  const match = allowed.find((option) => option.toLowerCase() === value.toLowerCase());
+  if (!match) throw new InputError(name, `must be one of ${allowed.join(', ')}, got '${value}'`);
+  return match;
+}
+
+/** `KEY=VALUE` lines; the value may contain `=`; `#` starts a comment line. */
+export function readKeyValueLines(src: InputSource, name: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const line of readMultiLine(src, name)) {
+    if (line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    const key = eq > 0 ? line.slice(0, eq).trim() : '';
+    if (!key || /\s/.test(key)) {
+      throw new InputError(name, `has a line that is not KEY=VALUE: '${line}'`);
+    }
+    result[key] = line.slice(eq + 1);
+  }
+  return result;
+}
+
+/** A path input made absolute against `base` (the agent's working directory unless told). */
+export function readPath(src: InputSource, name: string, fallback?: string, base = process.cwd()): string | undefined {
+  const value = readString(src, name, fallback);
+  return value === undefined ? undefined : path.resolve(base, value);
+}

@@ -1,0 +1,72 @@
+import * as tl from 'azure-pipelines-task-lib/task';
+import type { Log } from '../log';
+import { defang } from './defang';
+import { redact, registerSecret } from './secrets';
+import type { InputSource } from './inputs';
+
+/** What a task body gets: typed access to the agent, with no other way to talk to it. */
+export interface TaskContext {
+  inputs: InputSource;
+  outputs: { set(name: string, value: string): void };
+  variables: { get(name: string): string | undefined };
+  log: Log;
+  /** A raw logging command, e.g. `artifact.upload`, `results.publish`, `task.uploadsummary`. */
+  command(name: string, properties: Record<string, string>, message: string): void;
+  /** Ends the task as SucceededWithIssues (unless it fails) with this line among the reasons. */
+  issues(message: string): void;
+  /** Aborted when the agent cancels the job (SIGINT/SIGTERM), so the core can clean up before it exits. */
+  signal: AbortSignal;
+}
+
+/** What every line the task prints goes through: secrets masked, then `##vso[` from outside defanged. */
+export function sanitize(text: string): string {
+  return defang(redact(text));
+}
+
+/** The log every task writes through: lines from outside are sanitized here, once, for all of them. */
+export const agentLog: Log = {
+  info: (line) => console.log(sanitize(line)),
+  warn: (line) => tl.warning(sanitize(line)),
+  debug: (line) => tl.debug(sanitize(line)),
+  secret: registerSecret,
+};
+
+const agentInputs: InputSource = { get: (name) => tl.getInput(name, false) };
+
+/**
+ * Runs a task body and reports its result. This is the one place an error becomes `Failed`: its message is the
+ * result line (its first line; further lines are printed above it), with the stack only when `System.Debug` is true.
+ */
+export function runTask(body: (ctx: TaskContext) => Promise<void>): void {
+  const cancel = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => cancel.abort(new Error('the job was cancelled')));
+  }
+  const issues: string[] = [];
+  const ctx: TaskContext = {
+    inputs: agentInputs,
+    outputs: { set: (name, value) => tl.setVariable(name, value, false, true) },
+    variables: { get: (name) => tl.getVariable(name) },
+    log: agentLog,
+    command: (name, properties, message) => tl.command(name, properties, redact(message)),
+    issues: (message) => void issues.push(sanitize(message)),
+    signal: cancel.signal,
+  };
+  body(ctx).then(
+    () => {
+      if (issues.length > 0) tl.setResult(tl.TaskResult.SucceededWithIssues, issues.join(' '), true);
+      else tl.setResult(tl.TaskResult.Succeeded, '', true);
+      process.exit(0);
+    },
+    (error: unknown) => {
+      const text = sanitize(error instanceof Error ? error.message : String(error)).trim() || 'the task failed';
+      const [first, ...rest] = text.split(/\r?\n/);
+      for (const line of rest) console.log(line);
+      if (error instanceof Error && error.stack && (tl.getVariable('System.Debug') ?? '').toLowerCase() === 'true') {
+        for (const line of sanitize(error.stack).split(/\r?\n/)) tl.debug(line);
+      }
+      tl.setResult(cancel.signal.aborted ? tl.TaskResult.Cancelled : tl.TaskResult.Failed, first, true);
+      process.exit(0);
+    },
+  );
+}

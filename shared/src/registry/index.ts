@@ -1,0 +1,71 @@
+// The registry layer: transport (auth, retry, typed errors) → operations (manifest, blob) → verbs (promoteImage,
+// resolveDigest). See the modules for details.
+export {
+  basicAuthorization,
+  normalizeScopes,
+  parseChallenges,
+  repositoryScope,
+  requestToken,
+  scopesCover,
+  type Challenge,
+  type IssuedToken,
+  type RegistryCredentials,
+} from './auth';
+export { RegistryClients, loginFor, type RegistryLogin, type TransportOptions } from './clients';
+export { RegistryError, parseErrorBody, redactUrl, isTemporaryStatus, codeForStatus, type RegistryErrorDetail } from './errors';
+export {
+  DEFAULT_ATTEMPTS,
+  isNetworkError,
+  isRetryable,
+  parseRetryAfter,
+  retryDelayMs,
+  retryOptions,
+  withRetry,
+  type RetryOptions,
+} from './retry';
+export {
+  RegistryClient,
+  type RegistryClientOptions,
+  type RegistryRequest,
+  type RegistryResponse,
+  type RegistryStreamResponse,
+  type TransportStats,
+} from './transport';
+export {
+  MANIFEST_ACCEPT,
+  MEDIA_TYPES,
+  getManifest,
+  headManifest,
+  isIndexMediaType,
+  manifestMediaType,
+  parseManifestContent,
+  putManifest,
+  type Descriptor,
+  type Manifest,
+  type ManifestContent,
+  type ManifestHead,
+} from './manifest';
+export {
+  blobExists,
+  cancelUpload,
+  completeUpload,
+  copyBlob,
+  getBlobStream,
+  mountBlob,
+  pushBlob,
+  startUpload,
+  type CopyOutcome,
+  type MountResult,
+  type RepositoryOn,
+} from './blob';
+export {
+  DEFAULT_BLOB_CONCURRENCY,
+  DEFAULT_TARGET_NAMESPACE,
+  OptionError,
+  PromoteRefusedError,
+  planPromotion,
+  promoteImage,
+  type PromoteImageOptions,
+  type PromoteImageResult,
+} from './promote';
+export { resolveDigest } from './resolve';

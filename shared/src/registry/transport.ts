@@ -1,0 +1,414 @@
+import { silentLog, type Log } from '../log';
+import { canonicalRegistry, registryBaseUrl } from '../reference/reference';
+import {
+  basicAuthorization,
+  normalizeScopes,
+  parseChallenges,
+  readLimitedText,
+  requestToken,
+  scopesCover,
+  type IssuedToken,
+  type RegistryCredentials,
+} from './auth';
+import { RegistryError } from './errors';
+import { parseRetryAfter, retryOptions, withRetry, type RetryOptions } from './retry';
+
+/*
+ * One client per registry host: sends requests to the registry API, answers its auth challenge (anonymous, Basic,
+ * Bearer token), and retries what is safe to retry under the one policy of retry.ts. Operations (manifest.ts,
+ * blob.ts) sit on top of it; nothing here knows what a manifest is.
+ */
+
+/** Everything a client needs; only `registry` is required. */
+export interface RegistryClientOptions {
+  /** `host[:port]` as in image references (`docker.io` for Docker Hub). */
+  registry: string;
+  /** Basic credentials for this host (user name/password, or an ACR service principal's id and secret). */
+  credentials?: RegistryCredentials;
+  /**
+   * Where credentials for this host come from, or would be set, for messages: e.g. `input 'containerRegistry'` makes
+   * a refusal say `user 'ci' (input 'containerRegistry')` and a missing login `set input 'containerRegistry'`.
+   */
+  credentialsLabel?: string;
+  /** Injected for tests; default: Node's global fetch. */
+  fetch?: typeof globalThis.fetch;
+  retry?: Partial<RetryOptions>;
+  log?: Log;
+  /** Aborts every request and wait of this client (e.g. the job was cancelled). */
+  signal?: AbortSignal;
+  /** Overrides the base URL (default: `http://` for loopback hosts, `https://` otherwise; Docker Hub's API host). */
+  baseUrl?: string;
+  userAgent?: string;
+  /** Time limit of one buffered request (headers and body); streamed requests have none. */
+  requestTimeoutMs?: number;
+}
+
+/** One registry request. */
+export interface RegistryRequest {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  /** A path under the registry (`/v2/…`, query included) or an absolute URL (an upload location). */
+  path: string;
+  /** Scopes the request needs (`repository:team/app:pull`); a token covering them (and the declared ones) is used. */
+  scopes: readonly string[];
+  /** Statuses that are answers, not errors (e.g. `[200, 404]` for an existence check). */
+  expect: readonly number[];
+  headers?: Record<string, string>;
+  /** A stream body cannot be replayed, so such a request is never retried here (its caller restarts the whole step). */
+  body?: Uint8Array | string | ReadableStream<Uint8Array>;
+  /** May be sent again after a failure. Default: true for GET, HEAD, PUT and DELETE. */
+  idempotent?: boolean;
+  /** Largest body accepted for a buffered response. */
+  maxBodyBytes?: number;
+}
+
+/** A buffered response. */
+export interface RegistryResponse {
+  status: number;
+  headers: Headers;
+  /** The final URL (after redirects). */
+  url: string;
+  body: Buffer;
+}
+
+/** A response whose body is left unread (blob downloads). */
+export interface RegistryStreamResponse {
+  status: number;
+  headers: Headers;
+  url: string;
+  body: ReadableStream<Uint8Array> | null;
+}
+
+/** Counters for budgets and tests. */
+export interface TransportStats {
+  /** HTTP requests sent to the registry (401 challenges and retries included; token requests not). */
+  requests: number;
+  /** Requests to the token service. */
+  tokenRequests: number;
+  /** 401 answers that were followed by authenticating and sending again. */
+  challenges: number;
+  /** Retries after a temporary failure. */
+  retries: number;
+  /** Successful PUT/POST/PATCH/DELETE requests. */
+  writes: number;
+}
+
+/** The default user agent. */
+export const USER_AGENT = 'outer-loop-tasks (azure-pipelines)';
+/** A registry that has not answered a manifest or HEAD request within a minute is down: retrying beats waiting. */
+export const REQUEST_TIMEOUT_MS = 60_000;
+/** Upper bound for a buffered body: manifests are at most 4 MiB in distribution and most registries. */
+export const MAX_BUFFERED_BODY_BYTES = 4 * 1024 * 1024;
+
+type AuthScheme = 'unknown' | 'basic' | 'bearer';
+
+/** 401s answered in one try: learn the scheme, replace a stale cached token, replace a fresh one refused as invalid. */
+const MAX_AUTH_ROUNDS = 3;
+
+interface Authorization {
+  header?: string;
+  token?: IssuedToken;
+  /** True when the token was fetched for this very request (a 401 on it is final). */
+  fresh: boolean;
+}
+
+/** Describes a low-level failure (undici nests the socket error in `cause`). */
+function describeNetworkError(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    const text = [typeof code === 'string' ? code : '', typeof message === 'string' ? message : ''].filter(Boolean).join(' ');
+    if (text && !parts.includes(text)) parts.push(text);
+  }
+  return parts.join(': ') || String(error);
+}
+
+/** A client for one registry host. Create one per host and reuse it: it caches the auth scheme and tokens. */
+export class RegistryClient {
+  /** `host[:port]` as in references (`docker.io` for Docker Hub). */
+  readonly registry: string;
+  /** `http(s)://host[:port]` the API is reached at. */
+  readonly baseUrl: string;
+  readonly log: Log;
+  readonly retry: RetryOptions;
+  readonly signal?: AbortSignal;
+  readonly stats: TransportStats = { requests: 0, tokenRequests: 0, challenges: 0, retries: 0, writes: 0 };
+
+  private readonly credentials?: RegistryCredentials;
+  private readonly credentialsLabel?: string;
+  private readonly fetchFn: typeof globalThis.fetch;
+  private readonly userAgent: string;
+  private readonly timeoutMs: number;
+  private readonly origin: string;
+  private scheme: AuthScheme = 'unknown';
+  private bearer?: { realm: string; service?: string };
+  private tokens: IssuedToken[] = [];
+  private readonly pending = new Map<string, Promise<IssuedToken>>();
+  private declared: string[] = [];
+
+  constructor(options: RegistryClientOptions) {
+    this.registry = canonicalRegistry(options.registry);
+    this.baseUrl = (options.baseUrl ?? registryBaseUrl(this.registry)).replace(/\/+$/, '');
+    this.origin = new URL(this.baseUrl).origin;
+    this.credentials = options.credentials;
+    this.credentialsLabel = options.credentialsLabel;
+    this.fetchFn = options.fetch ?? globalThis.fetch;
+    this.retry = retryOptions(options.retry);
+    this.log = options.log ?? silentLog;
+    this.signal = options.signal;
+    this.userAgent = options.userAgent ?? USER_AGENT;
+    this.timeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    if (this.credentials?.password) {
+      this.log.secret(this.credentials.password);
+      this.log.secret(Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64'));
+    }
+  }
+
+  /** True when the client has credentials for its host. */
+  get hasCredentials(): boolean {
+    return this.credentials !== undefined;
+  }
+
+  /**
+   * Scopes every token of this client should carry from now on, so one token covers a whole job (for a promotion:
+   * pull and push on the target, pull on the source) instead of one token per operation.
+   */
+  declareScopes(scopes: readonly string[]): void {
+    this.declared = normalizeScopes([...this.declared, ...scopes]);
+  }
+
+  /** Sends a request and reads its body (bounded). Retries temporary failures when the request may be replayed. */
+  async request(request: RegistryRequest): Promise<RegistryResponse> {
+    return this.withRetries(request, async () => {
+      const response = await this.attempt(request, false);
+      const body = await this.readBody(request, response);
+      return { status: response.status, headers: response.headers, url: response.url, body };
+    });
+  }
+
+  /** Sends a request and returns the body unread. Only the response headers are covered by retries. */
+  async requestStream(request: RegistryRequest): Promise<RegistryStreamResponse> {
+    return this.withRetries(request, async () => {
+      const response = await this.attempt(request, true);
+      return { status: response.status, headers: response.headers, url: response.url, body: response.body };
+    });
+  }
+
+  /** Resolves `path` (relative, or an absolute upload location) against the registry. */
+  resolveUrl(path: string): string {
+    return /^https?:\/\//i.test(path) ? path : `${this.baseUrl}${path.startsWith('/') ? '' : '/'}${path}`;
+  }
+
+  private async withRetries<T>(request: RegistryRequest, action: () => Promise<T>): Promise<T> {
+    const replayable = !(request.body instanceof ReadableStream);
+    const idempotent = request.idempotent ?? ['GET', 'HEAD', 'PUT', 'DELETE'].includes(request.method);
+    if (!replayable || !idempotent) return action();
+    return withRetry(action, this.retry, {
+      signal: this.signal,
+      onRetry: ({ attempt, delayMs, error }) => {
+        this.stats.retries++;
+        const reason = error instanceof Error ? error.message : String(error);
+        this.log.debug(`retry ${attempt}/${this.retry.attempts - 1} in ${delayMs} ms: ${reason}`);
+      },
+    });
+  }
+
+  private async readBody(request: RegistryRequest, response: Response): Promise<Buffer> {
+    const limit = request.maxBodyBytes ?? MAX_BUFFERED_BODY_BYTES;
+    if (request.method === 'HEAD' || !response.body) return Buffer.alloc(0);
+    const declared = Number(response.headers.get('content-length') ?? NaN);
+    if (declared > limit) {
+      await response.body.cancel().catch(() => undefined);
+      throw this.tooLarge(request, response.url, declared, limit);
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        size += chunk.length;
+        if (size > limit) throw this.tooLarge(request, response.url, size, limit);
+        chunks.push(chunk);
+      }
+    } catch (error) {
+      if (error instanceof RegistryError) throw error;
+      throw this.networkError(request, response.url, error);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  private tooLarge(request: RegistryRequest, url: string, size: number, limit: number): RegistryError {
+    return new RegistryError({
+      status: 0,
+      code: 'TOO_LARGE',
+      message: `the response has ${size} bytes, more than the ${limit} accepted`,
+      url,
+      method: request.method,
+      temporary: false,
+    });
+  }
+
+  private networkError(request: RegistryRequest, url: string, error: unknown): Error {
+    if (this.signal?.aborted) return this.signal.reason instanceof Error ? this.signal.reason : new Error('cancelled');
+    if (error instanceof RegistryError) return error;
+    return new RegistryError({
+      status: 0,
+      code: 'NETWORK_ERROR',
+      message: describeNetworkError(error),
+      url,
+      method: request.method,
+      temporary: true,
+      cause: error,
+    });
+  }
+
+  /**
+   * One try, with a bounded number of authentication rounds: learn the scheme from the challenge, replace a cached
+   * token the registry no longer accepts, and replace once a fresh token it calls invalid (expired on arrival).
+   */
+  private async attempt(request: RegistryRequest, stream: boolean): Promise<Response> {
+    const url = this.resolveUrl(request.path);
+    const sameOrigin = new URL(url).origin === this.origin;
+    const rounds = { count: 0, freshRejected: 0 };
+    for (;;) {
+      const auth: Authorization = sameOrigin ? await this.authorize(request.scopes) : { fresh: false };
+      const response = await this.send(request, url, auth.header, stream);
+      if (response.status === 401 && sameOrigin && (await this.onUnauthorized(request, response, auth, rounds)) === 'again') continue;
+      if (request.expect.includes(response.status)) {
+        if (!['GET', 'HEAD'].includes(request.method)) this.stats.writes++;
+        return response;
+      }
+      const body = request.method === 'HEAD' ? '' : await readLimitedText(response).catch(() => '');
+      throw RegistryError.fromResponse({
+        status: response.status,
+        body,
+        url: response.url || url,
+        method: request.method,
+        hint: this.hintFor(response, auth),
+        retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), this.retry.now()),
+      });
+    }
+  }
+
+  /** Decides what a 401 means: send again with (new) credentials, or give up ('fail': the caller reports it). */
+  private async onUnauthorized(
+    request: RegistryRequest,
+    response: Response,
+    auth: Authorization,
+    rounds: { count: number; freshRejected: number },
+  ): Promise<'again' | 'fail'> {
+    const challenges = parseChallenges(response.headers.get('www-authenticate'));
+    const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm);
+    const basic = challenges.find((c) => c.scheme === 'basic');
+    if (auth.token) this.tokens = this.tokens.filter((t) => t !== auth.token);
+    if (rounds.count++ >= MAX_AUTH_ROUNDS) return 'fail';
+    if (bearer) {
+      const changed = this.scheme !== 'bearer' || this.bearer?.realm !== bearer.params.realm;
+      this.scheme = 'bearer';
+      this.bearer = { realm: bearer.params.realm, service: bearer.params.service };
+      if (auth.fresh && !changed) {
+        // A token issued for this request and refused: for lack of access that is final; as invalid (expired in
+        // transit, clock skew) one more is worth asking for.
+        if (bearer.params.error === 'insufficient_scope' || rounds.freshRejected++ >= 1) return 'fail';
+      }
+    } else if (basic) {
+      if (!this.credentials || auth.header?.startsWith('Basic ')) return 'fail';
+      this.scheme = 'basic';
+    } else {
+      return 'fail';
+    }
+    await response.body?.cancel().catch(() => undefined);
+    if (request.body instanceof ReadableStream) {
+      // The body is gone; the caller restarts the whole step, which will find a fresh token.
+      throw new RegistryError({
+        status: 401,
+        code: 'UNAUTHORIZED',
+        message: 'the registry refused the token while a stream was being sent',
+        url: response.url,
+        method: request.method,
+        temporary: true,
+      });
+    }
+    this.stats.challenges++;
+    return 'again';
+  }
+
+  /** What to add to a 401/403 message so the reader knows which credentials and which access were missing. */
+  private hintFor(response: Response, auth: Authorization): string | undefined {
+    if (response.status !== 401 && response.status !== 403) return undefined;
+    const label = this.credentialsLabel;
+    const who = this.credentials ? `user '${this.credentials.username}'${label ? ` (${label})` : ''}` : 'anonymous access';
+    const challenges = parseChallenges(response.headers.get('www-authenticate'));
+    const challenge = challenges.find((c) => c.scheme === 'bearer') ?? challenges[0];
+    const scope = challenge?.params.scope ? `'${challenge.params.scope}'` : 'this needs';
+    if (response.status === 401 && !this.credentials) {
+      return `${this.registry} needs credentials for this: ${label ? `set ${label} to a service connection for it` : 'use a service connection for it'}`;
+    }
+    if (challenge?.params.error === 'insufficient_scope') return `${who} lacks the access ${scope} (insufficient_scope)`;
+    if (challenge?.params.error === 'invalid_token') return `${this.registry} does not accept the tokens issued for ${who} (invalid_token)`;
+    if (response.status === 401 && auth.token) return `${who} lacks the access ${scope}`;
+    if (response.status === 401) return `${this.registry} refused the credentials of ${who}: check the service connection's user name and password`;
+    return `${who} is not allowed to do this`;
+  }
+
+  private async authorize(scopes: readonly string[]): Promise<Authorization> {
+    if (this.scheme === 'basic' && this.credentials) return { header: basicAuthorization(this.credentials), fresh: false };
+    if (this.scheme !== 'bearer' || !this.bearer) return { fresh: false };
+    const wanted = normalizeScopes(scopes);
+    const now = this.retry.now();
+    this.tokens = this.tokens.filter((t) => t.expiresAt > now);
+    const cached = this.tokens.find((t) => scopesCover(t.scopes, wanted));
+    if (cached) return { header: `Bearer ${cached.token}`, token: cached, fresh: false };
+    const all = normalizeScopes([...this.declared, ...wanted]);
+    const key = all.join(' ');
+    let pending = this.pending.get(key);
+    if (!pending) {
+      const { realm, service } = this.bearer;
+      pending = (async () => {
+        this.stats.tokenRequests++;
+        const issued = await requestToken({
+          fetch: this.fetchFn,
+          realm,
+          service,
+          scopes: all,
+          credentials: this.credentials,
+          credentialsLabel: this.credentialsLabel,
+          registry: this.registry,
+          now: this.retry.now,
+          signal: this.signal,
+          userAgent: this.userAgent,
+        });
+        this.log.secret(issued.token);
+        this.log.debug(`token for ${this.registry}: ${all.join(' ') || '(no scope)'}`);
+        this.tokens.push(issued);
+        return issued;
+      })().finally(() => this.pending.delete(key));
+      this.pending.set(key, pending);
+    }
+    const token = await pending;
+    return { header: `Bearer ${token.token}`, token, fresh: true };
+  }
+
+  private async send(request: RegistryRequest, url: string, authorization: string | undefined, stream: boolean): Promise<Response> {
+    const headers: Record<string, string> = { 'user-agent': this.userAgent, ...request.headers };
+    if (authorization) headers.authorization = authorization;
+    const streamedBody = request.body instanceof ReadableStream;
+    const signals: AbortSignal[] = [];
+    if (this.signal) signals.push(this.signal);
+    if (!stream && !streamedBody) signals.push(AbortSignal.timeout(this.timeoutMs));
+    const init: RequestInit & { duplex?: 'half' } = {
+      method: request.method,
+      headers,
+      body: request.body as RequestInit['body'],
+      signal: signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals),
+      redirect: 'follow',
+    };
+    if (streamedBody) init.duplex = 'half';
+    this.stats.requests++;
+    try {
+      const response = await this.fetchFn(url, init);
+      this.log.debug(`${request.method} ${new URL(url).pathname} → ${response.status}`);
+      return response;
+    } catch (error) {
+      throw this.networkError(request, url, error);
+    }
+  }
+}

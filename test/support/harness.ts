@@ -1,0 +1,209 @@
+// Runs a bundled task the way the agent does (../shared/TASKS.md, "How the agent runs a task"): task.json defaults
+// filled in, $(Variable) macros expanded, INPUT_* / ENDPOINT_* / variables in the environment, `node <target>`;
+// the ##vso commands on stdout are parsed back with task-lib's own parser.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { commandFromString } from 'azure-pipelines-task-lib/taskcommand';
+import { repoRoot } from './env';
+
+export interface Endpoint {
+  id: string;
+  url: string;
+  scheme?: string;
+  parameters: Record<string, string>;
+  data?: Record<string, string>;
+}
+
+export interface RunOptions {
+  inputs?: Record<string, string>;
+  endpoints?: Endpoint[];
+  /** Pipeline variables by their dotted names (`Build.BuildId`); they also expand `$(…)` macros in inputs. */
+  variables?: Record<string, string>;
+  secretVariables?: Record<string, string>;
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Sends SIGTERM after this many milliseconds, as the agent does on cancel. */
+  cancelAfterMs?: number;
+}
+
+export interface TaskCommand {
+  command: string;
+  properties: Record<string, string>;
+  message: string;
+}
+
+export interface TaskRun {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  result?: 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Cancelled' | 'Skipped';
+  /** The task.complete message (the one-line reason). */
+  message: string;
+  outputs: Record<string, string>;
+  secrets: string[];
+  warnings: string[];
+  errors: string[];
+  commands: TaskCommand[];
+  /** stdout lines that are not ##vso commands: what a person reads in the log. */
+  lines: string[];
+  /** Files the task was given as its temp and working folders, to search for leftovers. */
+  tempDirectory: string;
+}
+
+export function bundledTaskDir(task: string): string {
+  return path.join(repoRoot, 'dist', 'tasks', task);
+}
+
+export function readTaskJson(task: string, fromSource = false): any {
+  const dir = fromSource ? path.join(repoRoot, 'tasks', task) : bundledTaskDir(task);
+  return JSON.parse(fs.readFileSync(path.join(dir, 'task.json'), 'utf8'));
+}
+
+/** Agent variable name → environment name: upper case, `.` and space become `_`. */
+export function variableEnvName(name: string): string {
+  return name.replace(/[. ]/g, '_').toUpperCase();
+}
+
+function expandMacros(value: string, variables: Record<string, string>): string {
+  const byLower = new Map(Object.entries(variables).map(([k, v]) => [k.toLowerCase(), v]));
+  // The agent leaves an unknown macro as it is.
+  return value.replace(/\$\(([^)]+)\)/g, (whole, name: string) => byLower.get(name.trim().toLowerCase()) ?? whole);
+}
+
+export function parseCommands(stdout: string): { commands: TaskCommand[]; lines: string[] } {
+  const commands: TaskCommand[] = [];
+  const lines: string[] = [];
+  for (const line of stdout.split(/\r?\n/)) {
+    const at = line.indexOf('##vso[');
+    if (at < 0) {
+      if (line.length) lines.push(line);
+      continue;
+    }
+    const parsed = commandFromString(line.slice(at));
+    commands.push({ command: parsed.command, properties: parsed.properties ?? {}, message: parsed.message ?? '' });
+  }
+  return { commands, lines };
+}
+
+export async function runBundledTask(task: string, options: RunOptions = {}): Promise<TaskRun> {
+  const dir = bundledTaskDir(task);
+  const taskJson = readTaskJson(task);
+  const tempDirectory = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-agent-'));
+  const variables: Record<string, string> = {
+    'Agent.TempDirectory': tempDirectory,
+    'Agent.WorkFolder': tempDirectory,
+    'Build.BuildId': '4711',
+    'Build.ArtifactStagingDirectory': path.join(tempDirectory, 'a'),
+    'Common.TestResultsDirectory': path.join(tempDirectory, 'TestResults'),
+    'System.DefaultWorkingDirectory': options.cwd ?? tempDirectory,
+    ...options.variables,
+  };
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    // The agent starts a task with a clean slate of task variables; keep the parent's INPUT_/ENDPOINT_ out.
+    if (value !== undefined && !/^(INPUT|ENDPOINT|SECRET)_/.test(key)) env[key] = value;
+  }
+  for (const [name, value] of Object.entries(variables)) env[variableEnvName(name)] = value;
+  for (const [name, value] of Object.entries(options.secretVariables ?? {})) env[`SECRET_${variableEnvName(name)}`] = value;
+  for (const input of taskJson.inputs ?? []) {
+    const given = options.inputs?.[input.name];
+    const value = given ?? (input.defaultValue === undefined ? '' : String(input.defaultValue));
+    env[`INPUT_${variableEnvName(input.name)}`] = expandMacros(value, { ...variables, ...options.secretVariables });
+  }
+  for (const [name, value] of Object.entries(options.inputs ?? {})) {
+    if (!(taskJson.inputs ?? []).some((input: { name: string }) => input.name === name)) {
+      throw new Error(`${task} has no input '${name}' (task.json)`);
+    }
+    void value;
+  }
+  for (const endpoint of options.endpoints ?? []) {
+    env[`ENDPOINT_URL_${endpoint.id}`] = endpoint.url;
+    env[`ENDPOINT_AUTH_${endpoint.id}`] = JSON.stringify({ scheme: endpoint.scheme ?? 'UsernamePassword', parameters: endpoint.parameters });
+    env[`ENDPOINT_AUTH_SCHEME_${endpoint.id}`] = endpoint.scheme ?? 'UsernamePassword';
+    for (const [key, value] of Object.entries(endpoint.parameters)) env[`ENDPOINT_AUTH_PARAMETER_${endpoint.id}_${key.toUpperCase()}`] = value;
+    for (const [key, value] of Object.entries(endpoint.data ?? {})) env[`ENDPOINT_DATA_${endpoint.id}_${key.toUpperCase()}`] = value;
+  }
+  Object.assign(env, options.env);
+
+  const child = spawn(process.execPath, [path.join(dir, taskJson.execution.Node20_1.target)], {
+    cwd: options.cwd ?? tempDirectory,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+  const timer = options.cancelAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), options.cancelAfterMs);
+  const exitCode = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  if (timer) clearTimeout(timer);
+
+  const stdout = Buffer.concat(out).toString('utf8');
+  const stderr = Buffer.concat(err).toString('utf8');
+  const { commands, lines } = parseCommands(stdout);
+  const complete = commands.filter((c) => c.command === 'task.complete').pop();
+  const outputs: Record<string, string> = {};
+  for (const c of commands) {
+    if (c.command === 'task.setvariable' && c.properties.isOutput === 'true') outputs[c.properties.variable] = c.message;
+  }
+  return {
+    exitCode,
+    stdout,
+    stderr,
+    result: complete?.properties.result as TaskRun['result'],
+    message: complete?.message ?? '',
+    outputs,
+    secrets: commands.filter((c) => c.command === 'task.setsecret').map((c) => c.message),
+    warnings: commands.filter((c) => c.command === 'task.issue' && c.properties.type === 'warning').map((c) => c.message),
+    errors: commands.filter((c) => c.command === 'task.issue' && c.properties.type === 'error').map((c) => c.message),
+    commands,
+    lines,
+    tempDirectory,
+  };
+}
+
+/** Every file under `dir` whose bytes contain any of `needles`; for secret-leak checks. */
+export function filesContaining(dir: string, needles: string[]): string[] {
+  const found: string[] = [];
+  const walk = (current: string) => {
+    if (!fs.existsSync(current)) return;
+    for (const entry of fs.readdirSync(current, { withFileTypes: true })) {
+      const full = path.join(current, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile()) {
+        const bytes = fs.readFileSync(full);
+        if (needles.some((needle) => needle && bytes.includes(needle))) found.push(full);
+      }
+    }
+  };
+  walk(dir);
+  return found;
+}
+
+/** A one-paragraph account of a run, for assertion messages. */
+export function describeRun(run: TaskRun): string {
+  return `result=${run.result} message=${JSON.stringify(run.message)}\n--- stdout\n${run.stdout.slice(-4000)}\n--- stderr\n${run.stderr.slice(-2000)}`;
+}
+
+let bundled: Promise<void> | undefined;
+/** Builds dist/tasks once per test process, so a single test file can be run on its own (`npm test` builds first). */
+export function bundleOnce(): Promise<void> {
+  bundled ??= new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'build', 'bundle.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`build/bundle.mjs exited ${code}`))));
+  });
+  return bundled;
+}
+
+/** A Docker Registry service connection as the agent hands it to a task (type Others, UsernamePassword). */
+export function registryEndpoint(id: string, url: string, user: { username: string; password: string }): Endpoint {
+  return {
+    id,
+    url,
+    scheme: 'UsernamePassword',
+    parameters: { registry: url, username: user.username, password: user.password, email: 'ci@example.test' },
+    data: { registrytype: 'Others' },
+  };
+}
