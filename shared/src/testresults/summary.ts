@@ -1,0 +1,180 @@
+import { addCounts, emptyCounts, FORMAT_LABELS, outcomeClass, type ResultCounts, type ResultFormat, type TestResult } from './model';
+import { firstLine } from './reader';
+
+/** How many failed tests the Markdown summary lists (the rest are counted). */
+export const SUMMARY_MAX_FAILURES = 50;
+/** How many of the slowest tests it lists. */
+export const SUMMARY_MAX_SLOWEST = 10;
+/** Cells are cut to this many characters: the summary is a page people scan, not the full report. */
+const CELL_CHARS = 200;
+
+interface FailedTest {
+  name: string;
+  message?: string;
+}
+
+interface TimedTest {
+  name: string;
+  durationMs: number;
+}
+
+export interface FileSummary {
+  file: string;
+  format?: ResultFormat;
+  counts?: ResultCounts;
+  /** Why the file was not published. */
+  problem?: string;
+}
+
+/**
+ * Collects, within fixed bounds, what the run summary shows: totals, the first failures, the slowest tests.
+ * One collector per file; `merge` folds a file's collector into the run's once the file is known to be good.
+ */
+export class SummaryCollector {
+  readonly counts = emptyCounts();
+  durationMs = 0;
+  failed: FailedTest[] = [];
+  failedCount = 0;
+  slowest: TimedTest[] = [];
+  readonly files: FileSummary[] = [];
+
+  add(result: TestResult): void {
+    this.counts.total++;
+    this.counts[outcomeClass(result.outcome)]++;
+    const duration = result.durationMs ?? 0;
+    this.durationMs += duration;
+    if (outcomeClass(result.outcome) === 'failed') {
+      this.failedCount++;
+      if (this.failed.length < SUMMARY_MAX_FAILURES) {
+        this.failed.push({ name: result.fullName, message: firstLine(result.errorMessage ?? result.stackTrace) });
+      }
+    }
+    if (duration > 0) this.noteDuration({ name: result.fullName, durationMs: duration });
+  }
+
+  private noteDuration(test: TimedTest): void {
+    const list = this.slowest;
+    if (list.length === SUMMARY_MAX_SLOWEST && test.durationMs <= list[list.length - 1].durationMs) return;
+    let at = list.length;
+    while (at > 0 && list[at - 1].durationMs < test.durationMs) at--;
+    list.splice(at, 0, test);
+    if (list.length > SUMMARY_MAX_SLOWEST) list.pop();
+  }
+
+  merge(other: SummaryCollector): void {
+    addCounts(this.counts, other.counts);
+    this.durationMs += other.durationMs;
+    this.failedCount += other.failedCount;
+    for (const failure of other.failed) {
+      if (this.failed.length >= SUMMARY_MAX_FAILURES) break;
+      this.failed.push(failure);
+    }
+    for (const test of other.slowest) this.noteDuration(test);
+  }
+}
+
+function cell(text: string | undefined): string {
+  if (!text) return '';
+  let value = text.replace(/\s+/g, ' ').trim();
+  if (value.length > CELL_CHARS) value = `${value.slice(0, CELL_CHARS - 1)}…`;
+  // Names and messages come from the result files: escape Markdown and HTML so they render as text, never as
+  // links, images or markup.
+  return value
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[\\`*_{}[\]()#+!|~]/g, '\\$&');
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+function passRate(counts: ResultCounts): string {
+  const ran = counts.total - counts.skipped;
+  return ran > 0 ? `${((100 * counts.passed) / ran).toFixed(1)} %` : '–';
+}
+
+export interface SummaryOptions {
+  title: string;
+  /** Shown when no file matched. */
+  notice?: string;
+  /** Names shown for files (relative to the search folder). */
+  display?: (file: string) => string;
+}
+
+/** The run summary attached to the build with `task.uploadsummary`. */
+export function summaryMarkdown(summary: SummaryCollector, options: SummaryOptions): string {
+  const c = summary.counts;
+  const display = options.display ?? ((f: string) => f);
+  const lines = [`## ${cell(options.title)}`, ''];
+  if (options.notice) lines.push(cell(options.notice), '');
+  lines.push(
+    '| Total | Passed | Failed | Skipped | Other | Pass rate | Duration |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| ${c.total} | ${c.passed} | ${c.failed} | ${c.skipped} | ${c.other} | ${passRate(c)} | ${formatDuration(summary.durationMs)} |`,
+    '',
+  );
+  if (summary.failedCount > 0) {
+    const shown = summary.failed.length;
+    lines.push(
+      shown < summary.failedCount ? `### Failed tests (first ${shown} of ${summary.failedCount})` : '### Failed tests',
+      '',
+      '| Test | Message |',
+      '| --- | --- |',
+      ...summary.failed.map((f) => `| ${cell(f.name)} | ${cell(f.message)} |`),
+      '',
+    );
+  }
+  if (summary.slowest.length > 0) {
+    lines.push(
+      '### Slowest tests',
+      '',
+      '| Test | Duration |',
+      '| --- | ---: |',
+      ...summary.slowest.map((t) => `| ${cell(t.name)} | ${formatDuration(t.durationMs)} |`),
+      '',
+    );
+  }
+  if (summary.files.length > 0) {
+    lines.push('### Result files', '', '| File | Format | Total | Passed | Failed | Skipped | Other |', '| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const f of summary.files) {
+      if (f.problem) lines.push(`| ${cell(display(f.file))} | not published: ${cell(f.problem)} | | | | | |`);
+      else {
+        const k = f.counts!;
+        lines.push(
+          `| ${cell(display(f.file))} | ${f.format ? FORMAT_LABELS[f.format] : ''} | ${k.total} | ${k.passed} | ${k.failed} | ${k.skipped} | ${k.other} |`,
+        );
+      }
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+/** The short table printed in the task's log. */
+export function summaryTable(summary: SummaryCollector, display: (file: string) => string = (f) => f): string[] {
+  const header = ['Total', 'Passed', 'Failed', 'Skipped', 'Other'];
+  const rows: string[][] = [];
+  for (const f of summary.files) {
+    if (f.counts) rows.push([String(f.counts.total), String(f.counts.passed), String(f.counts.failed), String(f.counts.skipped), String(f.counts.other), display(f.file)]);
+    else rows.push(['-', '-', '-', '-', '-', `${display(f.file)} (not published)`]);
+  }
+  const c = summary.counts;
+  rows.push([String(c.total), String(c.passed), String(c.failed), String(c.skipped), String(c.other), 'all files']);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[], last: string) => `${cells.map((v, i) => v.padStart(widths[i])).join('  ')}  ${last}`;
+  const out = [line(header, 'File')];
+  for (const row of rows) out.push(line(row.slice(0, 5), row[5]));
+  if (summary.failedCount > 0) {
+    out.push(`Failed tests (${summary.failedCount}):`);
+    for (const f of summary.failed.slice(0, 10)) out.push(`  ${f.name}${f.message ? `: ${f.message.slice(0, CELL_CHARS)}` : ''}`);
+    if (summary.failedCount > 10) out.push(`  … and ${summary.failedCount - 10} more (see the run summary)`);
+  }
+  return out;
+}
