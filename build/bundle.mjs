@@ -6,6 +6,16 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
+
+/** See build/dockerode-session-unused.cjs. */
+const leaveOutDockerodeSession = {
+  name: 'leave-out-dockerode-session',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/session$/ }, (args) =>
+      /[\\/]dockerode[\\/]lib$/.test(args.resolveDir) ? { path: join(root, 'build', 'dockerode-session-unused.cjs') } : undefined,
+    );
+  },
+};
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const [, minor, patch] = version.split('.').map(Number);
 
@@ -43,6 +53,7 @@ export async function bundleTasks() {
       logLevel: 'warning',
       // ssh2 (through dockerode) tries an optional native addon and falls back to JS when it is missing.
       external: ['cpu-features', '*.node'],
+      plugins: [leaveOutDockerodeSession],
     });
     task.version = { Major: task.version.Major, Minor: minor, Patch: patch };
     writeFileSync(join(out, 'task.json'), JSON.stringify(task, null, 2) + '\n');
