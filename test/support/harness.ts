@@ -1,6 +1,7 @@
 // Runs a bundled task the way the agent does (../shared/TASKS.md, "How the agent runs a task"): task.json defaults
 // filled in, $(Variable) macros expanded, INPUT_* / ENDPOINT_* / variables in the environment, `node <target>`;
 // the ##vso commands on stdout are parsed back with task-lib's own parser.
+import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -206,4 +207,21 @@ export function registryEndpoint(id: string, url: string, user: { username: stri
     parameters: { registry: url, username: user.username, password: user.password, email: 'ci@example.test' },
     data: { registrytype: 'Others' },
   };
+}
+
+/** A failed run as the standard wants it: Failed, one line matching `pattern`, no stack trace, exit code 0. */
+export function assertFailedCleanly(run: TaskRun, pattern: RegExp): void {
+  assert.equal(run.result, 'Failed', describeRun(run));
+  assert.match(run.message, pattern, describeRun(run));
+  assert.doesNotMatch(run.message, /[\r\n]/, 'the result is one line');
+  assert.doesNotMatch(run.stdout + run.stderr, /^\s+at .+:\d+:\d+\)?$/m, `no stack trace\n${describeRun(run)}`);
+  assert.equal(run.exitCode, 0, 'a failed task still exits 0 and reports through task.complete');
+}
+
+/** None of `secrets` in raw stdout/stderr or in any file under the run's temp folder, and none sent as setsecret. */
+export function assertNoSecrets(run: TaskRun, secrets: string[]): void {
+  const raw = run.stdout + run.stderr;
+  for (const secret of secrets) assert.ok(!raw.includes(secret), `a secret reached the output (${secret.slice(0, 4)}…)`);
+  assert.deepEqual(filesContaining(run.tempDirectory, secrets), [], 'a secret was left in a file');
+  assert.deepEqual(run.secrets, [], 'nothing sent as ##vso[task.setsecret]: that would print the value on raw stdout');
 }

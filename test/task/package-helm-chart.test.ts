@@ -10,7 +10,7 @@ import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import { repoRoot, testdataAvailable, testdataRoot, needOrSkip } from '../support/env';
 import { startFaultProxy } from '../support/fault-proxy';
-import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun } from '../support/harness';
+import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly, assertNoSecrets } from '../support/harness';
 import { requireHelm, runHelm } from '../support/helm';
 import { fetchManifest, listTags } from '../support/images';
 import { requireRegistry, sharedRegistry, userOf, type TestRegistry } from '../support/registries';
@@ -48,20 +48,14 @@ function filesUnder(dir: string): string[] {
     .sort();
 }
 
-function assertFailedCleanly(taskRun: TaskRun, pattern: RegExp): void {
-  assert.equal(taskRun.result, 'Failed', describeRun(taskRun));
-  assert.match(taskRun.message, pattern, describeRun(taskRun));
-  assert.doesNotMatch(taskRun.message, /[\r\n]/, 'the result is one line');
-  assert.doesNotMatch(taskRun.stdout + taskRun.stderr, /^\s+at .+:\d+:\d+\)?$/m, `no stack trace\n${describeRun(taskRun)}`);
-  assert.equal(taskRun.exitCode, 0, 'a failed task still exits 0 and reports through task.complete');
+function assertFailedWithNothingLeft(taskRun: TaskRun, pattern: RegExp): void {
+  assertFailedCleanly(taskRun, pattern);
   assert.deepEqual(filesUnder(staging(taskRun)), [], 'no package (partial or whole) is left behind');
   assert.deepEqual(Object.keys(taskRun.outputs), [], 'no output variable is set');
 }
 
-function assertNoSecrets(taskRun: TaskRun, secrets: string[], home: string): void {
-  const raw = taskRun.stdout + taskRun.stderr;
-  for (const secret of secrets) assert.ok(!raw.includes(secret), `a secret reached the output (${secret.slice(0, 4)}…)`);
-  assert.deepEqual(filesContaining(taskRun.tempDirectory, secrets), [], 'a secret was left in a file');
+function assertNoSecretsOrHomeFiles(taskRun: TaskRun, secrets: string[], home: string): void {
+  assertNoSecrets(taskRun, secrets);
   assert.deepEqual(filesUnder(home), [], 'nothing written to HOME (no ~/.docker, no helm registry config)');
 }
 
@@ -250,20 +244,20 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
 
     it('a folder without Chart.yaml', async () => {
       const dir = chart('no-chart-yaml', { 'values.yaml': 'a: 1\n' });
-      assertFailedCleanly(await run({ inputs: { chartPath: dir } }), /no Chart\.yaml in this folder; point chartPath at the folder that holds Chart\.yaml/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: dir } }), /no Chart\.yaml in this folder; point chartPath at the folder that holds Chart\.yaml/);
     });
 
     it('a chartPath that does not exist', async () => {
-      assertFailedCleanly(await run({ inputs: { chartPath: path.join(work, 'nowhere') } }), /chart folder '.*nowhere' does not exist/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: path.join(work, 'nowhere') } }), /chart folder '.*nowhere' does not exist/);
     });
 
     it('an invalid chartVersion', async () => {
-      assertFailedCleanly(await run({ inputs: { chartPath: SAMPLE, chartVersion: '1.4' } }), /chartVersion '1\.4' is not a SemVer 2 version/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, chartVersion: '1.4' } }), /chartVersion '1\.4' is not a SemVer 2 version/);
     });
 
     it('a release branch whose last segment is not SemVer (release/delivery/latest)', async () => {
       const taskRun = await run({ inputs: { chartPath: SAMPLE }, variables: { 'Build.SourceBranch': 'refs/heads/release/delivery/latest' } });
-      assertFailedCleanly(taskRun, /branch 'refs\/heads\/release\/delivery\/latest' is a release branch but 'latest' is not a SemVer version.*chartVersion/);
+      assertFailedWithNothingLeft(taskRun, /branch 'refs\/heads\/release\/delivery\/latest' is a release branch but 'latest' is not a SemVer version.*chartVersion/);
     });
 
     it('a symbolic link out of the chart', async () => {
@@ -271,53 +265,53 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
       fs.writeFileSync(outside, 'not part of any chart\n');
       const dir = chart('symlink-out', { 'Chart.yaml': chartYaml(), 'templates/cm.yaml': 'kind: ConfigMap\n' });
       fs.symlinkSync(outside, path.join(dir, 'templates', 'leak.txt'));
-      assertFailedCleanly(await run({ inputs: { chartPath: dir } }), /templates\/leak\.txt is a symbolic link to .*outside-secret\.txt, outside the chart/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: dir } }), /templates\/leak\.txt is a symbolic link to .*outside-secret\.txt, outside the chart/);
     });
 
     it('a dependency that charts/ does not hold (updateDependencies off)', async () => {
       const dir = chart('missing-dep', {
         'Chart.yaml': chartYaml('dependencies:\n  - name: lib\n    version: 0.1.0\n    repository: file://../lib\n'),
       });
-      assertFailedCleanly(await run({ inputs: { chartPath: dir } }), /declares dependency 'lib' \(file:\/\/\.\.\/lib\) but charts\/ does not hold it; set updateDependencies/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: dir } }), /declares dependency 'lib' \(file:\/\/\.\.\/lib\) but charts\/ does not hold it; set updateDependencies/);
     });
 
     it('an imageValuesKey path that is not a map', async () => {
       const taskRun = await run({ inputs: { chartPath: SAMPLE, imageDigest: IMAGE_DIGEST, imageValuesKey: 'greeting.name' } });
-      assertFailedCleanly(taskRun, /values key path 'greeting\.name' in .*values\.yaml is not a map.*set imageValuesKey/);
+      assertFailedWithNothingLeft(taskRun, /values key path 'greeting\.name' in .*values\.yaml is not a map.*set imageValuesKey/);
     });
 
     it('an imageDigest that is not a digest, and an imageRepository without a digest', async () => {
-      assertFailedCleanly(await run({ inputs: { chartPath: SAMPLE, imageDigest: 'latest' } }), /imageDigest 'latest' is not a digest/);
-      assertFailedCleanly(await run({ inputs: { chartPath: SAMPLE, imageRepository: 'myacr.azurecr.io/app' } }), /imageRepository is set but imageDigest is not/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, imageDigest: 'latest' } }), /imageDigest 'latest' is not a digest/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, imageRepository: 'myacr.azurecr.io/app' } }), /imageRepository is set but imageDigest is not/);
     });
 
     it('push without chartRepository, before anything is packaged', async () => {
-      assertFailedCleanly(await run({ inputs: { chartPath: SAMPLE, push: 'true' } }), /^input 'chartRepository' is required when push is true/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, push: 'true' } }), /^input 'chartRepository' is required when push is true/);
     });
 
     it('a chartRepository without a host and no service connection, or not a repository', async () => {
-      assertFailedCleanly(await run({ inputs: { chartPath: SAMPLE, push: 'true', chartRepository: 'helm' } }), /chartRepository 'helm' names no registry host.*containerRegistry/);
-      assertFailedCleanly(
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, push: 'true', chartRepository: 'helm' } }), /chartRepository 'helm' names no registry host.*containerRegistry/);
+      assertFailedWithNothingLeft(
         await run({ inputs: { chartPath: SAMPLE, push: 'true', chartRepository: 'myacr.azurecr.io/Helm' } }),
         /chartRepository 'myacr\.azurecr\.io\/Helm' is not a registry repository \(repository names are lower case\)/,
       );
     });
 
     it('a boolean that is not true or false', async () => {
-      assertFailedCleanly(await run({ inputs: { chartPath: SAMPLE, push: 'yes' } }), /^input 'push' must be true or false, got 'yes'$/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, push: 'yes' } }), /^input 'push' must be true or false, got 'yes'$/);
     });
 
     it('a destination inside the chart', async () => {
       const dir = freshCopy(SAMPLE, 'dest-inside');
       const taskRun = await run({ inputs: { chartPath: dir, destination: path.join(dir, 'out') } });
-      assertFailedCleanly(taskRun, /destination '.*out' is inside the chart folder/);
+      assertFailedWithNothingLeft(taskRun, /destination '.*out' is inside the chart folder/);
       assert.ok(!fs.existsSync(path.join(dir, 'out')), 'nothing written into the chart');
     });
 
     it('a registry that is down: the push fails naming it, and the package is removed', async () => {
       const port = await closedPort();
       const taskRun = await run({ inputs: { chartPath: SAMPLE, push: 'true', chartRepository: `127.0.0.1:${port}/charts` } });
-      assertFailedCleanly(taskRun, new RegExp(`^push chart oci://127\\.0\\.0\\.1:${port}/charts/sample-service:0\\.1\\.0: .*ECONNREFUSED`));
+      assertFailedWithNothingLeft(taskRun, new RegExp(`^push chart oci://127\\.0\\.0\\.1:${port}/charts/sample-service:0\\.1\\.0: .*ECONNREFUSED`));
     });
   });
 
@@ -397,7 +391,7 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
         assert.equal(taskRun.result, 'Succeeded', describeRun(taskRun));
         assert.equal(taskRun.outputs.chartReference, `oci://${registry.host}/team/charts/sample-service@${taskRun.outputs.chartDigest}`);
         assert.equal((await fetchManifest(registry, 'team/charts/sample-service', '1.4.0')).digest, taskRun.outputs.chartDigest);
-        assertNoSecrets(taskRun, registry.secrets(), home);
+        assertNoSecretsOrHomeFiles(taskRun, registry.secrets(), home);
       });
 
       it('htpasswd: a wrong password fails naming containerRegistry, writes no tag and leaves no package', async () => {
@@ -409,9 +403,9 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
           endpoints: [registryEndpoint('reg', registry.url, wrong)],
           home,
         });
-        assertFailedCleanly(taskRun, /^push chart oci:\/\/.*\/wrong\/charts\/sample-service:0\.1\.0: 401 .*containerRegistry/);
+        assertFailedWithNothingLeft(taskRun, /^push chart oci:\/\/.*\/wrong\/charts\/sample-service:0\.1\.0: 401 .*containerRegistry/);
         assert.deepEqual(await listTags(registry, 'wrong/charts/sample-service'), []);
-        assertNoSecrets(taskRun, [...registry.secrets(), wrong.password, Buffer.from(`promoter:${wrong.password}`).toString('base64')], home);
+        assertNoSecretsOrHomeFiles(taskRun, [...registry.secrets(), wrong.password, Buffer.from(`promoter:${wrong.password}`).toString('base64')], home);
       });
 
       it('token: pushes with Bearer tokens and leaks none of them', async () => {
@@ -426,7 +420,7 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
         assert.equal(taskRun.result, 'Succeeded', describeRun(taskRun));
         assert.equal((await fetchManifest(registry, 'team/charts/sample-service', '0.1.0')).digest, taskRun.outputs.chartDigest);
         assert.ok((registry.tokenIssuer?.issued.length ?? 0) > 0, 'tokens were issued');
-        assertNoSecrets(taskRun, registry.secrets(), home);
+        assertNoSecretsOrHomeFiles(taskRun, registry.secrets(), home);
       });
 
       it('token: a user without push access to the repository fails naming containerRegistry, and nothing is written', async () => {
@@ -438,9 +432,9 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
           endpoints: [registryEndpoint('reg', registry.url, scoped)],
           home,
         });
-        assertFailedCleanly(taskRun, /^push chart oci:\/\/.*\/elsewhere\/charts\/sample-service:0\.1\.0: .*user 'scoped' \(input 'containerRegistry'\)/);
+        assertFailedWithNothingLeft(taskRun, /^push chart oci:\/\/.*\/elsewhere\/charts\/sample-service:0\.1\.0: .*user 'scoped' \(input 'containerRegistry'\)/);
         assert.deepEqual(await listTags(registry, 'elsewhere/charts/sample-service'), []);
-        assertNoSecrets(taskRun, registry.secrets(), home);
+        assertNoSecretsOrHomeFiles(taskRun, registry.secrets(), home);
       });
     });
   });

@@ -1,25 +1,13 @@
 // PromoteImage@1 run from its bundle exactly as the agent runs it, against real distribution registries on loopback.
 import { strict as assert } from 'node:assert';
 import { startFaultProxy } from '../support/fault-proxy';
-import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type TaskRun } from '../support/harness';
+import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type TaskRun, assertFailedCleanly, assertNoSecrets } from '../support/harness';
 import { fetchManifest, listTags, pushIndex, pushRandomImage } from '../support/images';
 import { requireRegistry, sharedRegistry, userOf, type TestRegistry } from '../support/registries';
 
 const TASK = 'PromoteImage';
 
-function assertFailedCleanly(run: TaskRun, pattern: RegExp): void {
-  assert.equal(run.result, 'Failed', describeRun(run));
-  assert.match(run.message, pattern, describeRun(run));
-  assert.doesNotMatch(run.message, /[\r\n]/, 'the result is one line');
-  assert.doesNotMatch(run.stdout + run.stderr, /^\s+at .+:\d+:\d+\)?$/m, `no stack trace\n${describeRun(run)}`);
-  assert.equal(run.exitCode, 0, 'a failed task still exits 0 and reports through task.complete');
-}
 
-function assertNoSecrets(run: TaskRun, secrets: string[]): void {
-  const raw = run.stdout + run.stderr;
-  for (const secret of secrets) assert.ok(!raw.includes(secret), `a secret reached the output (${secret.slice(0, 4)}…)`);
-  assert.deepEqual(filesContaining(run.tempDirectory, secrets), [], 'a secret was left in a file');
-}
 
 describe('PromoteImage@1 task (bundle run as the agent runs it, real registries)', function () {
   let anonymous: TestRegistry;

@@ -51,6 +51,7 @@ describe('archive extraction (results copied out of a container)', () => {
     assert.equal(fs.readFileSync(path.join(dest, 'junit.xml'), 'utf8'), '<testsuites/>');
     assert.equal(fs.readFileSync(path.join(dest, 'sub', 'same.trx'), 'utf8'), '<TestRun/>');
     assert.equal(fs.readlinkSync(path.join(dest, 'latest')), 'sub/results.trx');
+    assert.deepEqual(fs.readdirSync(dest).sort(), ['junit.xml', 'latest', 'sub'], 'the copied folder itself leaves no empty TestResults/ behind');
   });
 
   it('keeps a single copied file under its own name', async () => {

@@ -71,7 +71,7 @@ export async function extractArchive(
   const files: string[] = [];
   const extract = tar.extract();
 
-  const relativeName = (raw: string): string | undefined => {
+  const relativeName = (raw: string, isDirectory = false): string | undefined => {
     if (raw.includes('\0')) throw new UnsafeArchiveError(raw, 'the name contains a NUL byte');
     if (path.posix.isAbsolute(raw) || /^[a-zA-Z]:[\\/]/.test(raw) || raw.startsWith('\\')) {
       throw new UnsafeArchiveError(raw, 'absolute paths are not allowed');
@@ -80,7 +80,7 @@ export async function extractArchive(
     if (parts.includes('..')) throw new UnsafeArchiveError(raw, "'..' is not allowed");
     if (options.stripRoot !== undefined && parts[0] === options.stripRoot) {
       // The root itself names the copied folder (skip it) or, when a single file was copied, the file.
-      if (parts.length > 1) parts.shift();
+      if (parts.length > 1 || isDirectory) parts.shift();
     }
     return parts.length ? parts.join('/') : undefined;
   };
@@ -99,8 +99,8 @@ export async function extractArchive(
 
   const handle = async (header: tar.Header, stream: NodeJS.ReadableStream) => {
     const raw = header.name;
-    const name = relativeName(raw);
     const type = header.type ?? 'file';
+    const name = relativeName(raw, type === 'directory');
     if (!name) {
       stream.resume();
       return;

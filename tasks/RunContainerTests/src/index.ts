@@ -1,0 +1,18 @@
+import { connectEngine } from '../../../shared/src/docker/engine';
+import { runTests } from '../../../shared/src/docker/run';
+import { runTask } from '../../../shared/src/pipeline';
+import { readRunContainerTestsInputs } from './inputs';
+
+runTask(async ({ inputs, variables, outputs, log, issues, signal }) => {
+  const options = readRunContainerTestsInputs(inputs, variables);
+  const result = await runTests(connectEngine(), { ...options.run, signal }, log);
+  // Set before the outcome is decided: a publish step after a failed run (succeededOrFailed()) reads them.
+  if (result.exitCode !== undefined) outputs.set('exitCode', String(result.exitCode));
+  outputs.set('resultsDirectory', result.resultsDirectory);
+  outputs.set('resultFiles', String(result.resultFiles.length));
+  if (result.outcome === 'couldNotRun') throw new Error(result.message);
+  if (result.outcome === 'testsFailed') {
+    if (options.failOnTestFailure) throw new Error(result.message);
+    issues(`${result.message} (failOnTestFailure is false)`);
+  }
+});

@@ -1,0 +1,206 @@
+// BuildTestRunner@1 run from its bundle exactly as the agent runs it, against the real engine, on the sample service.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type Dockerode from 'dockerode';
+import { buildImage } from '../../shared/src/docker/build';
+import { memoryLog } from '../../shared/src/log';
+import { normalizeImageName } from '../../tasks/BuildTestRunner/src/inputs';
+import { stageSampleService } from '../fixtures/sample-service/stage';
+import { pushImageWithEngine, removeTestContainers, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
+import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly } from '../support/harness';
+import { requireRegistry, sharedRegistry } from '../support/registries';
+
+const TASK = 'BuildTestRunner';
+/** Passed through the task's own `labels` input, so cleanup finds every image the task builds here. */
+const TEST_LABELS = `${TEST_LABEL}=1\n${TEST_RUN_LABEL}=${TEST_RUN_ID}`;
+const dockerConfigDir = path.join(os.homedir(), '.docker');
+
+
+function snapshot(dir: string): string {
+  if (!fs.existsSync(dir)) return '(absent)';
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((d) => `${path.join(d.parentPath, d.name)}:${d.isFile() ? fs.readFileSync(path.join(d.parentPath, d.name), 'utf8') : ''}`)
+    .sort()
+    .join('\n');
+}
+
+describe('BuildTestRunner@1: image names are made valid lower-case references', () => {
+  it('lower-cases the repository name of the default and keeps the tag', () => {
+    assert.equal(normalizeImageName('My.Repo-testrunner:4711'), 'my.repo-testrunner:4711');
+    assert.equal(normalizeImageName('Contoso/Team Service-testrunner:20240611.3'), 'contoso/team-service-testrunner:20240611.3');
+    assert.equal(normalizeImageName('MyAcr.AzureCR.io/Team/App:V1_rc'), 'myacr.azurecr.io/team/app:V1_rc');
+    assert.equal(normalizeImageName('localhost:5000/a..b--c__d:1'), 'localhost:5000/a-b--c__d:1');
+    assert.equal(normalizeImageName('_Repo_-testrunner'), 'repo-testrunner');
+  });
+
+  it('refuses what cannot be made a name, naming imageName', () => {
+    assert.throws(() => normalizeImageName('$(Build.Repository.Name)-testrunner:1'), /^InputError: input 'imageName' .*variable this job does not define/);
+    assert.throws(() => normalizeImageName('app@sha256:' + 'a'.repeat(64)), /input 'imageName' .*tagged, not pinned/);
+    assert.throws(() => normalizeImageName('!!!:1'), /input 'imageName' is '!!!:1', which is not an image name/);
+  });
+});
+
+describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)', function () {
+  let docker: Dockerode;
+  let sample: string;
+  let dockerConfigBefore: string;
+
+  before(async function () {
+    docker = await requireEngine(this);
+    await bundleOnce();
+    sample = stageSampleService();
+    dockerConfigBefore = snapshot(dockerConfigDir);
+  });
+
+  after(async () => {
+    if (docker) {
+      await removeTestContainers(docker, { onlyThisRun: true });
+      await removeTestImages(docker, { onlyThisRun: true });
+    }
+    if (sample) fs.rmSync(sample, { recursive: true, force: true });
+    for (const folder of agentFolders) fs.rmSync(folder, { recursive: true, force: true });
+  });
+
+  /** The sample checked out at System.DefaultWorkingDirectory, as a pipeline job has it. */
+  const agentFolders: string[] = [];
+  const build = async (options: RunOptions = {}) => {
+    const run = await runBundledTask(TASK, {
+      ...options,
+      inputs: { labels: TEST_LABELS, ...options.inputs },
+      variables: { 'System.DefaultWorkingDirectory': sample, 'Build.Repository.Name': 'Sample.Service', ...options.variables },
+    });
+    agentFolders.push(run.tempDirectory);
+    return run;
+  };
+
+  for (const builder of ['buildkit', 'classic'] as const) {
+    it(`builds the testrunner stage with ${builder}, tagged with the default name made lower case, with pipeline labels`, async () => {
+      const buildId = `${builder}-${TEST_RUN_ID}`;
+      // A version of this run's own, so the RUN step that prints it is not answered from an earlier run's cache.
+      const version = `2.3.4-${buildId}`;
+      const run = await build({
+        inputs: { builder, buildArguments: `SERVICE_VERSION=${version}\n# a comment line` },
+        variables: {
+          'Build.Repository.Name': 'Outer.Loop Sample',
+          'Build.BuildId': buildId,
+          'Build.BuildNumber': '20260102.7',
+          'Build.SourceVersion': 'f00dfeed',
+          'Build.Repository.Uri': 'https://contoso@dev.azure.com/contoso/outer/_git/Outer.Loop%20Sample',
+        },
+      });
+      assert.equal(run.result, 'Succeeded', describeRun(run));
+      assert.equal(run.outputs.imageName, `outer.loop-sample-testrunner:${buildId}`);
+      const image = await docker.getImage(run.outputs.imageName).inspect();
+      assert.equal(run.outputs.imageId, image.Id);
+      assert.deepEqual(image.Config.Cmd, ['sh', '/src/tests/run-tests.sh'], 'the testrunner stage, the default target');
+      const labels = image.Config.Labels;
+      assert.equal(labels['org.opencontainers.image.revision'], 'f00dfeed');
+      assert.equal(labels['org.opencontainers.image.source'], 'https://dev.azure.com/contoso/outer/_git/Outer.Loop%20Sample', 'no user info in a label');
+      assert.equal(labels['org.opencontainers.image.version'], '20260102.7');
+      assert.ok(!Number.isNaN(Date.parse(labels['org.opencontainers.image.created'])), labels['org.opencontainers.image.created']);
+      assert.equal(labels[TEST_RUN_LABEL], TEST_RUN_ID);
+      const log = run.lines.join('\n');
+      assert.ok(log.includes(`built sample-service ${version}`), `the build argument reached the RUN step\n${log}`);
+      if (builder === 'buildkit') assert.ok(log.includes(`] RUN sh src/build.sh "${version}"`), log);
+      else assert.match(log, /^Step \d+\/\d+ : RUN sh src\/build\.sh "\$SERVICE_VERSION"$/m);
+    });
+  }
+
+  it('builds the last stage (the runtime image) when target is empty, without pipeline labels when told', async () => {
+    const run = await build({ inputs: { target: '', imageName: `outerloop-test/sample-final:${TEST_RUN_ID}`, addPipelineLabels: 'false' } });
+    assert.equal(run.result, 'Succeeded', describeRun(run));
+    const image = await docker.getImage(`outerloop-test/sample-final:${TEST_RUN_ID}`).inspect();
+    assert.deepEqual(image.Config.Entrypoint, ['/app/bin/greet']);
+    assert.equal(image.Config.Labels['org.opencontainers.image.revision'], undefined);
+  });
+
+  it('defangs ##vso[ and ##[ printed by a build step', async () => {
+    fs.writeFileSync(
+      path.join(sample, 'Hostile.Dockerfile'),
+      'FROM scratch AS testrunner\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "echo \'##vso[task.setvariable variable=pwned]yes\'; echo \'##[error]from a build step\'"]\n',
+    );
+    const run = await build({ inputs: { dockerfile: 'Hostile.Dockerfile', imageName: `outerloop-test/hostile:${TEST_RUN_ID}`, noCache: 'true' } });
+    assert.equal(run.result, 'Succeeded', describeRun(run));
+    assert.ok(!run.commands.some((c) => c.properties.variable === 'pwned'), 'the build step set a pipeline variable');
+    assert.deepEqual(run.errors, [], 'the build step logged an error issue');
+    assert.doesNotMatch(run.stdout, /##\[error\]/i);
+    assert.match(run.stdout, /# #vso\[task\.setvariable variable=pwned\]yes/);
+  });
+
+  describe('a private base image through containerRegistry', () => {
+    it('pulls it with the connection, per call: no secret in the output or in files, nothing written to ~/.docker', async function () {
+      requireRegistry(this);
+      const registry = await sharedRegistry('htpasswd');
+      const user = registry.users[0];
+      const base = `${registry.host}/task-build/private-base:${TEST_RUN_ID}`;
+      await buildImage(
+        docker,
+        { dockerfile: path.join(sample, 'Dockerfile'), context: sample, target: 'base', imageName: base, builder: 'classic', labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID } },
+        memoryLog(),
+      );
+      await pushImageWithEngine(docker, base, user);
+      await docker.getImage(base).remove();
+      fs.writeFileSync(path.join(sample, 'Private.Dockerfile'), `FROM ${base} AS testrunner\nRUN echo on the private base\n`);
+      const run = await build({
+        inputs: { dockerfile: 'Private.Dockerfile', containerRegistry: 'reg', pull: 'true', imageName: `outerloop-test/on-private:${TEST_RUN_ID}` },
+        endpoints: [registryEndpoint('reg', registry.url, user)],
+      });
+      assert.equal(run.result, 'Succeeded', describeRun(run));
+      const raw = run.stdout + run.stderr;
+      for (const secret of registry.secrets()) assert.ok(!raw.includes(secret), `a secret reached the output (${secret.slice(0, 4)}…)`);
+      assert.deepEqual(filesContaining(run.tempDirectory, registry.secrets()), [], 'a secret was left in a file');
+      assert.deepEqual(run.secrets, [], 'nothing sent as ##vso[task.setsecret]');
+      assert.equal(snapshot(dockerConfigDir), dockerConfigBefore, '~/.docker changed');
+    });
+  });
+
+  describe('bad input: one clear Failed line naming the input, nothing built', () => {
+    it('a Dockerfile that does not exist', async () => {
+      const run = await build({ inputs: { dockerfile: 'docker/Nope.Dockerfile' } });
+      assertFailedCleanly(run, new RegExp(`^input 'dockerfile' names '${path.join(sample, 'docker', 'Nope.Dockerfile')}', which is not a file`));
+    });
+
+    it('a target stage the Dockerfile does not have', async () => {
+      const run = await build({ inputs: { target: 'tests' } });
+      assertFailedCleanly(run, /^input 'target' is 'tests', but Dockerfile '.*' has no stage named 'tests' \(its stages: base, build, testrunner, final\)$/);
+    });
+
+    it('a build argument line that is not KEY=VALUE', async () => {
+      const run = await build({ inputs: { buildArguments: 'SERVICE_VERSION=1\nnot an argument' } });
+      assertFailedCleanly(run, /^input 'buildArguments' has a line that is not KEY=VALUE: 'not an argument'$/);
+    });
+
+    it('a build context that is not a folder', async () => {
+      const run = await build({ inputs: { buildContext: 'no-such-folder' } });
+      assertFailedCleanly(run, /^input 'buildContext' names '.*no-such-folder', which is not a folder$/);
+    });
+
+    it('a builder that is not on the list, and a boolean that is not true or false', async () => {
+      assertFailedCleanly(await build({ inputs: { builder: 'kaniko' } }), /^input 'builder' must be one of auto, buildkit, classic, got 'kaniko'$/);
+      assertFailedCleanly(await build({ inputs: { noCache: 'yes' } }), /^input 'noCache' must be true or false, got 'yes'$/);
+    });
+
+    it('an image name left with an undefined variable', async () => {
+      // No Build.Repository.Name: the agent leaves the default's macro as it is.
+      const run = await runBundledTask(TASK, { inputs: { labels: TEST_LABELS }, variables: { 'System.DefaultWorkingDirectory': sample } });
+      agentFolders.push(run.tempDirectory);
+      assertFailedCleanly(run, /^input 'imageName' is '\$\(Build\.Repository\.Name\)-testrunner:4711', which names a variable/);
+    });
+
+    for (const builder of ['buildkit', 'classic'] as const) {
+      it(`a failing RUN step (${builder}): the step and its last output, no image tagged`, async () => {
+        fs.writeFileSync(
+          path.join(sample, 'Broken.Dockerfile'),
+          'FROM scratch AS testrunner\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "echo compiling; echo error: missing semicolon >&2; exit 3"]\n',
+        );
+        const imageName = `outerloop-test/broken-${builder}:${TEST_RUN_ID}`;
+        const run = await build({ inputs: { dockerfile: 'Broken.Dockerfile', imageName, builder } });
+        assertFailedCleanly(run, /^build failed at .*exit 3"\]: .*(exit code: 3|non-zero code: 3).*last output: .*(compiling|missing semicolon)/);
+        await assert.rejects(docker.getImage(imageName).inspect(), (e: { statusCode?: number }) => e.statusCode === 404);
+      });
+    }
+  });
+});
