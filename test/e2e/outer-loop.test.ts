@@ -14,20 +14,9 @@ import { parseLock } from '../../shared/src/docker/lockfile';
 import { stageSampleService } from '../fixtures/sample-service/stage';
 import { removeTestContainers, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
 import { repoRoot } from '../support/env';
-import { bundledTaskDir, bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun } from '../support/harness';
+import { bundledTaskDir, bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, dockerConfigSnapshot } from '../support/harness';
 import { fetchManifest } from '../support/images';
 import { requireRegistry, sharedRegistry, type TestRegistry } from '../support/registries';
-
-const dockerConfigDir = path.join(os.homedir(), '.docker');
-
-function snapshot(dir: string): string {
-  if (!fs.existsSync(dir)) return '(absent)';
-  return fs
-    .readdirSync(dir, { recursive: true, withFileTypes: true })
-    .map((d) => `${path.join(d.parentPath, d.name)}:${d.isFile() ? fs.readFileSync(path.join(d.parentPath, d.name), 'utf8') : ''}`)
-    .sort()
-    .join('\n');
-}
 
 /** The text of `name` inside a .tgz. */
 async function fileInPackage(tgz: string, name: string): Promise<string> {
@@ -63,7 +52,7 @@ describe('the outer loop, end to end (bundled tasks, real engine, real registry)
     await bundleOnce();
     registry = await sharedRegistry('htpasswd');
     sample = stageSampleService();
-    dockerConfigBefore = snapshot(dockerConfigDir);
+    dockerConfigBefore = dockerConfigSnapshot();
   });
 
   after(async () => {
@@ -168,7 +157,7 @@ describe('the outer loop, end to end (bundled tasks, real engine, real registry)
         assert.deepEqual(filesContaining(run.tempDirectory, registry.secrets()), []);
       }
       assert.deepEqual(filesContaining(staging, registry.secrets()), []);
-      assert.equal(snapshot(dockerConfigDir), dockerConfigBefore, '~/.docker changed');
+      assert.equal(dockerConfigSnapshot(), dockerConfigBefore, '~/.docker changed');
       assert.deepEqual(await docker.listContainers({ all: true, filters: { label: [`${TEST_RUN_LABEL}=${TEST_RUN_ID}`] } }), []);
     } finally {
       fs.rmSync(staging, { recursive: true, force: true });

@@ -225,3 +225,14 @@ export function assertNoSecrets(run: TaskRun, secrets: string[]): void {
   assert.deepEqual(filesContaining(run.tempDirectory, secrets), [], 'a secret was left in a file');
   assert.deepEqual(run.secrets, [], 'nothing sent as ##vso[task.setsecret]: that would print the value on raw stdout');
 }
+
+/** `~/.docker` as text (paths and file contents), to prove a task wrote no credentials there. */
+export function dockerConfigSnapshot(): string {
+  const dir = path.join(os.homedir(), '.docker');
+  if (!fs.existsSync(dir)) return '(absent)';
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((d) => `${path.join(d.parentPath, d.name)}:${d.isFile() ? fs.readFileSync(path.join(d.parentPath, d.name), 'utf8') : ''}`)
+    .sort()
+    .join('\n');
+}

@@ -9,23 +9,12 @@ import { memoryLog } from '../../shared/src/log';
 import { normalizeImageName } from '../../tasks/BuildTestRunner/src/inputs';
 import { stageSampleService } from '../fixtures/sample-service/stage';
 import { pushImageWithEngine, removeTestContainers, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
-import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly } from '../support/harness';
+import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly, dockerConfigSnapshot } from '../support/harness';
 import { requireRegistry, sharedRegistry } from '../support/registries';
 
 const TASK = 'BuildTestRunner';
 /** Passed through the task's own `labels` input, so cleanup finds every image the task builds here. */
 const TEST_LABELS = `${TEST_LABEL}=1\n${TEST_RUN_LABEL}=${TEST_RUN_ID}`;
-const dockerConfigDir = path.join(os.homedir(), '.docker');
-
-
-function snapshot(dir: string): string {
-  if (!fs.existsSync(dir)) return '(absent)';
-  return fs
-    .readdirSync(dir, { recursive: true, withFileTypes: true })
-    .map((d) => `${path.join(d.parentPath, d.name)}:${d.isFile() ? fs.readFileSync(path.join(d.parentPath, d.name), 'utf8') : ''}`)
-    .sort()
-    .join('\n');
-}
 
 describe('BuildTestRunner@1: image names are made valid lower-case references', () => {
   it('lower-cases the repository name of the default and keeps the tag', () => {
@@ -52,7 +41,7 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
     docker = await requireEngine(this);
     await bundleOnce();
     sample = stageSampleService();
-    dockerConfigBefore = snapshot(dockerConfigDir);
+    dockerConfigBefore = dockerConfigSnapshot();
   });
 
   after(async () => {
@@ -153,7 +142,7 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
       for (const secret of registry.secrets()) assert.ok(!raw.includes(secret), `a secret reached the output (${secret.slice(0, 4)}…)`);
       assert.deepEqual(filesContaining(run.tempDirectory, registry.secrets()), [], 'a secret was left in a file');
       assert.deepEqual(run.secrets, [], 'nothing sent as ##vso[task.setsecret]');
-      assert.equal(snapshot(dockerConfigDir), dockerConfigBefore, '~/.docker changed');
+      assert.equal(dockerConfigSnapshot(), dockerConfigBefore, '~/.docker changed');
     });
   });
 

@@ -7,23 +7,11 @@ import * as path from 'node:path';
 import type Dockerode from 'dockerode';
 import { parseLock } from '../../shared/src/docker/lockfile';
 import { buildBusyboxImage, removeTestImages, requireEngine, TEST_RUN_ID } from '../support/engine';
-import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly, assertNoSecrets } from '../support/harness';
+import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly, assertNoSecrets, dockerConfigSnapshot } from '../support/harness';
 import { fetchManifest, listTags } from '../support/images';
 import { requireRegistry, sharedRegistry, type TestRegistry } from '../support/registries';
 
 const TASK = 'PushImageByDigest';
-const dockerConfigDir = path.join(os.homedir(), '.docker');
-
-
-
-function snapshot(dir: string): string {
-  if (!fs.existsSync(dir)) return '(absent)';
-  return fs
-    .readdirSync(dir, { recursive: true, withFileTypes: true })
-    .map((d) => `${path.join(d.parentPath, d.name)}:${d.isFile() ? fs.readFileSync(path.join(d.parentPath, d.name), 'utf8') : ''}`)
-    .sort()
-    .join('\n');
-}
 
 describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine, real registries)', function () {
   let docker: Dockerode;
@@ -42,7 +30,7 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
     await buildBusyboxImage(docker, { tag: source, layers: 2, bytesPerLayer: 64 * 1024, seed: `push-task-${TEST_RUN_ID}` });
     await buildBusyboxImage(docker, { tag: other, layers: 1, bytesPerLayer: 64 * 1024, seed: `push-task-other-${TEST_RUN_ID}` });
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-push-task-'));
-    dockerConfigBefore = snapshot(dockerConfigDir);
+    dockerConfigBefore = dockerConfigSnapshot();
   });
 
   after(async () => {
@@ -151,7 +139,7 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
       assert.equal(run.result, 'Succeeded', describeRun(run));
       await assertPinned(run, registry, repo, [`b${TEST_RUN_ID}`, 'latest'], user);
       assertNoSecrets(run, registry.secrets());
-      assert.equal(snapshot(dockerConfigDir), dockerConfigBefore, '~/.docker changed');
+      assert.equal(dockerConfigSnapshot(), dockerConfigBefore, '~/.docker changed');
     });
   }
 
