@@ -88,10 +88,18 @@ export function parseCommands(stdout: string): { commands: TaskCommand[]; lines:
   return { commands, lines };
 }
 
+const agentTempDirectories: string[] = [];
+
+/** Removes every agent temp folder the runs made; the root hook calls it once, after tests have inspected them. */
+export function removeAgentTempDirectories(): void {
+  for (const dir of agentTempDirectories.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
 export async function runBundledTask(task: string, options: RunOptions = {}): Promise<TaskRun> {
   const dir = bundledTaskDir(task);
   const taskJson = readTaskJson(task);
   const tempDirectory = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-agent-'));
+  agentTempDirectories.push(tempDirectory);
   const variables: Record<string, string> = {
     'Agent.TempDirectory': tempDirectory,
     'Agent.WorkFolder': tempDirectory,

@@ -1,8 +1,10 @@
-// Root hooks shared by every test file: the shared registries stop once, after the whole run.
+// Root hooks shared by every test file: after the whole run, the shared registries stop and the agent temp folders go.
+import { removeAgentTempDirectories } from './harness';
 import { stopSharedRegistries } from './registries';
 
 export const mochaHooks = {
   async afterAll(): Promise<void> {
     await stopSharedRegistries();
+    removeAgentTempDirectories();
   },
 };
