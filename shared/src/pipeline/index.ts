@@ -3,3 +3,4 @@ export { registerSecret, redact } from './secrets';
 export * from './inputs';
 export { defang } from './defang';
 export { readRegistryConnection, registryHostFromUrl, type RegistryConnection } from './connection';
+export { readAccessToken } from './vss';

@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readAccessToken, readBool, readMultiLine, readPath, readPick, readString, runTask, type TaskContext } from '../../../shared/src/pipeline';
+import { connectWithAccessToken, createAgentPublisher, createApiPublisher, publishTestResults, type FormatChoice } from '../../../shared/src/testresults';
+import { findResultFiles } from '../../../shared/src/testresults/find';
+
+const FORMATS = ['auto', 'JUnit', 'VSTest', 'NUnit', 'XUnit', 'CTest'] as const;
+
+function apiPublisher({ variables }: TaskContext) {
+  const need = (name: string) => {
+    const value = variables.get(name)?.trim();
+    if (!value) throw new Error(`variable '${name}' is not set: publishMode 'api' needs it (or use publishMode 'agent')`);
+    return value;
+  };
+  const collectionUri = need('System.TeamFoundationCollectionUri');
+  const token = readAccessToken();
+  if (!token) throw new Error("the job's access token (SystemVssConnection) is not available: publishMode 'api' needs it (or use publishMode 'agent')");
+  return createApiPublisher({
+    connect: () => connectWithAccessToken(collectionUri, token),
+    project: need('System.TeamProject'),
+    buildId: need('Build.BuildId'),
+    buildUri: variables.get('Build.BuildUri') || undefined,
+  });
+}
+
+runTask(async (ctx) => {
+  const { inputs, outputs, log, variables, signal } = ctx;
+  const searchFolder = readPath(inputs, 'searchFolder', variables.get('System.DefaultWorkingDirectory') ?? process.cwd())!;
+  const patterns = readMultiLine(inputs, 'testResultsFiles');
+  const options = {
+    files: findResultFiles(patterns, searchFolder),
+    patterns,
+    searchFolder,
+    format: readPick(inputs, 'testResultsFormat', FORMATS, 'auto').toLowerCase() as FormatChoice,
+    runTitle: readString(inputs, 'testRunTitle'),
+    mergeResults: readBool(inputs, 'mergeTestResults', true),
+    failOnFailedTests: readBool(inputs, 'failTaskOnFailedTests'),
+    failOnMissingFiles: readBool(inputs, 'failTaskOnMissingResultsFile'),
+    publishRunAttachments: readBool(inputs, 'publishRunAttachments', true),
+    buildPlatform: readString(inputs, 'buildPlatform'),
+    buildConfiguration: readString(inputs, 'buildConfiguration'),
+    signal,
+  };
+  const mode = readPick(inputs, 'publishMode', ['api', 'agent'] as const, 'api');
+  const publisher =
+    mode === 'api' ? apiPublisher(ctx) : createAgentPublisher((c) => ctx.command(c.name, c.properties, c.message));
+  const result = await publishTestResults(options, publisher, log);
+
+  outputs.set('totalTests', String(result.counts.total));
+  outputs.set('passedTests', String(result.counts.passed));
+  outputs.set('failedTests', String(result.counts.failed));
+  outputs.set('skippedTests', String(result.counts.skipped));
+  outputs.set('testRunId', result.runIds.length > 0 ? String(result.runIds[0]) : '');
+  const summary = path.join(variables.get('Agent.TempDirectory') || os.tmpdir(), `test-results-summary-${randomUUID()}.md`);
+  fs.writeFileSync(summary, result.summaryMarkdown);
+  ctx.command('task.uploadsummary', {}, summary);
+  for (const issue of result.issues) ctx.issues(issue);
+  if (result.failure) throw new Error(result.failure);
+});

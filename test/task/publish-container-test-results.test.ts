@@ -1,0 +1,327 @@
+// PublishContainerTestResults@1 run from its bundle exactly as the agent runs it: api mode against the local Azure
+// DevOps contract server (test/support/ado-contract-server.ts), agent mode through the results.publish command.
+import { strict as assert } from 'node:assert';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { outcomeClass, type TestOutcome } from '../../shared/src/testresults/model';
+import { findResultFiles } from '../../shared/src/testresults/find';
+import { startAdoContractServer, type AdoContractServer, type ContractRun } from '../support/ado-contract-server';
+import { needOrSkip, testdataAvailable, testdataRoot } from '../support/env';
+import {
+  assertFailedCleanly,
+  assertNoSecrets,
+  bundleOnce,
+  describeRun,
+  runBundledTask,
+  type RunOptions,
+  type TaskRun,
+} from '../support/harness';
+
+const TASK = 'PublishContainerTestResults';
+const CORPUS = path.join(testdataRoot, 'test-results');
+const BUILD_ID = '4711';
+
+interface Expected {
+  format: string;
+  total: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+  other: number;
+}
+
+function junit(name: string, cases: { name: string; fail?: boolean; skip?: boolean }[]): string {
+  const body = cases
+    .map((c) => `<testcase classname="${name}" name="${c.name}" time="0.01">${c.fail ? '<failure message="boom">trace</failure>' : c.skip ? '<skipped/>' : ''}</testcase>`)
+    .join('');
+  return `<?xml version="1.0"?><testsuites><testsuite name="${name}">${body}</testsuite></testsuites>\n`;
+}
+
+function classes(run: ContractRun): Record<string, number> {
+  const out: Record<string, number> = { passed: 0, failed: 0, skipped: 0, other: 0 };
+  for (const [outcome, n] of Object.entries(run.outcomes)) out[outcomeClass(outcome as TestOutcome)] += n;
+  return out;
+}
+
+function assertCompleteRun(run: ContractRun | undefined, total: number): asserts run {
+  assert.ok(run, 'the run exists on the server');
+  assert.equal(run.state, 'Completed');
+  assert.equal(run.created.automated, true);
+  assert.equal(run.created.build?.id, BUILD_ID);
+  assert.equal(run.resultCount, total);
+  assert.equal(run.updates.at(-1)?.state, 'Completed');
+}
+
+function outputCounts(run: TaskRun) {
+  const { totalTests, passedTests, failedTests, skippedTests } = run.outputs;
+  return { totalTests, passedTests, failedTests, skippedTests };
+}
+
+describe('PublishContainerTestResults@1 task (bundle run as the agent runs it)', function () {
+  let server: AdoContractServer;
+  let dir: string;
+
+  /** Api mode as the agent sets it up: collection, project, build and the SystemVssConnection OAuth token. */
+  const apiRun = (inputs: Record<string, string>, extra: RunOptions = {}) =>
+    runBundledTask(TASK, {
+      ...extra,
+      inputs: { searchFolder: dir, ...inputs },
+      variables: {
+        'System.TeamFoundationCollectionUri': server.url,
+        'System.TeamProject': server.project,
+        'Build.BuildId': BUILD_ID,
+        'Build.BuildUri': `vstfs:///Build/Build/${BUILD_ID}`,
+        ...extra.variables,
+      },
+      endpoints: [{ id: 'SystemVssConnection', url: server.url, scheme: 'OAuth', parameters: { AccessToken: server.token } }],
+    });
+  const put = (name: string, content: string | Buffer) => {
+    const file = path.join(dir, name);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, content);
+    return file;
+  };
+
+  before(async function () {
+    this.timeout(120_000);
+    await bundleOnce();
+  });
+  beforeEach(async () => {
+    server = await startAdoContractServer();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-pctr-'));
+  });
+  afterEach(async () => {
+    await server?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('every corpus file gives exactly its EXPECTED.json counts (contract server)', () => {
+    const expected: [string, Expected][] =
+      testdataAvailable() && fs.existsSync(path.join(CORPUS, 'EXPECTED.json'))
+        ? Object.entries(JSON.parse(fs.readFileSync(path.join(CORPUS, 'EXPECTED.json'), 'utf8')))
+        : [];
+    if (expected.length === 0) {
+      it('needs the test-results corpus in ../shared/testdata (skipped outside CI when it is absent)', function () {
+        needOrSkip(this, false, 'the test-results corpus (../shared/testdata/test-results)');
+      });
+    }
+    for (const [relative, e] of expected) {
+      it(`${relative} (contract server): ${e.total} = ${e.passed} passed, ${e.failed} failed, ${e.skipped} skipped`, async () => {
+        const run = await apiRun({ searchFolder: CORPUS, testResultsFiles: relative });
+        assert.equal(run.result, 'Succeeded', describeRun(run));
+        assert.deepEqual(outputCounts(run), {
+          totalTests: String(e.total),
+          passedTests: String(e.passed),
+          failedTests: String(e.failed),
+          skippedTests: String(e.skipped),
+        });
+        assert.deepEqual(server.violations, []);
+        assert.equal(server.runs.size, 1);
+        const published = server.runs.get(Number(run.outputs.testRunId));
+        assertCompleteRun(published, e.total);
+        assert.deepEqual(classes(published), { passed: e.passed, failed: e.failed, skipped: e.skipped, other: e.other });
+        assertNoSecrets(run, [server.token]);
+      });
+    }
+  });
+
+  it('contract server: a run per file with mergeTestResults false; testRunId is the first; platform and configuration recorded', async () => {
+    put('a/one.xml', junit('one', [{ name: 'a' }, { name: 'b', fail: true }]));
+    put('b/two.xml', junit('two', [{ name: 'c', skip: true }]));
+    put('b/ignored.txt', 'not a result file');
+    const run = await apiRun({
+      testResultsFiles: '**/*.xml',
+      mergeTestResults: 'false',
+      testRunTitle: 'Container tests',
+      buildPlatform: 'x64',
+      buildConfiguration: 'Release',
+    });
+    assert.equal(run.result, 'Succeeded', describeRun(run));
+    assert.deepEqual(server.violations, []);
+    assert.equal(server.runs.size, 2);
+    const [first, second] = [...server.runs.values()];
+    assertCompleteRun(first, 2);
+    assertCompleteRun(second, 1);
+    assert.equal(run.outputs.testRunId, String(first.id));
+    assert.deepEqual(outputCounts(run), { totalTests: '3', passedTests: '1', failedTests: '1', skippedTests: '1' });
+    assert.match(first.created.name, /^Container tests/);
+    assert.equal(first.created.buildPlatform, 'x64');
+    assert.equal(first.created.buildFlavor, 'Release');
+  });
+
+  it('contract server: merged by default, one run for every file', async () => {
+    put('one.xml', junit('one', [{ name: 'a' }]));
+    put('deep/er/two.xml', junit('two', [{ name: 'b' }, { name: 'c' }]));
+    const run = await apiRun({ testResultsFiles: '**/*.xml' });
+    assert.equal(run.result, 'Succeeded', describeRun(run));
+    assert.equal(server.runs.size, 1);
+    assertCompleteRun(server.runs.get(Number(run.outputs.testRunId)), 3);
+  });
+
+  it('contract server: hostile files beside good ones end SucceededWithIssues, each named; nothing of a local file leaks', async () => {
+    const marker = `local-secret-${crypto.randomBytes(12).toString('hex')}`;
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-pctr-outside-'));
+    const secretFile = path.join(outside, 'secret.txt');
+    fs.writeFileSync(secretFile, marker);
+    try {
+      put('good.xml', junit('good', [{ name: 'a' }, { name: 'b', fail: true }, { name: 'c' }]));
+      put('xxe.xml', `<?xml version="1.0"?>\n<!DOCTYPE testsuite [<!ENTITY xxe SYSTEM "file://${secretFile}">]>\n<testsuite><testcase name="&xxe;"/></testsuite>\n`);
+      const lols = ['<!ENTITY lol "lol">'];
+      for (let i = 1; i <= 9; i++) lols.push(`<!ENTITY lol${i} "${`&lol${i === 1 ? '' : i - 1};`.repeat(10)}">`);
+      put('laughs.xml', `<?xml version="1.0"?>\n<!DOCTYPE lolz [\n${lols.join('\n')}\n]>\n<testsuite><testcase name="&lol9;"/></testsuite>\n`);
+      put('truncated.xml', junit('cut', [{ name: 'x' }, { name: 'y' }]).slice(0, 90));
+      put('empty.xml', '');
+      put('junk.xml', crypto.randomBytes(4096));
+      put('later/good2.xml', junit('good2', [{ name: 'd', skip: true }]));
+
+      const run = await apiRun({ testResultsFiles: '**/*.xml' });
+      assert.equal(run.result, 'SucceededWithIssues', describeRun(run));
+      // task-lib repeats the SucceededWithIssues reason (every issue, joined) as one more warning.
+      const warnings = run.warnings.filter((w) => w !== run.message);
+      for (const bad of ['xxe.xml', 'laughs.xml', 'truncated.xml', 'empty.xml', 'junk.xml']) {
+        assert.equal(warnings.filter((w) => w.includes(`'${bad}'`)).length, 1, `one warning names ${bad}\n${run.warnings.join('\n')}`);
+        assert.ok(run.message.includes(`'${bad}'`), `the result line names ${bad}`);
+      }
+      assert.ok(!run.warnings.some((w) => /good/.test(w)), run.warnings.join('\n'));
+      assert.deepEqual(outputCounts(run), { totalTests: '4', passedTests: '2', failedTests: '1', skippedTests: '1' });
+      assert.deepEqual(server.violations, []);
+      assert.equal(server.runs.size, 1);
+      assertCompleteRun(server.runs.get(Number(run.outputs.testRunId)), 4);
+      const seen = [run.stdout, run.stderr, ...server.bodies].join('\n');
+      assert.ok(!seen.includes(marker), 'the local file content reached the output or a request');
+      assertNoSecrets(run, [server.token]);
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('no matching file: a warning naming the patterns, Succeeded, empty counts, nothing published', async () => {
+    const run = await apiRun({ testResultsFiles: '**/*.trx' });
+    assert.equal(run.result, 'Succeeded', describeRun(run));
+    assert.ok(run.warnings.some((w) => /no test result files matched '\*\*\/\*\.trx'/.test(w)), run.warnings.join('\n'));
+    assert.equal(run.outputs.totalTests, '0');
+    assert.equal(run.outputs.testRunId, '');
+    assert.equal(server.runs.size, 0);
+  });
+
+  it('no matching file with failTaskOnMissingResultsFile: Failed, one line naming the input', async () => {
+    const run = await apiRun({ testResultsFiles: '**/*.trx', failTaskOnMissingResultsFile: 'true' });
+    assertFailedCleanly(run, /no test result files matched .*failTaskOnMissingResultsFile/);
+    assert.equal(server.runs.size, 0);
+  });
+
+  it('contract server: failTaskOnFailedTests fails the task after publishing, outputs still set', async () => {
+    put('r.xml', junit('r', [{ name: 'a' }, { name: 'b', fail: true }]));
+    const run = await apiRun({ testResultsFiles: '*.xml', failTaskOnFailedTests: 'true' });
+    assertFailedCleanly(run, /1 of 2 tests failed \(failTaskOnFailedTests is true\)/);
+    assert.equal(run.outputs.failedTests, '1');
+    assertCompleteRun(server.runs.get(Number(run.outputs.testRunId)), 2);
+    const passing = await apiRun({ testResultsFiles: '*.xml', failTaskOnFailedTests: 'false' });
+    assert.equal(passing.result, 'Succeeded', describeRun(passing));
+  });
+
+  it('contract server: the access token never reaches stdout, stderr or a file, even with System.Debug', async () => {
+    put('r.xml', junit('r', [{ name: 'a' }]));
+    const run = await apiRun({ testResultsFiles: '*.xml' }, { variables: { 'System.Debug': 'true' } });
+    assert.equal(run.result, 'Succeeded', describeRun(run));
+    assert.ok(server.requests.length > 0, 'the server was called with the token');
+    assertNoSecrets(run, [server.token]);
+  });
+
+  it('sends task.uploadsummary with an existing Markdown file holding the counts', async () => {
+    put('r.xml', junit('r', [{ name: 'a' }, { name: 'b', fail: true }, { name: 'c', skip: true }]));
+    const run = await apiRun({ testResultsFiles: '*.xml' });
+    const uploads = run.commands.filter((c) => c.command === 'task.uploadsummary');
+    assert.equal(uploads.length, 1, describeRun(run));
+    const file = uploads[0].message;
+    assert.ok(path.isAbsolute(file) && file.endsWith('.md'), file);
+    assert.ok(file.startsWith(run.tempDirectory), 'written under Agent.TempDirectory');
+    const markdown = fs.readFileSync(file, 'utf8');
+    assert.match(markdown, /\| 3 \| 1 \| 1 \| 1 \| 0 \|/);
+  });
+
+  it('agent mode: results.publish per format round-trips through task-lib, odd characters in paths included; no REST call', async () => {
+    const a = put('sub dir/run;1]x.xml', junit('a', [{ name: 'a' }, { name: 'b', fail: true }]));
+    const b = put('second.xml', junit('b', [{ name: 'c' }]));
+    const trx = put('tests.trx', fs.existsSync(path.join(CORPUS, 'trx/dorny-xunit.trx')) ? fs.readFileSync(path.join(CORPUS, 'trx/dorny-xunit.trx')) : '');
+    const comma = put('with,comma.xml', junit('c', [{ name: 'd' }]));
+    const run = await runBundledTask(TASK, {
+      inputs: { searchFolder: dir, testResultsFiles: '**/*.xml\n*.trx', publishMode: 'agent', testRunTitle: 'Agent [run]; 1', buildPlatform: 'x64' },
+    });
+    const publishes = run.commands.filter((c) => c.command === 'results.publish');
+    const junitRun = publishes.find((c) => c.properties.type === 'JUnit');
+    assert.ok(junitRun, describeRun(run));
+    assert.deepEqual(junitRun.properties.resultFiles.split(',').sort(), [b, a].sort(), 'paths survive the escaping');
+    assert.equal(junitRun.properties.mergeResults, 'true');
+    assert.equal(junitRun.properties.runTitle, 'Agent [run]; 1');
+    assert.equal(junitRun.properties.platform, 'x64');
+    assert.equal(junitRun.properties.publishRunAttachments, 'true');
+    assert.ok(!publishes.some((c) => c.properties.resultFiles.includes(comma)), 'a comma path cannot be expressed');
+    assert.ok(run.warnings.some((w) => w.includes("'with,comma.xml'") && /comma/.test(w)), run.warnings.join('\n'));
+    assert.equal(run.outputs.testRunId, '');
+    if (testdataAvailable()) {
+      assert.equal(publishes.length, 2, 'one command per format');
+      assert.deepEqual(publishes.find((c) => c.properties.type === 'VSTest')?.properties.resultFiles, trx);
+      assert.equal(run.outputs.totalTests, String(3 + 11));
+    } else {
+      assert.ok(run.warnings.some((w) => w.includes("'tests.trx'")));
+    }
+    assert.equal(run.result, 'SucceededWithIssues', describeRun(run));
+    assert.equal(server.requests.length, 0);
+  });
+
+  describe('bad input: one clear Failed line', () => {
+    it('an unknown testResultsFormat', async () => {
+      assertFailedCleanly(await apiRun({ testResultsFormat: 'TAP' }), /input 'testResultsFormat' must be one of auto, JUnit/);
+      assert.equal(server.runs.size, 0);
+    });
+    it('a malformed boolean', async () => {
+      assertFailedCleanly(await apiRun({ mergeTestResults: 'yes' }), /input 'mergeTestResults' must be true or false/);
+    });
+    it('api mode without the collection URL names the variable and the way out', async () => {
+      put('r.xml', junit('r', [{ name: 'a' }]));
+      const run = await runBundledTask(TASK, { inputs: { searchFolder: dir, testResultsFiles: '*.xml' } });
+      assertFailedCleanly(run, /variable 'System\.TeamFoundationCollectionUri' is not set.*publishMode 'agent'/);
+    });
+    it('api mode without the access token says so', async () => {
+      put('r.xml', junit('r', [{ name: 'a' }]));
+      const run = await runBundledTask(TASK, {
+        inputs: { searchFolder: dir, testResultsFiles: '*.xml' },
+        variables: { 'System.TeamFoundationCollectionUri': server.url, 'System.TeamProject': server.project },
+      });
+      assertFailedCleanly(run, /access token \(SystemVssConnection\) is not available/);
+      assert.equal(server.requests.length, 0);
+    });
+  });
+});
+
+describe('PublishContainerTestResults: testResultsFiles patterns', () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-pctr-glob-'));
+    for (const f of ['a.xml', 'TEST-a.xml', 'x/b.xml', 'x/y/c.trx', 'x/skip/d.xml', '.hidden/e.xml', 'f.xml.bak', 'g1.xml', 'g2.xml']) {
+      fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+      fs.writeFileSync(path.join(dir, f), '');
+    }
+    fs.symlinkSync(dir, path.join(dir, 'x', 'loop'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const find = (...patterns: string[]) => findResultFiles(patterns, dir).map((f) => path.relative(dir, f));
+
+  it('** matches any depth including none, dot folders included, symlinked folders not followed', () => {
+    assert.deepEqual(find('**/*.xml'), ['.hidden/e.xml', 'TEST-a.xml', 'a.xml', 'g1.xml', 'g2.xml', 'x/b.xml', 'x/skip/d.xml']);
+  });
+  it('* stays in one segment; ?, [..] and ! exclusions', () => {
+    assert.deepEqual(find('*.xml', '!TEST-*'), ['a.xml', 'g1.xml', 'g2.xml']);
+    assert.deepEqual(find('g?.xml'), ['g1.xml', 'g2.xml']);
+    assert.deepEqual(find('g[!1].xml'), ['g2.xml']);
+    assert.deepEqual(find('**/*.xml', '!**/skip/**', '!.hidden/**'), ['TEST-a.xml', 'a.xml', 'g1.xml', 'g2.xml', 'x/b.xml']);
+    assert.deepEqual(find('x/**/*.trx', 'x/b.xml'), ['x/b.xml', 'x/y/c.trx']);
+  });
+  it('absolute patterns and a missing folder', () => {
+    assert.deepEqual(find(path.join(dir, 'x', '*.xml')), ['x/b.xml']);
+    assert.deepEqual(findResultFiles(['**/*.xml'], path.join(dir, 'missing')), []);
+  });
+});
