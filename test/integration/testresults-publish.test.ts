@@ -9,19 +9,11 @@ import { connectWithAccessToken, createApiPublisher } from '../../shared/src/tes
 import { outcomeClass, type TestOutcome } from '../../shared/src/testresults/model';
 import { publishTestResults, type PublishTestResultsOptions } from '../../shared/src/testresults/publish';
 import { startAdoContractServer, type AdoContractServer, type ContractRun } from '../support/ado-contract-server';
-import { needOrSkip, testdataAvailable, testdataRoot } from '../support/env';
+import { RESULTS_CORPUS, resultCorpusExpectations, type ExpectedCounts } from '../support/corpus';
+import { needOrSkip, testdataAvailable } from '../support/env';
 
-const CORPUS = path.join(testdataRoot, 'test-results');
+const CORPUS = RESULTS_CORPUS;
 const BUILD_ID = 4242;
-
-interface Expected {
-  format: string;
-  total: number;
-  passed: number;
-  failed: number;
-  skipped: number;
-  other: number;
-}
 
 function classes(run: ContractRun): Record<string, number> {
   const out: Record<string, number> = { passed: 0, failed: 0, skipped: 0, other: 0 };
@@ -67,10 +59,10 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
   });
 
   describe('the corpus', () => {
-    let expected: [string, Expected][] = [];
+    let expected: [string, ExpectedCounts][] = [];
     before(function () {
       needOrSkip(this, testdataAvailable(), 'the test-results corpus (../shared/testdata/test-results)');
-      expected = Object.entries(JSON.parse(fs.readFileSync(path.join(CORPUS, 'EXPECTED.json'), 'utf8')));
+      expected = resultCorpusExpectations();
     });
 
     for (const format of ['junit', 'trx', 'nunit3', 'nunit2', 'xunit2', 'ctest']) {

@@ -3,25 +3,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readResultFile, scanResultFile, type ParsedFile } from '../../shared/src/testresults/parse';
 import type { TestResult } from '../../shared/src/testresults/model';
-import { needOrSkip, testdataAvailable, testdataRoot } from '../support/env';
+import { RESULTS_CORPUS, resultCorpusExpectations } from '../support/corpus';
+import { needOrSkip, testdataAvailable } from '../support/env';
 
-// Real result files from many tools, read in place (../shared/testdata/test-results); EXPECTED.json holds the
-// counts, worked out independently of this code (see the corpus README).
-const CORPUS = path.join(testdataRoot, 'test-results');
-
-interface Expected {
-  format: string;
-  total: number;
-  passed: number;
-  failed: number;
-  skipped: number;
-  other: number;
-}
-
-function expectations(): [string, Expected][] {
-  if (!testdataAvailable() || !fs.existsSync(path.join(CORPUS, 'EXPECTED.json'))) return [];
-  return Object.entries(JSON.parse(fs.readFileSync(path.join(CORPUS, 'EXPECTED.json'), 'utf8')));
-}
+const CORPUS = RESULTS_CORPUS;
 
 async function readAll(file: string, options: Parameters<typeof readResultFile>[2] = {}): Promise<{ parsed: ParsedFile; results: TestResult[]; batches: number[] }> {
   const results: TestResult[] = [];
@@ -51,7 +36,7 @@ const byTitle = (results: TestResult[], title: string) => {
 };
 
 describe('testresults: real-world corpus', () => {
-  const cases = expectations();
+  const cases = resultCorpusExpectations();
 
   if (cases.length === 0) {
     it('needs the test-results corpus in ../shared/testdata (skipped outside CI when it is absent)', function () {
