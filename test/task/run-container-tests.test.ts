@@ -104,6 +104,7 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
     const result = await run({ inputs: { environment: 'PLANT_FAILING_TEST=tolerated', failOnTestFailure: 'false' } });
     assert.equal(result.result, 'SucceededWithIssues', describeRun(result));
     assert.match(result.message, /^tests failed: the runner exited with code 1; .* \(failOnTestFailure is false\)$/);
+    assert.equal(result.warnings.filter((w) => w.startsWith('tests failed')).length, 1, 'the reason is warned once, not repeated');
     assert.equal(result.outputs.exitCode, '1');
   });
 

@@ -12,8 +12,11 @@ export interface TaskContext {
   log: Log;
   /** A raw logging command, e.g. `artifact.upload`, `results.publish`, `task.uploadsummary`. */
   command(name: string, properties: Record<string, string>, message: string): void;
-  /** Ends the task as SucceededWithIssues (unless it fails) with this line among the reasons. */
-  issues(message: string): void;
+  /**
+   * Ends the task as SucceededWithIssues (unless it fails) with this line among the reasons. Each reason is warned
+   * once; pass `{ warned: true }` when the core has already warned it, so the log does not repeat it.
+   */
+  issues(message: string, options?: { warned?: boolean }): void;
   /** Aborted when the agent cancels the job (SIGINT/SIGTERM), so the core can clean up before it exits. */
   signal: AbortSignal;
 }
@@ -42,20 +45,25 @@ export function runTask(body: (ctx: TaskContext) => Promise<void>): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => cancel.abort(new Error('the job was cancelled')));
   }
-  const issues: string[] = [];
+  const issues: { message: string; warned: boolean }[] = [];
   const ctx: TaskContext = {
     inputs: agentInputs,
     outputs: { set: (name, value) => tl.setVariable(name, value, false, true) },
     variables: { get: (name) => tl.getVariable(name) },
     log: agentLog,
     command: (name, properties, message) => tl.command(name, properties, redact(message)),
-    issues: (message) => void issues.push(sanitize(message)),
+    issues: (message, options) => void issues.push({ message: sanitize(message), warned: options?.warned ?? false }),
     signal: cancel.signal,
   };
   body(ctx).then(
     () => {
-      if (issues.length > 0) tl.setResult(tl.TaskResult.SucceededWithIssues, issues.join(' '), true);
-      else tl.setResult(tl.TaskResult.Succeeded, '', true);
+      if (issues.length > 0) {
+        // Not tl.setResult: it warns its whole message again, repeating every reason the log already shows.
+        for (const issue of issues) if (!issue.warned) tl.warning(issue.message);
+        tl.command('task.complete', { result: 'SucceededWithIssues', done: 'true' }, issues.map((issue) => issue.message).join(' '));
+      } else {
+        tl.setResult(tl.TaskResult.Succeeded, '', true);
+      }
       process.exit(0);
     },
     (error: unknown) => {

@@ -56,6 +56,6 @@ runTask(async (ctx) => {
   const summary = path.join(variables.get('Agent.TempDirectory') || os.tmpdir(), `test-results-summary-${randomUUID()}.md`);
   fs.writeFileSync(summary, result.summaryMarkdown);
   ctx.command('task.uploadsummary', {}, summary);
-  for (const issue of result.issues) ctx.issues(issue);
+  for (const issue of result.issues) ctx.issues(issue, { warned: true });
   if (result.failure) throw new Error(result.failure);
 });
