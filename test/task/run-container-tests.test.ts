@@ -82,7 +82,7 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
   };
 
   it('runs the tests, copies JUnit and TRX results to Common.TestResultsDirectory and sets the outputs', async () => {
-    const result = await run();
+    const result = await run({ reader: 'late' });
     assert.equal(result.result, 'Succeeded', describeRun(result));
     const directory = path.join(result.tempDirectory, 'TestResults');
     assert.deepEqual(result.outputs, { exitCode: '0', resultsDirectory: directory, resultFiles: '2' });

@@ -52,9 +52,11 @@ describe('task.json lint', () => {
         }
       });
 
-      it('runs on Node20_1 from its own src/index.ts, with an icon', () => {
-        assert.ok(task.execution?.Node20_1?.target, 'execution.Node20_1.target');
-        assert.equal(Object.keys(task.execution).join(), 'Node20_1');
+      it('runs on Node24 and Node20_1 (one bundle) from its own src/index.ts, with an icon', () => {
+        // Agents from 4.265.1 pick Node24; older ones fall back to Node20_1. Both run the same bundle.
+        assert.deepEqual(Object.keys(task.execution).sort(), ['Node20_1', 'Node24']);
+        assert.ok(task.execution.Node24.target, 'execution.Node24.target');
+        assert.equal(task.execution.Node24.target, task.execution.Node20_1.target);
         assert.ok(fs.existsSync(path.join(tasksDir, name, 'src', 'index.ts')));
         const icon = fs.readFileSync(path.join(tasksDir, name, 'icon.png'));
         assert.equal(icon.subarray(1, 4).toString('latin1'), 'PNG');

@@ -36,11 +36,40 @@ export const agentLog: Log = {
 
 const agentInputs: InputSource = { get: (name) => tl.getInput(name, false) };
 
+/** How long a finished task waits for leftover handles (keep-alive sockets, a stray timer) before it ends anyway. */
+const LINGER_AFTER_RESULT_MS = 2_000;
+
+/** Resolves once everything written to `stream` so far has been handed to the operating system. */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) return resolve();
+    // Writes are queued in order: the callback of an empty write runs after every earlier write has been flushed.
+    stream.write('', () => resolve());
+  });
+}
+
+/**
+ * Ends the process once stdout and stderr have drained. On Linux a pipe is written asynchronously: exiting while the
+ * agent has not read the pipe yet would drop the queued tail, `task.complete` included, and an exit code 0 without
+ * it reads as Succeeded. The process then ends by itself; a handle the core left open only delays it by
+ * LINGER_AFTER_RESULT_MS, and by then nothing is left to lose.
+ */
+async function endWhenDrained(): Promise<void> {
+  process.exitCode = 0;
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  setTimeout(() => {
+    // Named so that a test (and System.Debug) shows what was left open; fixing that beats this fallback.
+    tl.debug(`ending with handles still open: ${process.getActiveResourcesInfo().join(', ')}`);
+    void Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => process.exit(0));
+  }, LINGER_AFTER_RESULT_MS).unref();
+}
+
 /**
  * Runs a task body and reports its result. This is the one place an error becomes `Failed`: its message is the
  * result line (its first line; further lines are printed above it), with the stack only when `System.Debug` is true.
  */
 export function runTask(body: (ctx: TaskContext) => Promise<void>): void {
+  tl.debug(`running on Node ${process.version}`);
   const cancel = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => cancel.abort(new Error('the job was cancelled')));
@@ -55,26 +84,26 @@ export function runTask(body: (ctx: TaskContext) => Promise<void>): void {
     issues: (message, options) => void issues.push({ message: sanitize(message), warned: options?.warned ?? false }),
     signal: cancel.signal,
   };
-  body(ctx).then(
-    () => {
-      if (issues.length > 0) {
-        // Not tl.setResult: it warns its whole message again, repeating every reason the log already shows.
-        for (const issue of issues) if (!issue.warned) tl.warning(issue.message);
-        tl.command('task.complete', { result: 'SucceededWithIssues', done: 'true' }, issues.map((issue) => issue.message).join(' '));
-      } else {
-        tl.setResult(tl.TaskResult.Succeeded, '', true);
-      }
-      process.exit(0);
-    },
-    (error: unknown) => {
-      const text = sanitize(error instanceof Error ? error.message : String(error)).trim() || 'the task failed';
-      const [first, ...rest] = text.split(/\r?\n/);
-      for (const line of rest) console.log(line);
-      if (error instanceof Error && error.stack && (tl.getVariable('System.Debug') ?? '').toLowerCase() === 'true') {
-        for (const line of sanitize(error.stack).split(/\r?\n/)) tl.debug(line);
-      }
-      tl.setResult(cancel.signal.aborted ? tl.TaskResult.Cancelled : tl.TaskResult.Failed, first, true);
-      process.exit(0);
-    },
-  );
+  body(ctx)
+    .then(
+      () => {
+        if (issues.length > 0) {
+          // Not tl.setResult: it warns its whole message again, repeating every reason the log already shows.
+          for (const issue of issues) if (!issue.warned) tl.warning(issue.message);
+          tl.command('task.complete', { result: 'SucceededWithIssues', done: 'true' }, issues.map((issue) => issue.message).join(' '));
+        } else {
+          tl.setResult(tl.TaskResult.Succeeded, '', true);
+        }
+      },
+      (error: unknown) => {
+        const text = sanitize(error instanceof Error ? error.message : String(error)).trim() || 'the task failed';
+        const [first, ...rest] = text.split(/\r?\n/);
+        for (const line of rest) console.log(line);
+        if (error instanceof Error && error.stack && (tl.getVariable('System.Debug') ?? '').toLowerCase() === 'true') {
+          for (const line of sanitize(error.stack).split(/\r?\n/)) tl.debug(line);
+        }
+        tl.setResult(cancel.signal.aborted ? tl.TaskResult.Cancelled : tl.TaskResult.Failed, first, true);
+      },
+    )
+    .then(endWhenDrained, endWhenDrained);
 }

@@ -1,0 +1,48 @@
+// `npm test`: bundles the tasks, type-checks, then runs the suites the way CI must see them: every suite with the
+// tasks under the agent's Node20_1 handler (the system node), then the task-level and end-to-end suites again under
+// Node24 (the pinned Node in .tools/node24: an agent that has Node 24 always picks that handler). One mocha process
+// per handler; the last line is the sum, `N passed, N failed, N skipped`. Extra arguments replace the suite folders.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tool = (...parts) => path.join(root, 'node_modules', ...parts);
+
+const steps = [
+  { name: 'bundle', args: [path.join(root, 'build', 'bundle.mjs')] },
+  { name: 'typecheck', args: [tool('typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json'), '--noEmit'] },
+  { name: 'mocha (Node20_1)', args: [tool('mocha', 'bin', 'mocha.js'), 'test/unit', 'test/task', 'test/integration', 'test/e2e'], env: { OUTERLOOP_TASK_HANDLER: 'Node20_1' } },
+  { name: 'mocha (Node24)', args: [tool('mocha', 'bin', 'mocha.js'), 'test/task', 'test/e2e'], env: { OUTERLOOP_TASK_HANDLER: 'Node24' } },
+];
+
+const totalsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-totals-')), 'totals.jsonl');
+const failed = [];
+for (const step of steps) {
+  const started = Date.now();
+  const run = spawnSync(process.execPath, step.args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...step.env, OUTERLOOP_TOTALS_FILE: totalsFile },
+  });
+  const seconds = ((Date.now() - started) / 1000).toFixed(0);
+  console.log(`test: ${step.name} ${run.status === 0 ? 'passed' : `FAILED (exit ${run.status ?? run.signal})`} in ${seconds} s`);
+  if (run.status !== 0) {
+    failed.push(step.name);
+    // Nothing after a broken bundle or type error is worth running.
+    if (!step.name.startsWith('mocha')) break;
+  }
+}
+const sum = { passes: 0, failures: 0, pending: 0 };
+if (fs.existsSync(totalsFile)) {
+  for (const line of fs.readFileSync(totalsFile, 'utf8').split('\n').filter(Boolean)) {
+    const totals = JSON.parse(line);
+    for (const key of Object.keys(sum)) sum[key] += totals[key];
+  }
+}
+fs.rmSync(path.dirname(totalsFile), { recursive: true, force: true });
+if (failed.length) console.log(`test: failed: ${failed.join(', ')}`);
+console.log(`\n${sum.passes} passed, ${sum.failures + (failed.some((name) => !name.startsWith('mocha')) ? 1 : 0)} failed, ${sum.pending} skipped`);
+process.exitCode = failed.length ? 1 : 0;
