@@ -144,10 +144,16 @@ describe('late reader: every bundled task delivers every line, its outputs and t
       { total: run.outputs.totalTests, passed: run.outputs.passedTests, failed: run.outputs.failedTests },
       { total: '2', passed: '1', failed: '1' },
     );
+    // The first 20 are warning issues, the rest plain `warning:` lines, counted by one closing warning.
+    assert.equal(run.warnings.length, 21, summary(run));
+    assert.equal(run.warnings.at(-1), `and ${bad - 20} more warnings: see the lines starting 'warning:' in the log`);
     for (let i = 0; i < bad; i++) {
       const name = `broken-${String(i).padStart(3, '0')}.xml`;
-      assert.ok(run.warnings.some((warning) => warning.includes(name)), `the warning for ${name} was lost\n${summary(run)}`);
+      const told = [...run.warnings, ...run.lines.filter((line) => line.startsWith('warning: '))];
+      assert.ok(told.some((warning) => warning.includes(name)), `the warning for ${name} was lost\n${summary(run)}`);
     }
+    assert.ok(run.message.length < 4000, `the result line is bounded (${run.message.length} characters)`);
+    assert.match(run.message, /\(and \d+ more\)$/);
     assert.ok(run.commands.some((c) => c.command === 'results.publish'), 'the results.publish command arrived');
   });
 

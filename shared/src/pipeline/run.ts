@@ -26,10 +26,35 @@ export function sanitize(text: string): string {
   return defang(redact(text));
 }
 
+/**
+ * The agent lists every warning issue on the run's summary page; past this many a run's own warnings would bury
+ * everything else, so further warnings are plain log lines and one closing warning counts them.
+ */
+export const MAX_WARNING_ISSUES = 20;
+let warningsLogged = 0;
+
+function warn(line: string): void {
+  warningsLogged++;
+  if (warningsLogged <= MAX_WARNING_ISSUES) tl.warning(line);
+  else console.log(`warning: ${line}`);
+}
+
+/** One warning that counts those beyond MAX_WARNING_ISSUES, if any. */
+function warnHowManyMore(): void {
+  const more = warningsLogged - MAX_WARNING_ISSUES;
+  if (more > 0) tl.warning(`and ${more} more warning${more === 1 ? '' : 's'}: see the lines starting 'warning:' in the log`);
+}
+
+/** `reasons` as one result line: the first MAX_WARNING_ISSUES, then how many more. */
+function joinReasons(reasons: string[]): string {
+  const shown = reasons.slice(0, MAX_WARNING_ISSUES).join(' ');
+  return reasons.length > MAX_WARNING_ISSUES ? `${shown} (and ${reasons.length - MAX_WARNING_ISSUES} more)` : shown;
+}
+
 /** The log every task writes through: lines from outside are sanitized here, once, for all of them. */
 export const agentLog: Log = {
   info: (line) => console.log(sanitize(line)),
-  warn: (line) => tl.warning(sanitize(line)),
+  warn: (line) => warn(sanitize(line)),
   debug: (line) => tl.debug(sanitize(line)),
   secret: registerSecret,
 };
@@ -89,9 +114,11 @@ export function runTask(body: (ctx: TaskContext) => Promise<void>): void {
       () => {
         if (issues.length > 0) {
           // Not tl.setResult: it warns its whole message again, repeating every reason the log already shows.
-          for (const issue of issues) if (!issue.warned) tl.warning(issue.message);
-          tl.command('task.complete', { result: 'SucceededWithIssues', done: 'true' }, issues.map((issue) => issue.message).join(' '));
+          for (const issue of issues) if (!issue.warned) warn(issue.message);
+          warnHowManyMore();
+          tl.command('task.complete', { result: 'SucceededWithIssues', done: 'true' }, joinReasons(issues.map((issue) => issue.message)));
         } else {
+          warnHowManyMore();
           tl.setResult(tl.TaskResult.Succeeded, '', true);
         }
       },
@@ -102,6 +129,7 @@ export function runTask(body: (ctx: TaskContext) => Promise<void>): void {
         if (error instanceof Error && error.stack && (tl.getVariable('System.Debug') ?? '').toLowerCase() === 'true') {
           for (const line of sanitize(error.stack).split(/\r?\n/)) tl.debug(line);
         }
+        warnHowManyMore();
         tl.setResult(cancel.signal.aborted ? tl.TaskResult.Cancelled : tl.TaskResult.Failed, first, true);
       },
     )
