@@ -1,22 +1,125 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildImage } from '../../shared/src/docker/build';
 import {
-  canonicalRegistryHost, connectEngine, describeEngine, engineAddress, engineMessage, engineServerAddress, EngineUnreachableError, loginFor,
+  canonicalRegistryHost, connectEngine, describeEngine, engineAddress, engineMessage, engineServerAddress, EngineSettingsError, EngineUnreachableError, loginFor,
 } from '../../shared/src/docker/engine';
 import { runTests } from '../../shared/src/docker/run';
 import { memoryLog } from '../../shared/src/log';
+import { makeTestCertificates, requireOpenssl, startTlsRelay, type TestCertificates, type TlsRelay } from '../support/tls-relay';
+
+/** A loopback port nothing listens on (bound, then released). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 describe('engine connection', () => {
+  /** No config.json, no context store: only the default socket exists. */
+  const onlySocket = { home: '/home/agent', platform: 'linux' as const, files: { read: () => undefined, exists: (file: string) => file === '/var/run/docker.sock' } };
+  const connect = (env: NodeJS.ProcessEnv) => connectEngine(env, onlySocket);
+
   it('follows DOCKER_HOST like the docker CLI: default socket, unix://, tcp:// and TLS', () => {
-    assert.equal(engineAddress(connectEngine({})), 'unix:///var/run/docker.sock');
-    assert.equal(engineAddress(connectEngine({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' })), 'unix:///run/user/1000/docker.sock');
-    assert.equal(engineAddress(connectEngine({ DOCKER_HOST: 'tcp://10.0.0.5:2375' })), 'http://10.0.0.5:2375');
-    assert.equal(engineAddress(connectEngine({ DOCKER_HOST: 'tcp://engine.example:2376' })), 'https://engine.example:2376');
-    assert.equal(engineAddress(connectEngine({ DOCKER_HOST: 'engine.example:2375', DOCKER_TLS_VERIFY: '1' })), 'https://engine.example:2375');
-    assert.throws(() => connectEngine({ DOCKER_HOST: 'tcp://[bad' }), /DOCKER_HOST 'tcp:\/\/\[bad' is not an engine address/);
+    assert.equal(engineAddress(connect({})), 'unix:///var/run/docker.sock');
+    assert.equal(engineAddress(connect({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' })), 'unix:///run/user/1000/docker.sock');
+    assert.equal(engineAddress(connect({ DOCKER_HOST: 'tcp://10.0.0.5:2375' })), 'tcp://10.0.0.5:2375');
+    assert.equal(engineAddress(connect({ DOCKER_HOST: 'engine.example:2375' })), 'tcp://engine.example:2375');
+    assert.throws(() => connect({ DOCKER_HOST: 'tcp://[bad' }), (e: Error) => e instanceof EngineSettingsError && /^DOCKER_HOST is 'tcp:\/\/\[bad', which is not an engine address/.test(e.message));
+  });
+
+  it('talks HTTPS with the TLS files in its own agent, verifying unless told not to', () => {
+    const certs = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-engine-certs-'));
+    try {
+      for (const file of ['ca.pem', 'cert.pem', 'key.pem']) fs.writeFileSync(path.join(certs, file), `${file} bytes`);
+      const modemOf = (env: NodeJS.ProcessEnv) => connectEngine(env, { home: '/home/agent', platform: 'linux' }).modem as unknown as { protocol: string; host: string; port: string; socketPath?: string; agent?: https.Agent };
+      const verified = modemOf({ DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs });
+      assert.deepEqual([verified.protocol, verified.host, verified.port], ['https', '127.0.0.1', '2376']);
+      assert.ok(verified.agent instanceof https.Agent);
+      const options = verified.agent.options as https.AgentOptions;
+      assert.equal(options.rejectUnauthorized, true);
+      assert.equal(String(options.ca), 'ca.pem bytes');
+      assert.equal(String(options.cert), 'cert.pem bytes');
+      assert.equal(String(options.key), 'key.pem bytes');
+      const unverified = modemOf({ DOCKER_HOST: 'tcp://[::1]:2376', DOCKER_TLS: '1', DOCKER_CERT_PATH: certs });
+      assert.equal(unverified.host, '::1');
+      assert.equal((unverified.agent?.options as https.AgentOptions).rejectUnauthorized, false);
+      const plain = modemOf({ DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_CERT_PATH: certs });
+      assert.equal(plain.protocol, 'http', 'no TLS variable, no TLS: the CLI does not guess from the port');
+    } finally {
+      fs.rmSync(certs, { recursive: true, force: true });
+    }
+  });
+
+  it("never falls back to this process's own DOCKER_HOST or DOCKER_CERT_PATH (dockerode's defaults)", () => {
+    const saved = { host: process.env.DOCKER_HOST, certs: process.env.DOCKER_CERT_PATH };
+    process.env.DOCKER_HOST = 'tcp://10.9.9.9:2376';
+    process.env.DOCKER_CERT_PATH = '/nonexistent-outerloop-certs';
+    try {
+      const modem = connect({}).modem as unknown as { host?: string; socketPath?: string; protocol: string };
+      assert.deepEqual([modem.host, modem.socketPath, modem.protocol], [undefined, '/var/run/docker.sock', 'http']);
+      assert.equal(process.env.DOCKER_HOST, 'tcp://10.9.9.9:2376', 'the environment is left as it was');
+    } finally {
+      for (const [name, value] of [['DOCKER_HOST', saved.host], ['DOCKER_CERT_PATH', saved.certs]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
+  it('says where the address came from when the engine does not answer', async () => {
+    const port = await closedPort();
+    await assert.rejects(describeEngine(connect({ DOCKER_HOST: `tcp://127.0.0.1:${port}` })), (e: Error) => {
+      assert.ok(e instanceof EngineUnreachableError);
+      assert.equal(e.message, `the Docker engine at tcp://127.0.0.1:${port} (from DOCKER_HOST) is not reachable (connect ECONNREFUSED 127.0.0.1:${port}): is it running, and may this agent use it?`);
+      return true;
+    });
+  });
+
+  describe('a TLS handshake the engine refuses', function () {
+    let certs: TestCertificates;
+    let other: TestCertificates;
+    let relay: TlsRelay;
+    before(async function () {
+      requireOpenssl(this);
+      certs = makeTestCertificates();
+      other = makeTestCertificates('outerloop-other');
+      // Nothing behind the relay: these handshakes fail before anything is relayed.
+      relay = await startTlsRelay(certs, path.join(certs.dir, 'no-engine.sock'));
+    });
+    after(async () => {
+      await relay?.stop();
+      certs?.remove();
+      other?.remove();
+    });
+
+    it('without a client certificate: one line naming the address, the origin and the TLS alert', async () => {
+      const noClientCert = path.join(other.dir, 'ca-only');
+      fs.mkdirSync(noClientCert);
+      fs.copyFileSync(path.join(certs.clientDir, 'ca.pem'), path.join(noClientCert, 'ca.pem'));
+      const docker = connectEngine({ DOCKER_HOST: relay.url, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: noClientCert });
+      const before = relay.rejected;
+      await assert.rejects(describeEngine(docker), (e: Error) => {
+        assert.ok(e instanceof EngineUnreachableError, e.message);
+        assert.match(e.message, new RegExp(`^the Docker engine at ${relay.url} \\(from DOCKER_HOST, TLS with the files in ${noClientCert}\\) refused the TLS connection \\([^()]*certificate required[^()]*\\): check the CA and the client certificate and key$`));
+        return true;
+      });
+      assert.equal(relay.rejected, before + 1);
+    });
+
+    it("with another CA: the engine's certificate is not trusted", async () => {
+      const docker = connectEngine({ DOCKER_HOST: relay.url, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: other.clientDir });
+      await assert.rejects(describeEngine(docker), /^EngineUnreachableError: the Docker engine at tcp:\/\/127\.0\.0\.1:\d+ \(from DOCKER_HOST, TLS with the files in .*\) refused the TLS connection \(self-signed certificate in certificate chain\)/);
+    });
   });
 
   describe('when the engine is not there', () => {
@@ -24,7 +127,7 @@ describe('engine connection', () => {
     const docker = connectEngine({ DOCKER_HOST: `unix://${socket}` });
 
     it('says where it looked, in one line', async () => {
-      await assert.rejects(describeEngine(docker), (e: Error) => e instanceof EngineUnreachableError && e.message.startsWith(`the Docker engine at unix://${socket} is not reachable (`));
+      await assert.rejects(describeEngine(docker), (e: Error) => e instanceof EngineUnreachableError && e.message.startsWith(`the Docker engine at unix://${socket} (from DOCKER_HOST) is not reachable (`));
     });
 
     it('makes a test run "could not run the tests"', async () => {

@@ -1,7 +1,9 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import * as https from 'node:https';
 import Docker from 'dockerode';
 import type { Log } from '../log';
+import { redactHost, resolveEngineEndpoint, type EngineEndpoint, type ResolveEndpointOptions } from './endpoint';
+
+export { EngineSettingsError, type EngineEndpoint } from './endpoint';
 
 /** Credentials for one registry host, handed to the engine per call (never written to a Docker config file). */
 export interface RegistryLogin {
@@ -10,53 +12,134 @@ export interface RegistryLogin {
   credentials: { username: string; password: string };
 }
 
-/** Where `docker` talks to its engine, for messages: `unix:///var/run/docker.sock`, `https://host:2376`. */
+const endpoints = new WeakMap<Docker, EngineEndpoint>();
+
+/** Where `docker` talks to its engine, for messages: `unix:///var/run/docker.sock`, `tcp://host:2376`. */
 export function engineAddress(docker: Docker): string {
+  const known = endpoints.get(docker);
+  if (known) return redactHost(known.host);
   const modem = docker.modem as { socketPath?: unknown; protocol?: string; host?: string; port?: string | number };
   if (typeof modem.socketPath === 'string') return `unix://${modem.socketPath}`;
   return `${modem.protocol ?? 'http'}://${modem.host ?? 'localhost'}${modem.port ? `:${modem.port}` : ''}`;
 }
 
-/**
- * The engine named by `DOCKER_HOST` (unix://, tcp:// with `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`, ssh://), or the
- * default socket, as the docker CLI resolves it.
- */
-export function connectEngine(env: NodeJS.ProcessEnv = process.env): Docker {
-  const host = env.DOCKER_HOST?.trim();
-  if (!host) return new Docker({ socketPath: '/var/run/docker.sock' });
-  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) || '/var/run/docker.sock' });
-  if (host.startsWith('npipe://')) return new Docker({ socketPath: host.slice('npipe://'.length) });
-  let url: URL;
-  try {
-    url = new URL(host.includes('://') ? host : `tcp://${host}`);
-  } catch {
-    throw new Error(`DOCKER_HOST '${host}' is not an engine address (unix:///path, tcp://host:port or ssh://user@host)`);
-  }
-  if (url.protocol === 'ssh:') {
-    return new Docker({ protocol: 'ssh', host: url.hostname, port: url.port || 22, username: url.username || undefined });
-  }
-  const tls = env.DOCKER_TLS_VERIFY === '1' || url.port === '2376';
-  const certs = env.DOCKER_CERT_PATH;
-  return new Docker({
-    protocol: tls ? 'https' : 'http',
-    host: url.hostname,
-    port: url.port || (tls ? 2376 : 2375),
-    ...(tls && certs
-      ? {
-          ca: fs.readFileSync(path.join(certs, 'ca.pem')),
-          cert: fs.readFileSync(path.join(certs, 'cert.pem')),
-          key: fs.readFileSync(path.join(certs, 'key.pem')),
-        }
-      : {}),
-  });
+/** The endpoint {@link connectEngine} resolved for `docker`, with where it came from; undefined for others. */
+export function engineEndpoint(docker: Docker): EngineEndpoint | undefined {
+  return endpoints.get(docker);
 }
 
-const unreachableCodes = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET']);
+/** How long an idle TLS connection to the engine is kept for the next call (saves a handshake per API call). */
+const TLS_KEEP_ALIVE_MS = 10_000;
 
-/** The engine could not be reached at all (no socket, refused, no permission). */
+/** A Docker client for `endpoint` (see {@link resolveEngineEndpoint}); the endpoint is remembered for messages. */
+export function dockerFor(endpoint: EngineEndpoint, env: NodeJS.ProcessEnv = process.env): Docker {
+  const [scheme, rest] = [endpoint.host.slice(0, endpoint.host.indexOf('://')), endpoint.host.slice(endpoint.host.indexOf('://') + 3)];
+  // Every connection option is given, undefined ones too, so none of dockerode's defaults is left in.
+  const none = { host: undefined, port: undefined, socketPath: undefined, ca: undefined, cert: undefined, key: undefined, agent: undefined };
+  let docker: Docker;
+  if (scheme === 'unix' || scheme === 'npipe') {
+    docker = newDocker({ ...none, socketPath: rest });
+  } else if (scheme === 'ssh') {
+    const url = new URL(endpoint.host);
+    docker = newDocker({
+      ...none,
+      protocol: 'ssh',
+      host: url.hostname,
+      port: url.port || 22,
+      username: decodeURIComponent(url.username) || undefined,
+      sshOptions: { agent: env.SSH_AUTH_SOCK },
+    } as Docker.DockerOptions);
+  } else {
+    const url = new URL(endpoint.host);
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const tls = endpoint.tls;
+    docker = newDocker({
+      ...none,
+      protocol: tls ? 'https' : 'http',
+      host,
+      port: url.port,
+      ...(tls
+        ? {
+            // The TLS settings live in the agent: dockerode passes no rejectUnauthorized of its own, and the hijacked
+            // BuildKit session connection is made through the same agent.
+            agent: new https.Agent({
+              ca: tls.ca,
+              cert: tls.cert,
+              key: tls.key,
+              rejectUnauthorized: tls.verify,
+              keepAlive: true,
+              keepAliveMsecs: TLS_KEEP_ALIVE_MS,
+            }),
+          }
+        : {}),
+    } as Docker.DockerOptions);
+  }
+  endpoints.set(docker, endpoint);
+  return docker;
+}
+
+/**
+ * dockerode's modem computes defaults from process.env before it looks at the options: with DOCKER_HOST set it reads
+ * DOCKER_CERT_PATH's three files and throws a bare ENOENT when one is missing (even for plain HTTP, or a DOCKER_TLS
+ * setup without a client certificate, which the CLI allows). The endpoint is resolved already, so the modem is made
+ * with DOCKER_HOST hidden; the constructor is synchronous and nothing else runs meanwhile.
+ */
+function newDocker(options: Docker.DockerOptions): Docker {
+  const host = process.env.DOCKER_HOST;
+  delete process.env.DOCKER_HOST;
+  try {
+    return new Docker(options);
+  } finally {
+    if (host !== undefined) process.env.DOCKER_HOST = host;
+  }
+}
+
+/**
+ * The engine the docker CLI would use, found the way it finds it: `DOCKER_HOST` (with `DOCKER_TLS`,
+ * `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`), else `DOCKER_CONTEXT`, else `currentContext` in `config.json` (in
+ * `DOCKER_CONFIG` or `~/.docker`), else the default socket or pipe; Docker Desktop's `~/.docker/run/docker.sock`
+ * when the default socket is absent. Throws {@link EngineSettingsError} in one line for settings it cannot use.
+ */
+export function connectEngine(env: NodeJS.ProcessEnv = process.env, options: Omit<ResolveEndpointOptions, 'env'> = {}): Docker {
+  return dockerFor(resolveEngineEndpoint({ ...options, env }), env);
+}
+
+const unreachableCodes = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/** Node's codes for a TLS handshake that failed: the certificate checks (OpenSSL's names) and protocol alerts. */
+const tlsCodes = new Set([
+  'EPROTO',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function isTlsFailure(code: string): boolean {
+  return tlsCodes.has(code) || code.startsWith('ERR_SSL_');
+}
+
+/** The engine could not be reached at all (no socket, refused, no permission, a failed TLS handshake). */
 export class EngineUnreachableError extends Error {
-  constructor(address: string, cause: string) {
-    super(`the Docker engine at ${address} is not reachable (${cause}): is it running, and may this agent use it?`);
+  /**
+   * @param address where it was looked for (`tcp://127.0.0.1:2376`)
+   * @param cause Node's words for the failure
+   * @param origin where the address came from, as in {@link EngineEndpoint.origin} (`from DOCKER_HOST`)
+   * @param tls the failure was the TLS handshake
+   */
+  constructor(address: string, cause: string, origin?: string, tls = false) {
+    const where = `the Docker engine at ${address}${origin ? ` (${origin})` : ''}`;
+    super(
+      tls
+        ? `${where} refused the TLS connection (${cause}): check the CA and the client certificate and key`
+        : `${where} is not reachable (${cause}): is it running, and may this agent use it?`,
+    );
     this.name = 'EngineUnreachableError';
   }
 }
@@ -64,7 +147,7 @@ export class EngineUnreachableError extends Error {
 /** True for the errors Node raises when the engine's socket or port does not answer. */
 export function isUnreachable(error: unknown): boolean {
   const code = (error as { code?: string } | undefined)?.code;
-  return typeof code === 'string' && unreachableCodes.has(code);
+  return typeof code === 'string' && (unreachableCodes.has(code) || isTlsFailure(code));
 }
 
 /** The HTTP status of a failed engine call, when the engine answered. */
@@ -91,7 +174,19 @@ export function engineMessage(error: unknown): string {
 
 /** The engine could not be reached, as one line naming where it was looked for; undefined for other errors. */
 export function unreachable(docker: Docker, error: unknown): EngineUnreachableError | undefined {
-  return isUnreachable(error) ? new EngineUnreachableError(engineAddress(docker), (error as Error).message) : undefined;
+  if (!isUnreachable(error)) return undefined;
+  const code = (error as { code: string }).code;
+  const message = opensslReason((error as Error).message) ?? oneLine((error as Error).message || code);
+  return new EngineUnreachableError(engineAddress(docker), message, endpoints.get(docker)?.origin, isTlsFailure(code));
+}
+
+/** OpenSSL's reason from its error string (`…:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:…`). */
+function opensslReason(message: string | undefined): string | undefined {
+  return message?.match(/:SSL routines:[^:]*:([^:]+):/)?.[1];
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\r?\n\s*/g, ' ').trim();
 }
 
 /** Rethrows transport failures as {@link EngineUnreachableError}; other errors pass through. */

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type Docker from 'dockerode';
 import type { Log } from '../log';
@@ -101,6 +102,10 @@ export async function openBuildSession(docker: Docker, logins: readonly Registry
   server.addService(healthService, {
     Check: (_call: unknown, callback: grpc.sendUnaryData<null>) => callback(null, null),
   });
+  // Through a tcp:// engine with TLS the hijacked socket is a TLSSocket whose ALPN chose nothing (alpnProtocol false,
+  // the request was HTTP/1.1): Node's HTTP/2 server takes that for an HTTP/1 client, answers 403 and BuildKit reports
+  // "connection closed". What the upgraded connection carries is h2c, whatever TLS negotiated beneath it.
+  if (socket instanceof TLSSocket) (socket as { alpnProtocol: string | false | null }).alpnProtocol = 'h2';
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   injector.injectConnection(socket);
   socket.on('error', (error) => log.debug(`BuildKit session connection: ${error.message}`));

@@ -1,0 +1,210 @@
+// Issue 8, item 4: the tasks find the engine where the docker CLI finds it. The bundled BuildTestRunner,
+// RunContainerTests and PushImageByDigest build, run and push against the real engine reached over TCP with TLS
+// (a Node TLS relay in front of /var/run/docker.sock that requires a client certificate), named first by
+// DOCKER_HOST + DOCKER_TLS_VERIFY + DOCKER_CERT_PATH, then by a docker context in a DOCKER_CONFIG folder.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type Dockerode from 'dockerode';
+import { buildImage } from '../../shared/src/docker/build';
+import { contextId } from '../../shared/src/docker/endpoint';
+import { memoryLog } from '../../shared/src/log';
+import { stageSampleService } from '../fixtures/sample-service/stage';
+import { pushImageWithEngine, removeTestContainers, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
+import {
+  assertFailedCleanly, assertNoSecrets, bundleOnce, describeRun, dockerConfigSnapshot, registryEndpoint, runBundledTask, type RunOptions, type TaskRun,
+} from '../support/harness';
+import { fetchManifest } from '../support/images';
+import { requireRegistry, sharedRegistry, type TestRegistry } from '../support/registries';
+import { makeTestCertificates, requireOpenssl, startTlsRelay, writeDockerContext, type TestCertificates, type TlsRelay } from '../support/tls-relay';
+
+const TEST_LABELS = `${TEST_LABEL}=1\n${TEST_RUN_LABEL}=${TEST_RUN_ID}`;
+const CONTEXT = 'remote-tls';
+
+/** Unsets what the test process may have, so only the variables a case gives choose the engine. */
+const NO_ENGINE_SETTINGS = { DOCKER_HOST: '', DOCKER_CONTEXT: '', DOCKER_TLS: '', DOCKER_TLS_VERIFY: '', DOCKER_CERT_PATH: '' };
+
+describe('the tasks reach the engine where the docker CLI finds it: tcp:// with TLS, and a docker context (real engine through a TLS relay)', function () {
+  let docker: Dockerode;
+  let certs: TestCertificates;
+  let relay: TlsRelay;
+  let registry: TestRegistry;
+  let sample: string;
+  let work: string;
+  let contextConfig: string;
+  let base: string;
+  let dockerConfigBefore: string;
+  const agentFolders: string[] = [];
+
+  before(async function () {
+    docker = await requireEngine(this);
+    requireOpenssl(this);
+    requireRegistry(this);
+    await bundleOnce();
+    certs = makeTestCertificates();
+    relay = await startTlsRelay(certs);
+    registry = await sharedRegistry('htpasswd');
+    sample = stageSampleService();
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-remote-engine-'));
+    // A docker context as `docker context create remote-tls --docker host=tcp://…,ca=…,cert=…,key=…` + `docker
+    // context use remote-tls` leave it, in a config folder of its own.
+    contextConfig = path.join(work, 'docker-config');
+    writeDockerContext(contextConfig, { name: CONTEXT, host: relay.url, tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }, current: true });
+    // A private base image, so the BuildKit build asks its session (hijacked over the TLS connection) for credentials.
+    base = `${registry.host}/remote-engine/private-base:${TEST_RUN_ID}`;
+    await buildImage(
+      docker,
+      { dockerfile: path.join(sample, 'Dockerfile'), context: sample, target: 'base', imageName: base, builder: 'classic', labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID } },
+      memoryLog(),
+    );
+    await pushImageWithEngine(docker, base, registry.users[0]);
+    await docker.getImage(base).remove();
+    fs.writeFileSync(
+      path.join(sample, 'Remote.Dockerfile'),
+      `FROM ${base} AS build\nCOPY tests/ /src/tests/\nCOPY src/ /src/src/\nRUN sh /src/src/build.sh remote\nFROM build AS testrunner\nCMD ["sh", "/src/tests/run-tests.sh"]\n`,
+    );
+    dockerConfigBefore = dockerConfigSnapshot();
+  });
+
+  after(async () => {
+    await relay?.stop();
+    if (docker) {
+      await removeTestContainers(docker, { onlyThisRun: true });
+      await removeTestImages(docker, { onlyThisRun: true });
+    }
+    certs?.remove();
+    for (const dir of [sample, work, ...agentFolders]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Runs a bundled task and checks its traffic to the engine went through the relay. */
+  async function runThroughRelay(task: string, options: RunOptions): Promise<TaskRun> {
+    const before = relay.connections;
+    const run = await runBundledTask(task, options);
+    agentFolders.push(run.tempDirectory);
+    assert.ok(relay.connections > before, `${task} made no connection through the TLS relay\n${describeRun(run)}`);
+    return run;
+  }
+
+  /** What no output or leftover file may contain: the registry's secrets and the client's private key. */
+  const secrets = () => [...registry.secrets(), certs.clientKey.toString('utf8').split('\n').filter((line) => line && !line.startsWith('-----')).join('')];
+
+  const ways = [
+    { name: 'DOCKER_HOST=tcp://127.0.0.1:<relay> with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH', env: () => ({ ...NO_ENGINE_SETTINGS, DOCKER_HOST: relay.url, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs.clientDir }) },
+    { name: `docker context '${CONTEXT}' (currentContext in DOCKER_CONFIG/config.json, TLS files in the context store)`, env: () => ({ ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: contextConfig }) },
+  ];
+
+  for (const way of ways) {
+    describe(way.name, () => {
+      const tag = `${way === ways[0] ? 'host' : 'context'}-${TEST_RUN_ID}`;
+      const image = `outerloop-test/remote-engine-runner:${tag}`;
+
+      it('BuildTestRunner builds with BuildKit, its session answering for the private base image over the TLS connection', async () => {
+        const run = await runThroughRelay('BuildTestRunner', {
+          inputs: { dockerfile: 'Remote.Dockerfile', imageName: image, labels: TEST_LABELS, containerRegistry: 'reg', pull: 'true', builder: 'buildkit', noCache: 'true' },
+          endpoints: [registryEndpoint('reg', registry.url, registry.users[0])],
+          variables: { 'System.DefaultWorkingDirectory': sample },
+          env: way.env(),
+        });
+        assert.equal(run.result, 'Succeeded', describeRun(run));
+        assert.equal(run.outputs.imageName, image);
+        assert.equal(run.outputs.imageId, (await docker.getImage(image).inspect()).Id, 'the same engine, reached through the relay');
+        assert.ok(run.lines.some((line) => line.includes('built sample-service remote')), describeRun(run));
+        assertNoSecrets(run, secrets());
+      });
+
+      it('RunContainerTests runs the tests in it and copies the results out', async () => {
+        const run = await runThroughRelay('RunContainerTests', { inputs: { image, network: 'none' }, env: way.env() });
+        assert.equal(run.result, 'Succeeded', describeRun(run));
+        assert.deepEqual(run.outputs, { exitCode: '0', resultsDirectory: path.join(run.tempDirectory, 'TestResults'), resultFiles: '2' });
+        assert.match(fs.readFileSync(path.join(run.outputs.resultsDirectory, 'junit.xml'), 'utf8'), /<testsuite name="SampleService.Greet" tests="4" failures="0"/);
+        const left = await docker.listContainers({ all: true, filters: { ancestor: [image] } });
+        assert.deepEqual(left, [], 'the test container was removed');
+      });
+
+      it('PushImageByDigest pushes it to the registry, the digest confirmed by the registry', async () => {
+        const repository = `${registry.host}/remote-engine/runner`;
+        const run = await runThroughRelay('PushImageByDigest', {
+          inputs: { sourceImage: image, repository, tags: tag, containerRegistry: 'reg' },
+          endpoints: [registryEndpoint('reg', registry.url, registry.users[0])],
+          env: way.env(),
+        });
+        assert.equal(run.result, 'Succeeded', describeRun(run));
+        assert.match(run.outputs.digest, /^sha256:[a-f0-9]{64}$/);
+        const head = await fetchManifest(registry, 'remote-engine/runner', tag, registry.users[0]);
+        assert.equal(head.digest, run.outputs.digest);
+        assertNoSecrets(run, secrets());
+        assert.equal(dockerConfigSnapshot(), dockerConfigBefore, '~/.docker changed');
+      });
+    });
+  }
+
+  describe('when the engine cannot be reached or the settings are wrong: one Failed line naming where the tasks looked', () => {
+    let stopped: TlsRelay;
+    let stoppedConfig: string;
+
+    before(async () => {
+      stopped = await startTlsRelay(certs);
+      await stopped.stop();
+      stoppedConfig = path.join(work, 'stopped-config');
+      writeDockerContext(stoppedConfig, { name: 'gone-engine', host: stopped.url, tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }, current: true });
+    });
+
+    const failed = async (task: string, options: RunOptions) => {
+      const run = await runBundledTask(task, options);
+      agentFolders.push(run.tempDirectory);
+      return run;
+    };
+
+    it('DOCKER_HOST at a stopped relay: BuildTestRunner names DOCKER_HOST and the address', async () => {
+      const run = await failed('BuildTestRunner', {
+        inputs: { dockerfile: 'Remote.Dockerfile', imageName: `outerloop-test/never:${TEST_RUN_ID}` },
+        variables: { 'System.DefaultWorkingDirectory': sample },
+        env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: stopped.url, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs.clientDir },
+      });
+      assertFailedCleanly(run, new RegExp(`^the Docker engine at ${stopped.url} \\(from DOCKER_HOST, TLS with the files in ${certs.clientDir}\\) is not reachable \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${stopped.port}\\): is it running, and may this agent use it\\?$`));
+    });
+
+    it('a docker context at a stopped relay: RunContainerTests and PushImageByDigest name the context and its file', async () => {
+      const meta = path.join(stoppedConfig, 'contexts', 'meta', contextId('gone-engine'), 'meta.json');
+      const origin = `from docker context 'gone-engine', named by currentContext in ${stoppedConfig}/config.json, in ${meta}`;
+      const env = { ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: stoppedConfig };
+      const run = await failed('RunContainerTests', { inputs: { image: 'outerloop-test/never:1', network: 'none' }, env });
+      assertFailedCleanly(run, /^could not run the tests: the Docker engine at tcp:\/\/127\.0\.0\.1:\d+ \(from docker context 'gone-engine'/);
+      assert.ok(run.message.includes(`(${origin}, TLS with the files in `), run.message);
+      assert.match(run.message, /is not reachable \(connect ECONNREFUSED /);
+      const push = await failed('PushImageByDigest', { inputs: { sourceImage: 'outerloop-test/never:1', repository: `${registry.host}/remote-engine/never` }, env });
+      assertFailedCleanly(push, /the Docker engine at tcp:\/\/127\.0\.0\.1:\d+ \(from docker context 'gone-engine', .*\) is not reachable \(connect ECONNREFUSED /);
+    });
+
+    it('a context that does not exist, and a malformed meta.json: the context and the file, in one line', async () => {
+      const run = await failed('RunContainerTests', { inputs: { image: 'outerloop-test/never:1' }, env: { ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: contextConfig, DOCKER_CONTEXT: 'nowhere' } });
+      const missing = path.join(contextConfig, 'contexts', 'meta', contextId('nowhere'), 'meta.json');
+      assertFailedCleanly(run, new RegExp(`docker context 'nowhere' \\(named by DOCKER_CONTEXT\\) does not exist: there is no ${missing}; create it`));
+
+      const broken = path.join(work, 'broken-config');
+      writeDockerContext(broken, { name: 'broken', host: relay.url, current: true });
+      const meta = path.join(broken, 'contexts', 'meta', contextId('broken'), 'meta.json');
+      fs.writeFileSync(meta, '{"Name":"broken","Endpoints":{"docker":');
+      const build = await failed('BuildTestRunner', {
+        inputs: { dockerfile: 'Remote.Dockerfile', imageName: `outerloop-test/never:${TEST_RUN_ID}` },
+        variables: { 'System.DefaultWorkingDirectory': sample },
+        env: { ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: broken },
+      });
+      assertFailedCleanly(build, new RegExp(`^docker context 'broken' \\(named by currentContext in ${broken}/config\\.json\\): ${meta} is not valid JSON \\(`));
+    });
+
+    it('a client without the certificate the engine requires: the TLS refusal, counted by the relay', async () => {
+      const caOnly = path.join(work, 'ca-only');
+      fs.mkdirSync(caOnly, { recursive: true });
+      fs.copyFileSync(path.join(certs.clientDir, 'ca.pem'), path.join(caOnly, 'ca.pem'));
+      const rejectedBefore = relay.rejected;
+      const run = await failed('RunContainerTests', {
+        inputs: { image: 'outerloop-test/never:1', network: 'none' },
+        env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: relay.url, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: caOnly },
+      });
+      assertFailedCleanly(run, new RegExp(`^could not run the tests: the Docker engine at ${relay.url} \\(from DOCKER_HOST, TLS with the files in ${caOnly}\\) refused the TLS connection \\([^()]*certificate required\\): check the CA and the client certificate and key$`));
+      assert.ok(relay.rejected > rejectedBefore, 'the relay saw the handshake fail');
+    });
+  });
+});
