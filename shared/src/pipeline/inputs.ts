@@ -17,10 +17,30 @@ export function inputsFromMap(values: Record<string, string | undefined>): Input
   return { get: (name) => values[name] };
 }
 
-/** The trimmed value, or `fallback` when the input is empty. */
+/**
+ * The agent expands every `$(Name)` it knows before the task starts and leaves the others as they are: one still in
+ * an input names a variable this job does not define, and using it as a path, tag or name would do the wrong thing.
+ */
+const UNEXPANDED_MACRO = /\$\(([^()\s]*)\)/;
+
+/** Refuses a value that still holds an agent macro (`$(Undefined.Var)`), naming the input and the variable. */
+export function refuseUnexpandedMacro(name: string, value: string): string {
+  const macro = UNEXPANDED_MACRO.exec(value);
+  if (macro) {
+    throw new InputError(name, `holds '${macro[0]}', a variable this job does not define: define ${macro[1] || 'it'} or set the input to a value`);
+  }
+  return value;
+}
+
+/** The trimmed value, or `fallback` when the input is empty. A `$(…)` the agent left unexpanded is refused. */
 export function readString(src: InputSource, name: string, fallback?: string): string | undefined {
   const value = src.get(name)?.trim();
-  return value ? value : fallback;
+  return value ? refuseUnexpandedMacro(name, value) : fallback;
+}
+
+/** The trimmed value as typed, `$(…)` included: for an input a shell reads (`sh -c 'echo $(date)'`). */
+export function readVerbatim(src: InputSource, name: string): string | undefined {
+  return src.get(name)?.trim() || undefined;
 }
 
 export function readRequired(src: InputSource, name: string): string {
@@ -56,7 +76,8 @@ export function readMultiLine(src: InputSource, name: string): string[] {
   return (src.get(name) ?? '')
     .split(/\r?\n/)
     .map((line) => line.trim())
-    .filter((line) => line.length > 0);
+    .filter((line) => line.length > 0)
+    .map((line) => refuseUnexpandedMacro(name, line));
 }
 
 export function readPick<T extends string>(src: InputSource, name: string, allowed: readonly T[], fallback: T): T {

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { DEFAULT_RESULTS_PATH, splitCommandLine, type RunTestsOptions } from '../../../shared/src/docker/run';
-import { InputError, readBool, readKeyValueLines, readRequired, readString, type InputSource } from '../../../shared/src/pipeline';
+import { InputError, readBool, readKeyValueLines, readRequired, readString, readVerbatim, type InputSource } from '../../../shared/src/pipeline';
 
 type Variables = { get(name: string): string | undefined };
 
@@ -37,7 +37,7 @@ export function readRunContainerTestsInputs(inputs: InputSource, variables: Vari
   if (/\$\([^)]*\)/.test(directory)) {
     throw new InputError('resultsDirectory', `holds '${directory}', a variable this job does not define: set the input to a path`);
   }
-  const commandLine = readString(inputs, 'command');
+  const commandLine = readVerbatim(inputs, 'command');
   let command: string[] | undefined;
   if (commandLine) {
     try {
