@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { outcomeClass, type TestOutcome } from '../../shared/src/testresults/model';
-import { findResultFiles } from '../../shared/src/testresults/find';
+import { findFiles } from '../../shared/src/pipeline/files';
 import { startAdoContractServer, type AdoContractServer, type ContractRun } from '../support/ado-contract-server';
 import { RESULTS_CORPUS, resultCorpusExpectations } from '../support/corpus';
 import { needOrSkip, testdataAvailable } from '../support/env';
@@ -286,31 +286,46 @@ describe('PublishContainerTestResults@1 task (bundle run as the agent runs it)',
   });
 });
 
-describe('PublishContainerTestResults: testResultsFiles patterns', () => {
+describe('PublishContainerTestResults: testResultsFiles patterns (task-lib findMatch, as PublishTestResults@2 resolves them)', () => {
   let dir: string;
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-pctr-glob-'));
-    for (const f of ['a.xml', 'TEST-a.xml', 'x/b.xml', 'x/y/c.trx', 'x/skip/d.xml', '.hidden/e.xml', 'f.xml.bak', 'g1.xml', 'g2.xml']) {
+    for (const f of ['a.xml', 'TEST-a.xml', 'x/b.xml', 'x/y/c.trx', 'x/skip/d.xml', '.hidden/e.xml', 'f.xml.bak', 'g1.xml', 'g2.xml', 'folder.xml/h.txt']) {
       fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
       fs.writeFileSync(path.join(dir, f), '');
     }
     fs.symlinkSync(dir, path.join(dir, 'x', 'loop'));
+    fs.symlinkSync(path.join(dir, 'nowhere.xml'), path.join(dir, 'dangling.xml'));
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const find = (...patterns: string[]) => findResultFiles(patterns, dir).map((f) => path.relative(dir, f));
+  /** findMatch writes task.debug lines as it walks; they are the agent's, not this test's. */
+  const quietly = <T>(fn: () => T): T => {
+    const write = process.stdout.write;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    try {
+      return fn();
+    } finally {
+      process.stdout.write = write;
+    }
+  };
+  const find = (...patterns: string[]) => quietly(() => findFiles(patterns, dir)).map((f) => path.relative(dir, f));
 
-  it('** matches any depth including none, dot folders included, symlinked folders not followed', () => {
+  it('** matches any depth including none, dot folders included; a symlinked folder back into the tree is walked once', () => {
     assert.deepEqual(find('**/*.xml'), ['.hidden/e.xml', 'TEST-a.xml', 'a.xml', 'g1.xml', 'g2.xml', 'x/b.xml', 'x/skip/d.xml']);
   });
-  it('* stays in one segment; ?, [..] and ! exclusions', () => {
+  it('* stays in one segment; ?, [..] and ! exclusions; # comments', () => {
     assert.deepEqual(find('*.xml', '!TEST-*'), ['a.xml', 'g1.xml', 'g2.xml']);
     assert.deepEqual(find('g?.xml'), ['g1.xml', 'g2.xml']);
     assert.deepEqual(find('g[!1].xml'), ['g2.xml']);
     assert.deepEqual(find('**/*.xml', '!**/skip/**', '!.hidden/**'), ['TEST-a.xml', 'a.xml', 'g1.xml', 'g2.xml', 'x/b.xml']);
-    assert.deepEqual(find('x/**/*.trx', 'x/b.xml'), ['x/b.xml', 'x/y/c.trx']);
+    assert.deepEqual(find('x/**/*.trx', 'x/b.xml', '# x/skip/d.xml'), ['x/b.xml', 'x/y/c.trx']);
   });
-  it('absolute patterns and a missing folder', () => {
+  it('absolute patterns, a missing folder, and a dozen **/ over a deep folder', () => {
     assert.deepEqual(find(path.join(dir, 'x', '*.xml')), ['x/b.xml']);
-    assert.deepEqual(findResultFiles(['**/*.xml'], path.join(dir, 'missing')), []);
+    assert.deepEqual(quietly(() => findFiles(['**/*.xml'], path.join(dir, 'missing'))), []);
+    assert.deepEqual(find(`${'**/'.repeat(12)}c.trx`), ['x/y/c.trx']);
+  });
+  it('returns files only: a folder named like a result file and a dangling link are passed over', () => {
+    assert.deepEqual(find('*.xml'), ['TEST-a.xml', 'a.xml', 'g1.xml', 'g2.xml']);
   });
 });

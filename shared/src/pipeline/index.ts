@@ -4,3 +4,4 @@ export * from './inputs';
 export { defang } from './defang';
 export { readRegistryConnection, registryHostFromUrl, type RegistryConnection } from './connection';
 export { readAccessToken } from './vss';
+export { findFiles } from './files';

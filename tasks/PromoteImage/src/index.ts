@@ -1,20 +1,9 @@
-import { readBool, readMultiLine, readRegistryConnection, readRequired, readString, runTask } from '../../../shared/src/pipeline';
+import { runTask } from '../../../shared/src/pipeline';
 import { promoteImage } from '../../../shared/src/registry';
+import { readPromoteImageInputs } from './inputs';
 
 runTask(async ({ inputs, outputs, log, signal }) => {
-  const result = await promoteImage(
-    {
-      sourceImage: readRequired(inputs, 'sourceImage'),
-      targetImage: readString(inputs, 'targetImage'),
-      targetNamespace: readString(inputs, 'targetNamespace', 'prod'),
-      additionalTags: readMultiLine(inputs, 'additionalTags'),
-      allowOverwrite: readBool(inputs, 'allowOverwrite'),
-      containerRegistry: readRegistryConnection(inputs, 'containerRegistry'),
-      targetContainerRegistry: readRegistryConnection(inputs, 'targetContainerRegistry'),
-      transport: { signal },
-    },
-    log,
-  );
+  const result = await promoteImage({ ...readPromoteImageInputs(inputs), transport: { signal } }, log);
   outputs.set('digest', result.digest);
   outputs.set('promotedImage', result.promotedImage);
 });

@@ -2,11 +2,9 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readAccessToken, readBool, readMultiLine, readPath, readPick, readString, runTask, type TaskContext } from '../../../shared/src/pipeline';
-import { connectWithAccessToken, createAgentPublisher, createApiPublisher, publishTestResults, type FormatChoice } from '../../../shared/src/testresults';
-import { findResultFiles } from '../../../shared/src/testresults/find';
-
-const FORMATS = ['auto', 'JUnit', 'VSTest', 'NUnit', 'XUnit', 'CTest'] as const;
+import { findFiles, readAccessToken, runTask, type TaskContext } from '../../../shared/src/pipeline';
+import { connectWithAccessToken, createAgentPublisher, createApiPublisher, publishTestResults } from '../../../shared/src/testresults';
+import { readPublishContainerTestResultsInputs } from './inputs';
 
 function apiPublisher({ variables }: TaskContext) {
   const need = (name: string) => {
@@ -27,25 +25,10 @@ function apiPublisher({ variables }: TaskContext) {
 
 runTask(async (ctx) => {
   const { inputs, outputs, log, variables, signal } = ctx;
-  const searchFolder = readPath(inputs, 'searchFolder', variables.get('System.DefaultWorkingDirectory') ?? process.cwd())!;
-  const patterns = readMultiLine(inputs, 'testResultsFiles');
-  const options = {
-    files: findResultFiles(patterns, searchFolder),
-    patterns,
-    searchFolder,
-    format: readPick(inputs, 'testResultsFormat', FORMATS, 'auto').toLowerCase() as FormatChoice,
-    runTitle: readString(inputs, 'testRunTitle'),
-    mergeResults: readBool(inputs, 'mergeTestResults', true),
-    failOnFailedTests: readBool(inputs, 'failTaskOnFailedTests'),
-    failOnMissingFiles: readBool(inputs, 'failTaskOnMissingResultsFile'),
-    publishRunAttachments: readBool(inputs, 'publishRunAttachments', true),
-    buildPlatform: readString(inputs, 'buildPlatform'),
-    buildConfiguration: readString(inputs, 'buildConfiguration'),
-    signal,
-  };
-  const mode = readPick(inputs, 'publishMode', ['api', 'agent'] as const, 'api');
+  const { patterns, searchFolder, publishMode, ...rest } = readPublishContainerTestResultsInputs(inputs, variables);
+  const options = { ...rest, files: findFiles(patterns, searchFolder), patterns, searchFolder, signal };
   const publisher =
-    mode === 'api' ? apiPublisher(ctx) : createAgentPublisher((c) => ctx.command(c.name, c.properties, c.message));
+    publishMode === 'api' ? apiPublisher(ctx) : createAgentPublisher((c) => ctx.command(c.name, c.properties, c.message));
   const result = await publishTestResults(options, publisher, log);
 
   outputs.set('totalTests', String(result.counts.total));
