@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import type Dockerode from 'dockerode';
-import * as yaml from 'js-yaml';
+import * as yaml from 'yaml';
 import * as tar from 'tar-stream';
 import { parseLock } from '../../shared/src/docker/lockfile';
 import { stageSampleService } from '../fixtures/sample-service/stage';
@@ -146,7 +146,7 @@ describe('the outer loop, end to end (bundled tasks, real engine, real registry)
           },
         });
         assert.equal(chart.result, 'Succeeded', describeRun(chart));
-        const values = yaml.load(await fileInPackage(chart.outputs.chartPackage, 'sample-service/values.yaml')) as { image: Record<string, string> };
+        const values = yaml.parse(await fileInPackage(chart.outputs.chartPackage, 'sample-service/values.yaml')) as { image: Record<string, string> };
         assert.equal(values.image.repository, repository);
         assert.equal(values.image.digest, pushed.outputs.digest, 'the chart deploys exactly the pushed bytes');
       }

@@ -7,7 +7,7 @@ import { buildImage, BuildError, ociLabels, type BuilderChoice } from '../../sha
 import { memoryLog } from '../../shared/src/log';
 import { stageSampleService } from '../fixtures/sample-service/stage';
 import { pushImageWithEngine, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
-import { requireRegistry, sharedRegistry, type TestRegistry } from '../support/registries';
+import { DEFAULT_USERS, requireRegistry, sharedRegistry, type TestRegistry } from '../support/registries';
 
 const labels = { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID };
 const dockerConfigDir = path.join(os.homedir(), '.docker');
@@ -201,6 +201,7 @@ describe('docker engine: buildImage (integration)', function () {
         );
         assert.ok(log.lines.some((l) => /built on the private base/.test(l)), log.lines.join('\n'));
         const printed = log.lines.join('\n');
+        assert.ok(registry.secrets().length >= 2 * DEFAULT_USERS.htpasswd.length, 'each user gives a password and a basic token to look for');
         for (const secret of registry.secrets()) assert.ok(!printed.includes(secret), 'a secret reached the log');
         assert.equal(snapshot(dockerConfigDir), dockerConfigBefore);
         if (builder === 'classic') await docker.getImage(base).remove().catch(() => undefined);

@@ -4,11 +4,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type Dockerode from 'dockerode';
 import { pushImage, PushError, readLockFile, recordInLockFile, type ConfirmDigest } from '../../shared/src/docker/push';
+import { classifyEnginePushMessage } from '../../shared/src/docker/push-errors';
+import { BASE_DELAY_MS, MAX_DELAY_MS } from '../../shared/src/registry/retry';
 import { memoryLog } from '../../shared/src/log';
 import { buildBusyboxImage, removeTestImages, requireEngine, TEST_RUN_ID } from '../support/engine';
-import { startFaultProxy } from '../support/fault-proxy';
+import { startFaultProxy, type FaultKind } from '../support/fault-proxy';
 import { MANIFEST_ACCEPT, SeedClient } from '../support/images';
-import { requireRegistry, sharedRegistry, type TestRegistry, type TestUser } from '../support/registries';
+import { DEFAULT_USERS, requireRegistry, sharedRegistry, userOf, type TestRegistry, type TestUser } from '../support/registries';
 
 /**
  * The registry's own answer for a tag (HEAD, Docker-Content-Digest), through the test support's independent client.
@@ -66,6 +68,7 @@ describe('docker engine: pushImage (integration)', function () {
       assert.ok(inspected.RepoDigests.includes(pushed.pinnedImage), inspected.RepoDigests.join(' '));
       for (const tag of tags) assert.equal((await registryHead(registry, user)(repository, tag)).digest, pushed.digest);
       const printed = log.lines.join('\n');
+      assert.ok(registry.secrets().length >= 2 * DEFAULT_USERS[kind].length, 'each user gives a password and a basic token to look for');
       for (const secret of registry.secrets()) assert.ok(!printed.includes(secret), 'a secret reached the log');
       // The X-Registry-Auth value (base64url of the auth JSON) is registered, so the agent masks it wherever it shows.
       const decoded = log.secrets.map((v) => Buffer.from(v.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
@@ -74,52 +77,97 @@ describe('docker engine: pushImage (integration)', function () {
     });
   }
 
-  it('retries a push whose manifest upload the registry answers with 503 (scripted faults), then confirms it', async () => {
+  it('meets every fault kind on manifest uploads (scripted, then seeded) and succeeds through the registry retry policy', async () => {
     const registry = await sharedRegistry('htpasswd');
     const user = registry.users[0];
+    const kinds: FaultKind[] = ['503', '500', '429', 'reset', 'truncate'];
+    // Never more than two faults in a row, so each tag gets through within the policy's default five attempts.
+    const script: (FaultKind | null)[] = ['503', null, '500', '429', null, 'reset', 'truncate', null];
     const proxy = await startFaultProxy({
       target: registry.url,
       seed: 7,
+      faultRate: 0.3,
+      maxConsecutive: 2,
+      kinds,
+      retryAfter: 0,
       eligible: (method, p) => method === 'PUT' && /\/manifests\//.test(p),
-      script: ['503', '503'],
+      script,
     });
+    const delays: number[] = [];
     try {
       const repository = `${proxy.host}/team/flaky`;
+      const tags = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10'];
       const log = memoryLog();
       const pushed = await pushImage(
         docker,
-        { sourceImage: source, repository, tags: ['1'], login: { host: proxy.host, credentials: user }, retry: { attempts: 3, delayMs: 10 } },
+        { sourceImage: source, repository, tags, login: { host: proxy.host, credentials: user }, retry: { sleep: (ms: number) => Promise.resolve(void delays.push(ms)) } },
         log,
         registryHead({ ...registry, host: proxy.host, url: proxy.url }, user),
       );
-      assert.equal(proxy.counts().byKind['503'], 2);
-      assert.equal(log.lines.filter((l) => /trying again/.test(l)).length, 2, log.lines.join('\n'));
-      assert.equal((await registryHead(registry, user)(`${registry.host}/team/flaky`, '1')).digest, pushed.digest);
+      const counts = proxy.counts();
+      for (const kind of kinds) assert.ok(counts.byKind[kind] > 0, `fault kind ${kind} occurred (${JSON.stringify(counts.byKind)})`);
+      assert.ok(counts.faults > script.filter(Boolean).length, `the seeded schedule added faults after the script (${counts.faults})`);
+      const manifestUploads = proxy.log.filter((e) => e.method === 'PUT' && /\/manifests\//.test(e.path)).length;
+      assert.equal(manifestUploads, tags.length + counts.faults, 'one manifest upload per tag, plus one more per fault');
+      assert.equal(counts.manifestPuts, tags.length + counts.byKind.truncate, 'the registry stored each manifest once, plus the truncated answers');
+      const retries = log.lines.filter((l) => /trying again/.test(l));
+      assert.equal(retries.length, counts.faults, log.lines.join('\n'));
+      assert.equal(delays.length, counts.faults, 'every retry waited through the policy');
+      for (const delay of delays) assert.ok(delay >= BASE_DELAY_MS / 2 && delay <= MAX_DELAY_MS, `delay ${delay} ms within the policy's backoff`);
+      // Every message the engine gave is one the classifier documents as temporary.
+      const rules = new Set<string>();
+      for (const line of retries) {
+        const message = line.replace(/^.*?push [^ ]+: /, '').replace(/; trying again.*$/, '');
+        const rule = classifyEnginePushMessage(message);
+        assert.ok(rule?.temporary, `classified as temporary: ${message}`);
+        rules.add(rule.name);
+      }
+      assert.deepEqual([...rules].sort(), ['connection dropped', 'server error or throttling status', 'throttled or unavailable (error body)']);
+      assert.deepEqual(pushed.imageTags, tags.map((t) => `${repository}:${t}`));
+      for (const tag of tags) assert.equal((await registryHead(registry, user)(`${registry.host}/team/flaky`, tag)).digest, pushed.digest);
     } finally {
       await proxy.stop();
     }
   });
 
-  it('gives up after the bounded number of attempts', async () => {
+  it('fails, naming the last fault, when the retry budget is cut', async () => {
     const registry = await sharedRegistry('htpasswd');
     const user = registry.users[0];
     const proxy = await startFaultProxy({ target: registry.url, eligible: (method, p) => method === 'PUT' && /\/manifests\//.test(p), script: ['503', '503', '503'] });
     try {
+      const log = memoryLog();
       await assert.rejects(
         pushImage(
           docker,
-          { sourceImage: source, repository: `${proxy.host}/team/down`, tags: ['1'], login: { host: proxy.host, credentials: user }, retry: { attempts: 2, delayMs: 10 } },
-          memoryLog(),
+          { sourceImage: source, repository: `${proxy.host}/team/down`, tags: ['1'], login: { host: proxy.host, credentials: user }, retry: { attempts: 2, sleep: () => Promise.resolve() } },
+          log,
           registryHead(registry, user),
         ),
-        (e: Error) => e instanceof PushError && e.temporary && /503|unavailable/i.test(e.message),
+        (e: Error) => e instanceof PushError && e.temporary && e.message === `push ${proxy.host}/team/down:1: received unexpected HTTP status: 503 Service Unavailable`,
       );
       // Two attempts, each ending at its faulted manifest upload; the third scripted fault is never reached.
       assert.equal(proxy.counts().byKind['503'], 2);
+      assert.equal(log.lines.filter((l) => /trying again/.test(l)).length, 1);
       await assert.rejects(registryHead(registry, user)(`${registry.host}/team/down`, '1'), /→ 404/);
     } finally {
       await proxy.stop();
     }
+  });
+
+  it('retries a registry that refuses connections, then gives up naming it', async () => {
+    const delays: number[] = [];
+    const log = memoryLog();
+    await assert.rejects(
+      pushImage(
+        docker,
+        { sourceImage: source, repository: '127.0.0.1:1/team/nowhere', tags: ['1'], retry: { attempts: 3, sleep: (ms: number) => Promise.resolve(void delays.push(ms)) } },
+        log,
+        () => Promise.reject(new Error('nothing to confirm')),
+      ),
+      (e: Error) => e instanceof PushError && e.temporary && /^push 127\.0\.0\.1:1\/team\/nowhere:1: .*connect: connection refused$/.test(e.message),
+    );
+    assert.equal(delays.length, 2);
+    assert.equal(log.lines.filter((l) => /trying again/.test(l)).length, 2);
   });
 
   it('refuses a tag the registry resolves to another digest', async () => {
@@ -131,7 +179,7 @@ describe('docker engine: pushImage (integration)', function () {
         docker,
         { sourceImage: source, repository: `${registry.host}/team/mismatch`, tags: ['1'], login: { host: registry.host, credentials: user } },
         memoryLog(),
-        async () => ({ digest: other }),
+        () => Promise.resolve({ digest: other }),
       ),
       (e: Error) => e instanceof PushError && new RegExp(`^push ${registry.host}/team/mismatch:1: the engine pushed sha256:[a-f0-9]{64} but the registry resolves the tag to ${other}$`).test(e.message),
     );
@@ -147,7 +195,23 @@ describe('docker engine: pushImage (integration)', function () {
         log,
         registryHead(registry),
       ),
-      (e: Error) => e instanceof PushError && /^push .*\/team\/denied:1: .*(unauthorized|authentication required)/i.test(e.message) && !e.message.includes('\n'),
+      (e: Error) => e instanceof PushError && !e.temporary && e.message === `push ${registry.host}/team/denied:1: unauthorized: authentication required`,
+    );
+    assert.ok(!log.lines.some((l) => /trying again/.test(l)));
+  });
+
+  it('fails at once, without retrying, when the token registry denies the push', async () => {
+    const registry = await sharedRegistry('token');
+    const reader = userOf(registry, 'reader');
+    const log = memoryLog();
+    await assert.rejects(
+      pushImage(
+        docker,
+        { sourceImage: source, repository: `${registry.host}/team/read-only`, tags: ['1'], login: { host: registry.host, credentials: reader } },
+        log,
+        registryHead(registry, reader),
+      ),
+      (e: Error) => e instanceof PushError && !e.temporary && e.message === `push ${registry.host}/team/read-only:1: denied: requested access to the resource is denied`,
     );
     assert.ok(!log.lines.some((l) => /trying again/.test(l)));
   });

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as yaml from 'js-yaml';
+import * as yaml from 'yaml';
 import { packageChart, type ChartPackage } from '../../shared/src/helm/package';
 import {
   buildChartArtifact,
@@ -105,7 +105,7 @@ describe(`helm: pushChart to a real registry (needs docker-registry), read back 
       const at = ref.length > 0 ? `oci://${registry.host}/charts/sample-service` : result.chartReference;
       const show = await runHelm(['show', 'chart', at, ...ref, '--plain-http']);
       assert.equal(show.code, 0, show.stderr);
-      const chart = yaml.load(show.stdout) as Record<string, string>;
+      const chart = yaml.parse(show.stdout) as Record<string, string>;
       assert.equal(chart.version, '1.2.3+build.4');
       assert.equal(chart.name, 'sample-service');
     }

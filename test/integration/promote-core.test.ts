@@ -7,7 +7,7 @@ import { memoryLog } from '../../shared/src/log';
 import { OptionError, PromoteRefusedError, promoteImage, RegistryClient, RegistryError, resolveDigest, type PromoteImageOptions } from '../../shared/src/registry';
 import { startFaultProxy, type FaultKind, type FaultProxy } from '../support/fault-proxy';
 import { blobExists, fetchBlob, fetchManifest, listTags, pushIndex, pushRandomImage, type PushedImage } from '../support/images';
-import { requireRegistry, sharedRegistry, startRegistry, userOf, type TestRegistry } from '../support/registries';
+import { DEFAULT_USERS, requireRegistry, sharedRegistry, startRegistry, userOf, type TestRegistry } from '../support/registries';
 
 const WRITE_METHODS = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
 
@@ -127,6 +127,7 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
           assert.equal(stored.digest, index.digest);
           assert.ok(stored.bytes.equals(index.manifest), 'the index bytes are the original ones');
         }
+        assert.equal(index.children.length, 2, 'pushIndex makes an amd64 and an arm64 image');
         for (const child of index.children) {
           const stored = await fetchManifest(anonymous, `prod/${repo}`, child.digest);
           assert.equal(stored.status, 200, `child ${child.platform.architecture} is in the target`);
@@ -264,6 +265,7 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
           assert.equal(error.code, 'UNAUTHORIZED');
           assert.match(error.message, new RegExp(`^promote ${registry.host}/core-basic/app:v1 → .*: 401 UNAUTHORIZED: .*${registry.host} refused the credentials of user 'promoter' \\(input 'containerRegistry'\\)`));
           assert.doesNotMatch(error.message, /[\r\n]/);
+          assert.ok(registry.secrets().length >= 2 * DEFAULT_USERS.htpasswd.length, 'each user gives a password and a basic token to look for');
           for (const secret of [wrong.password, Buffer.from(`promoter:${wrong.password}`).toString('base64'), ...registry.secrets()]) {
             assert.ok(!error.message.includes(secret), 'no secret in the message');
           }
@@ -298,6 +300,7 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
         ['core-token/app:pull', 'prod/core-token/app:pull,push'],
       );
       assert.ok(log.secrets.includes(issuer.issued[0].token));
+      assert.ok(registry.secrets().length >= 2 * DEFAULT_USERS.token.length + 1, 'passwords, basic tokens and the issued token to look for');
       for (const secret of registry.secrets()) assert.ok(!log.lines.some((l) => l.includes(secret)), 'no secret in the log');
       await assertImageIn(registry, 'prod/core-token/app', 'v1', source);
     });

@@ -24,7 +24,7 @@ import {
   seededBytes,
   sha256Digest,
 } from '../support/images';
-import { requireRegistry, sharedRegistry, startRegistry, userOf } from '../support/registries';
+import { DEFAULT_USERS, requireRegistry, sharedRegistry, startRegistry, userOf } from '../support/registries';
 
 function basic(user: { username: string; password: string }): string {
   return `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
@@ -139,6 +139,7 @@ describe('test support: registries, token issuer, fault proxy, seeding (real doc
       const registry = await sharedRegistry('htpasswd');
       const file = fs.readFileSync(path.join(path.dirname(registry.configPath), 'htpasswd'), 'utf8');
       const lines = file.trim().split('\n');
+      assert.equal(registry.users.length, DEFAULT_USERS.htpasswd.length);
       assert.equal(lines.length, registry.users.length);
       for (const line of lines) assert.match(line, /^[a-z]+:\$2[aby]\$05\$[./A-Za-z0-9]{53}$/);
       for (const secret of registry.secrets()) assert.equal(file.includes(secret), false);
@@ -164,6 +165,7 @@ describe('test support: registries, token issuer, fault proxy, seeding (real doc
       const readerTokens = issuer.issued.filter((t) => t.username === 'reader');
       assert.ok(readerTokens.length > 0);
       for (const t of readerTokens) {
+        assert.equal(t.access.length, 1, 'one repository asked for, one granted');
         for (const a of t.access) assert.deepEqual(a.actions, ['pull'], 'the issuer grants the reader pull only');
       }
       assert.deepEqual(await listTags(registry, 'support/token', reader), ['v1']);

@@ -10,7 +10,7 @@ import { normalizeImageName } from '../../tasks/BuildTestRunner/src/inputs';
 import { stageSampleService } from '../fixtures/sample-service/stage';
 import { pushImageWithEngine, removeTestContainers, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
 import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly, dockerConfigSnapshot } from '../support/harness';
-import { requireRegistry, sharedRegistry } from '../support/registries';
+import { DEFAULT_USERS, requireRegistry, sharedRegistry } from '../support/registries';
 
 const TASK = 'BuildTestRunner';
 /** Passed through the task's own `labels` input, so cleanup finds every image the task builds here. */
@@ -140,6 +140,7 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
       });
       assert.equal(run.result, 'Succeeded', describeRun(run));
       const raw = run.stdout + run.stderr;
+      assert.ok(registry.secrets().length >= 2 * DEFAULT_USERS.htpasswd.length, 'each user gives a password and a basic token to look for');
       for (const secret of registry.secrets()) assert.ok(!raw.includes(secret), `a secret reached the output (${secret.slice(0, 4)}…)`);
       assert.deepEqual(filesContaining(run.tempDirectory, registry.secrets()), [], 'a secret was left in a file');
       assert.deepEqual(run.secrets, [], 'nothing sent as ##vso[task.setsecret]');

@@ -71,6 +71,7 @@ describe('PromoteImage@1 task (bundle run as the agent runs it, real registries)
     assert.equal(run.result, 'Succeeded', describeRun(run));
     assert.equal(run.outputs.digest, index.digest);
     assert.equal((await fetchManifest(anonymous, 'prod/task-index/app', '1.0', null)).digest, index.digest);
+    assert.equal(index.children.length, 2, 'pushIndex makes an amd64 and an arm64 image');
     for (const child of index.children) {
       assert.equal((await fetchManifest(anonymous, 'prod/task-index/app', child.digest, null)).status, 200);
     }

@@ -1,5 +1,4 @@
 import { strict as assert } from 'node:assert';
-import * as yaml from 'js-yaml';
 import { hashRequirements } from '../../shared/src/helm/dependencies';
 import { ChartError } from '../../shared/src/helm/errors';
 import {
@@ -11,11 +10,12 @@ import {
   validateMetadata,
   type ChartMetadata,
 } from '../../shared/src/helm/metadata';
+import { parseYaml } from '../../shared/src/helm/yaml';
 import { buildChartArtifact, chartAnnotations, chartPushLocation } from '../../shared/src/helm/push';
 
 function decode(text: string): ChartMetadata {
   const md: Partial<ChartMetadata> = {};
-  decodeMetadataInto(md, yaml.load(text, { schema: yaml.CORE_SCHEMA }), 'Chart.yaml');
+  decodeMetadataInto(md, parseYaml(text, 'Chart.yaml'), 'Chart.yaml');
   return md as ChartMetadata;
 }
 

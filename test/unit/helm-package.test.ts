@@ -4,7 +4,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as yaml from 'js-yaml';
+import * as zlib from 'node:zlib';
+import * as yaml from 'yaml';
 import { readTarGz } from '../../shared/src/helm/archive';
 import { ChartError } from '../../shared/src/helm/errors';
 import { DEFAULT_SOURCE_DATE_EPOCH, packageChart, type PackageChartOptions } from '../../shared/src/helm/package';
@@ -115,7 +116,7 @@ describe('helm: packageChart', function () {
       assert.deepEqual([...result.bytes.subarray(0, 10)], [0x1f, 0x8b, 8, 0x14, 0, 0, 0, 0, 0, 0xff]);
       assert.equal(result.bytes.subarray(12, 53).toString('ascii'), '+aHR0cHM6Ly95b3V0dS5iZS96OVV6MWljandyTQo=');
       assert.equal(result.bytes.subarray(53, 58).toString('latin1'), 'Helm\u0000');
-      const tar = require('node:zlib').gunzipSync(result.bytes) as Buffer;
+      const tar = zlib.gunzipSync(result.bytes);
       const header = tar.subarray(0, 512);
       assert.equal(header.subarray(100, 108).toString('ascii'), '0000644\u0000');
       assert.equal(header.subarray(108, 124).toString('ascii'), '0000000\u00000000000\u0000');
@@ -133,7 +134,7 @@ describe('helm: packageChart', function () {
       assert.equal(result.tag, '2.3.4-rc.1_b.9');
       assert.equal(path.basename(result.packagePath), 'sample-service-2.3.4-rc.1+b.9.tgz');
       const chartYaml = text(result.bytes, 'sample-service/Chart.yaml');
-      const md = yaml.load(chartYaml) as Record<string, unknown>;
+      const md = yaml.parse(chartYaml) as Record<string, unknown>;
       assert.equal(md.version, '2.3.4-rc.1+b.9');
       assert.equal(md.appVersion, '2.3.4');
       assert.deepEqual(Object.keys(md), [...Object.keys(md)].sort());
@@ -194,8 +195,8 @@ describe('helm: packageChart', function () {
       const log = memoryLog();
       const result = await pack(dir, {}, log);
       assert.deepEqual(entries(result.bytes).map((e) => e.name), ['old/Chart.yaml', 'old/requirements.yaml', 'old/charts/sub/Chart.yaml']);
-      assert.deepEqual(yaml.load(text(result.bytes, 'old/Chart.yaml')), { apiVersion: 'v1', name: 'old', version: 'v0.1.0' });
-      assert.deepEqual(yaml.load(text(result.bytes, 'old/charts/sub/Chart.yaml')), { apiVersion: 'v1', name: 'sub', version: 'v0.1.0' });
+      assert.deepEqual(yaml.parse(text(result.bytes, 'old/Chart.yaml')), { apiVersion: 'v1', name: 'old', version: 'v0.1.0' });
+      assert.deepEqual(yaml.parse(text(result.bytes, 'old/charts/sub/Chart.yaml')), { apiVersion: 'v1', name: 'sub', version: 'v0.1.0' });
       assert.match(log.lines.join('\n'), /warning: .*Chart.yaml has no apiVersion \(a helm 2 chart\); it is packaged as apiVersion v1/);
     });
   });
@@ -274,7 +275,7 @@ describe('helm: packageChart', function () {
       const result = await pack(dir, { updateDependencies: true }, log);
       const names = entries(result.bytes).map((e) => e.name);
       assert.deepEqual(names.filter((n) => n.startsWith('app/charts/')), ['app/charts/env/Chart.yaml', 'app/charts/env/values.yaml', 'app/charts/env/.helmignore']);
-      const lock = yaml.load(text(result.bytes, 'app/Chart.lock')) as Record<string, unknown>;
+      const lock = yaml.parse(text(result.bytes, 'app/Chart.lock')) as Record<string, unknown>;
       assert.deepEqual(lock.dependencies, [{ name: 'env', repository: 'file://envs/env', version: 'v0.1.0' }]);
       assert.equal(lock.generated, '1980-01-01T00:00:00Z');
       assert.match(String(lock.digest), /^sha256:[a-f0-9]{64}$/);
@@ -354,6 +355,36 @@ describe('helm: packageChart', function () {
       await rejects(pack(makeChart(MINIMAL), { imageRepository: 'registry.local/mini' }), /imageRepository is set but imageDigest is not/);
       await rejects(pack(makeChart(MINIMAL), { imageDigest: 'sha256:1234' }), /imageDigest 'sha256:1234' is not a digest/);
       await rejects(pack(makeChart(MINIMAL), { imageDigest: DIGEST, imageValuesKey: 'app..image' }), /imageValuesKey 'app\.\.image' is not a dotted key path/);
+    });
+
+    it("imageValuesKey through JavaScript's own keys (__proto__, constructor, prototype), before the chart is read", async () => {
+      const keys = ['__proto__', 'app.constructor', 'prototype.image'];
+      assert.equal(keys.length, 3);
+      for (const imageValuesKey of keys) {
+        const destination = tempDir('out');
+        await rejects(
+          packageChart({ chartPath: path.join(work, 'no-such-chart'), destination, imageDigest: DIGEST, imageValuesKey }, silentLog),
+          new RegExp(`^imageValuesKey '${imageValuesKey.replace(/\./g, '\\.')}' uses the reserved key`),
+        );
+        assert.deepEqual(fs.readdirSync(destination), []);
+      }
+    });
+
+    it('a YAML alias bomb in any chart file, quickly and naming the file', async () => {
+      let bomb = 'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
+      for (let i = 1; i < 10; i++) bomb += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]\n`;
+      const files: Record<string, string> = {
+        'Chart.yaml': `${MINIMAL['Chart.yaml']}${bomb}`,
+        'Chart.lock': `generated: "2024-01-01T00:00:00Z"\ndigest: x\ndependencies: []\n${bomb}`,
+        'values.yaml': `${MINIMAL['values.yaml']}${bomb}`,
+        'requirements.yaml': `dependencies: []\n${bomb}`,
+      };
+      assert.equal(Object.keys(files).length, 4);
+      for (const [file, text] of Object.entries(files)) {
+        const started = Date.now();
+        await rejects(pack(makeChart({ ...MINIMAL, [file]: text })), new RegExp(`/${file.replace('.', '\\.')} expands YAML aliases more than \\d+ times`));
+        assert.ok(Date.now() - started < 2000, `${file} refused in ${Date.now() - started} ms`);
+      }
     });
 
     it('a destination inside the chart folder', async () => {

@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as yaml from 'js-yaml';
+import * as yaml from 'yaml';
 import { repoRoot } from '../support/env';
 
 interface Step { task?: string; inputs?: Record<string, unknown> }
@@ -27,13 +27,13 @@ for (const name of fs.readdirSync(path.join(repoRoot, 'tasks'))) {
 
 describe('README YAML examples match task.json', () => {
   it('has an example for every task', () => {
-    const used = new Set(blocks.flatMap((block) => stepsIn(yaml.load(block)).map((step) => step.task!.split('@')[0])));
+    const used = new Set(blocks.flatMap((block) => stepsIn(yaml.parse(block)).map((step) => step.task!.split('@')[0])));
     for (const name of tasks.keys()) assert.ok(used.has(name), `no README example uses ${name}`);
   });
 
   blocks.forEach((block, index) => {
     it(`example ${index + 1} parses and names real tasks, inputs and values`, () => {
-      const steps = stepsIn(yaml.load(block)).filter((step) => !/^(PublishPipelineArtifact|DownloadPipelineArtifact|Bash|PowerShell)@/.test(step.task!));
+      const steps = stepsIn(yaml.parse(block)).filter((step) => !/^(PublishPipelineArtifact|DownloadPipelineArtifact|Bash|PowerShell)@/.test(step.task!));
       for (const step of steps) {
         const [name, major] = step.task!.split('@');
         const task = tasks.get(name);

@@ -2,9 +2,20 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type Docker from 'dockerode';
 import type { Log } from '../log';
-import { encodeRegistryHeader, engineMessage, engineServerAddress, engineStatus, rethrowUnreachable, type RegistryLogin } from './engine';
+import { isDigest, tagProblem } from '../reference';
+import { retryOptions, withRetry, type RetryOptions } from '../registry';
+import {
+  encodeRegistryHeader,
+  engineMessage,
+  engineServerAddress,
+  engineStatus,
+  rethrowUnreachable,
+  unreachable,
+  type RegistryLogin,
+} from './engine';
 import { EngineStreamError, followProgress } from './events';
 import { emptyLock, mergeLock, parseLock, serializeLock, type LockedImage, type LockFile } from './lockfile';
+import { classifyEnginePushMessage, isTemporaryEnginePushError } from './push-errors';
 
 /** What the registry says a tag resolves to (a HEAD of the manifest: `Docker-Content-Digest`, `Content-Type`). */
 export interface ManifestHead {
@@ -27,8 +38,11 @@ export interface PushImageOptions {
   /** Credentials for the repository's registry, handed to the engine for these calls only. */
   login?: RegistryLogin;
   signal?: AbortSignal;
-  /** Whole-push retries on temporary registry faults (the engine retries single layers itself). */
-  retry?: { attempts?: number; delayMs?: number };
+  /**
+   * Whole-push retries on temporary registry faults, by the registry layer's one policy (registry/retry.ts; the
+   * engine retries single layers itself). Overrides its defaults, e.g. fewer attempts or an injected sleep.
+   */
+  retry?: Partial<RetryOptions>;
 }
 
 export interface PushedImage {
@@ -49,31 +63,8 @@ export class PushError extends Error {
   }
 }
 
-/** Three attempts with 2 s then 4 s between them cover a registry restart or a short 503/429 spell. */
-const DEFAULT_PUSH_ATTEMPTS = 3;
-const DEFAULT_PUSH_DELAY_MS = 2000;
 /** What the engine's push writes when the registry does not say (Docker image manifest, schema 2). */
 const ENGINE_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
-
-const tagPattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const digestPattern = /^sha256:[a-f0-9]{64}$/;
-
-/** Engine push errors worth another attempt: 5xx, 429, dropped connections. Auth and name errors are not. */
-function isTemporary(message: string): boolean {
-  return /\b(50[0-4]|429)\b|too ?many ?requests|toomanyrequests|connection reset|broken pipe|EOF|timeout|i\/o timeout|connection refused|service unavailable|bad gateway/i.test(
-    message,
-  );
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
-}
 
 /**
  * Tags `sourceImage` as `repository:tag` for each tag and pushes each through the engine with per-call credentials.
@@ -84,7 +75,8 @@ export async function pushImage(docker: Docker, options: PushImageOptions, log: 
   const { repository } = options;
   if (options.tags.length === 0) throw new PushError(`push ${repository}: no tags to push`);
   for (const tag of options.tags) {
-    if (!tagPattern.test(tag)) throw new PushError(`push ${repository}: '${tag}' is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
+    const problem = tagProblem(tag);
+    if (problem) throw new PushError(`push ${repository}: '${tag}' is not a valid tag (${problem})`);
   }
   try {
     await docker.getImage(options.sourceImage).inspect();
@@ -105,8 +97,7 @@ export async function pushImage(docker: Docker, options: PushImageOptions, log: 
       true,
     ),
   };
-  const attempts = Math.max(1, options.retry?.attempts ?? DEFAULT_PUSH_ATTEMPTS);
-  const delayMs = options.retry?.delayMs ?? DEFAULT_PUSH_DELAY_MS;
+  const retry = retryOptions(options.retry);
 
   let digest: string | undefined;
   let mediaType: string | undefined;
@@ -119,20 +110,21 @@ export async function pushImage(docker: Docker, options: PushImageOptions, log: 
       rethrowUnreachable(docker, error);
     }
     let pushed: string | undefined;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        pushed = await pushTag(docker, repository, tag, authconfig, log, options.signal);
-        break;
-      } catch (error) {
-        if (options.signal?.aborted) throw new PushError(`push ${ref} was cancelled`);
-        const message = error instanceof EngineStreamError ? error.message : engineMessage(error);
-        if (!(error instanceof EngineStreamError)) rethrowUnreachable(docker, error);
-        if (attempt >= attempts || !isTemporary(message)) throw new PushError(`push ${ref}: ${message}`, isTemporary(message));
-        log.warn(`push ${ref}: ${message}; trying again in ${(delayMs * attempt) / 1000}s (attempt ${attempt + 1} of ${attempts})`);
-        await sleep(delayMs * attempt, options.signal);
+    try {
+      pushed = await withRetry(() => pushTag(docker, repository, tag, authconfig, log, options.signal), retry, {
+        signal: options.signal,
+        retryable: isTemporaryEnginePushError,
+        onRetry: ({ attempt, delayMs, error }) =>
+          log.warn(`push ${ref}: ${(error as Error).message}; trying again in ${delayMs / 1000}s (attempt ${attempt + 1} of ${retry.attempts})`),
+      });
+    } catch (error) {
+      if (options.signal?.aborted) throw new PushError(`push ${ref} was cancelled`);
+      if (error instanceof EngineStreamError) {
+        throw new PushError(`push ${ref}: ${error.message}`, classifyEnginePushMessage(error.message)?.temporary ?? false);
       }
+      throw unreachable(docker, error) ?? new PushError(`push ${ref}: ${engineMessage(error)}`);
     }
-    if (!pushed || !digestPattern.test(pushed)) throw new PushError(`push ${ref}: the engine reported no manifest digest`);
+    if (!pushed || !isDigest(pushed)) throw new PushError(`push ${ref}: the engine reported no manifest digest`);
 
     let head: ManifestHead;
     try {
@@ -162,7 +154,9 @@ async function pushTag(
   log: Log,
   signal?: AbortSignal,
 ): Promise<string | undefined> {
-  const stream = (await docker.getImage(repository).push({ tag, authconfig, abortSignal: signal } as never)) as unknown as NodeJS.ReadableStream;
+  // docker-modem sends `authconfig.base64` as X-Registry-Auth as it is; dockerode's types only know the decoded form.
+  const pushOptions = { tag, authconfig, abortSignal: signal } as unknown as Docker.ImagePushOptions;
+  const stream = await docker.getImage(repository).push(pushOptions);
   let digest: string | undefined;
   const reported = new Set<string>();
   await followProgress(stream, (event) => {

@@ -1,7 +1,8 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as semver from 'semver';
+import satisfiesRange from 'semver/functions/satisfies';
+import validRange from 'semver/ranges/valid';
 import type { Log } from '../log';
 import { ChartError } from './errors';
 import { loadChartDir, type Chart } from './load';
@@ -31,11 +32,11 @@ export function checkDependencies(chart: Chart, what: string): void {
  */
 function satisfies(version: string, constraint: string): boolean {
   const range = constraint.replace(/,/g, ' ').trim();
-  return semver.satisfies(version, range, { loose: true });
+  return satisfiesRange(version, range, { loose: true });
 }
 
 function validConstraint(constraint: string): boolean {
-  return semver.validRange(constraint.replace(/,/g, ' ').trim(), { loose: true }) !== null;
+  return validRange(constraint.replace(/,/g, ' ').trim(), { loose: true }) !== null;
 }
 
 /**

@@ -24,6 +24,6 @@ export {
 } from './push';
 export { versionFromBranch, chooseChartVersion, isChartSemver, ociTag } from './version';
 export { loadChartDir, loadChartArchive, type Chart } from './load';
-export { pinImageInValues, isImageDigest, isImageRepository, type ImagePin, type PinResult } from './values';
+export { pinImageInValues, checkImagePin, checkValuesKey, type ImagePin, type PinResult } from './values';
 export { IgnoreRules, goPathMatch } from './ignore';
 export type { ChartMetadata, ChartDependency, ChartLock } from './metadata';

@@ -4,14 +4,8 @@ import type { Log } from '../log';
 import { readTarGz, type ArchiveFile } from './archive';
 import { ChartError } from './errors';
 import { HELMIGNORE, IgnorePatternError, IgnoreRules } from './ignore';
-import {
-  decodeLock,
-  decodeMetadataInto,
-  parseYaml,
-  validateMetadata,
-  type ChartLock,
-  type ChartMetadata,
-} from './metadata';
+import { decodeLock, decodeMetadataInto, validateMetadata, type ChartLock, type ChartMetadata } from './metadata';
+import { parseYaml } from './yaml';
 
 /**
  * A loaded chart, modelled on helm's `chart.Chart`: what `helm package` writes comes from these fields alone.
@@ -102,7 +96,7 @@ function walkChart(root: string, rules: IgnoreRules, what: string): ArchiveFile[
       const abs = path.join(dirPath, name);
       const relName = rel ? `${rel}/${name}` : name;
       let st = fs.lstatSync(abs);
-      let real = abs;
+      let real: string;
       if (st.isSymbolicLink()) {
         try {
           real = fs.realpathSync(abs);
@@ -192,7 +186,7 @@ export function loadFiles(files: ArchiveFile[], what: string, log: Log): Chart {
         chart.lock = decodeLock(parseYaml(text(), `${what}/Chart.lock`), `${what}/Chart.lock`);
         break;
       case f.name === 'values.yaml':
-        parseYaml(text(), `${what}/values.yaml`);
+        parseYaml(text(), `${what}/values.yaml`, '1.1');
         chart.values = Buffer.from(f.data);
         break;
       case f.name === 'values.schema.json':

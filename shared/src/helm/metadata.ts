@@ -1,6 +1,6 @@
-import * as yaml from 'js-yaml';
 import { ChartError } from './errors';
 import { isHelmVersion } from './version';
+import { dumpYaml } from './yaml';
 
 /**
  * Chart.yaml as helm models it (helm v3.17 `pkg/chart/metadata.go`): only these fields survive packaging, in this
@@ -86,20 +86,6 @@ const DEPENDENCY_FIELDS: [keyof ChartDependency, FieldKind | 'any[]'][] = [
 
 const MAINTAINER_FIELDS: (keyof ChartMaintainer)[] = ['name', 'email', 'url'];
 
-/** Chart.yaml's YAML is read with the core schema: no timestamps or other types helm's JSON round trip lacks. */
-const SCHEMA = yaml.CORE_SCHEMA;
-
-/** Parses YAML text into a plain value; a syntax error becomes a ChartError naming `file`. */
-export function parseYaml(text: string, file: string, schema: yaml.Schema = SCHEMA): unknown {
-  try {
-    return yaml.load(text, { schema, filename: file });
-  } catch (err) {
-    const reason = err instanceof yaml.YAMLException ? err.reason : (err as Error).message;
-    const line = err instanceof yaml.YAMLException && err.mark ? ` (line ${err.mark.line + 1})` : '';
-    throw new ChartError(`${file} is not valid YAML: ${reason}${line}`);
-  }
-}
-
 /**
  * Reads a YAML document into `target` the way helm's `yaml.Unmarshal` (YAML → JSON → Go struct) does: keys match
  * case-insensitively, the last one wins, scalars are turned into the strings string fields want (`1.10` → "1.1",
@@ -127,7 +113,7 @@ export function decodeLock(doc: unknown, file: string): ChartLock {
       case 'generated':
         if (value === null) break;
         if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) {
-          throw new ChartError(`${file}: generated must be an RFC 3339 time, got '${String(value)}'`);
+          throw new ChartError(`${file}: generated must be an RFC 3339 time, got '${typeof value === 'string' ? value : JSON.stringify(value)}'`);
         }
         lock.generated = value;
         break;
@@ -154,7 +140,7 @@ function decodeField(value: unknown, kind: FieldKind | 'any[]', where: string): 
       return decodeStrings(value, where);
     case 'bool':
       if (value === null) return undefined;
-      if (typeof value !== 'boolean') throw new ChartError(`${where} must be true or false, got '${String(value)}'`);
+      if (typeof value !== 'boolean') throw new ChartError(`${where} must be true or false, got '${typeof value === 'string' ? value : JSON.stringify(value)}'`);
       return value;
     case 'maintainers':
       return decodeMaintainers(value, where);
@@ -242,7 +228,8 @@ const ALIAS_NAME = /^[a-zA-Z0-9_-]+$/;
  */
 export function validateMetadata(md: ChartMetadata, where: string): void {
   for (const field of ['name', 'description', 'home', 'icon', 'condition', 'tags', 'appVersion', 'kubeVersion'] as const) {
-    if (md[field] !== undefined) md[field] = sanitize(md[field] as string);
+    const value = md[field];
+    if (value !== undefined) md[field] = sanitize(value);
   }
   if (md.sources) md.sources = md.sources.map(sanitize);
   if (md.keywords) md.keywords = md.keywords.map(sanitize);
@@ -262,7 +249,10 @@ export function validateMetadata(md: ChartMetadata, where: string): void {
     throw new ChartError(`${where}: Chart.yaml: type must be application or library, got '${md.type}'`);
   }
   for (const m of md.maintainers ?? []) {
-    for (const f of MAINTAINER_FIELDS) if (m[f] !== undefined) m[f] = sanitize(m[f] as string);
+    for (const f of MAINTAINER_FIELDS) {
+      const value = m[f];
+      if (value !== undefined) m[f] = sanitize(value);
+    }
   }
   const seen = new Set<string>();
   for (const dep of md.dependencies ?? []) {
@@ -369,8 +359,6 @@ export function goJson(value: unknown): string {
   return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-const DUMP_OPTIONS: yaml.DumpOptions = { sortKeys: true, lineWidth: -1, noRefs: true, noArrayIndent: true };
-
 /**
  * Chart.yaml as helm rewrites it when packaging (keys sorted, known fields only; a v1 chart's dependencies live in
  * requirements.yaml, so they are left out here as helm leaves them out).
@@ -378,12 +366,9 @@ const DUMP_OPTIONS: yaml.DumpOptions = { sortKeys: true, lineWidth: -1, noRefs: 
 export function serializeChartYaml(md: ChartMetadata): string {
   const obj = metadataObject(md);
   if (md.apiVersion === 'v1') delete obj.dependencies;
-  return yaml.dump(obj, DUMP_OPTIONS);
+  return dumpYaml(obj);
 }
 
 export function serializeLock(lock: ChartLock): string {
-  return yaml.dump(
-    { dependencies: lock.dependencies.map(dependencyObject), digest: lock.digest, generated: lock.generated },
-    DUMP_OPTIONS,
-  );
+  return dumpYaml({ dependencies: lock.dependencies.map(dependencyObject), digest: lock.digest, generated: lock.generated });
 }

@@ -7,7 +7,7 @@ import { checkDependencies, updateLocalDependencies } from './dependencies';
 import { ChartError } from './errors';
 import { loadChartDir, type Chart } from './load';
 import { checkChartName, sanitize, serializeChartYaml, serializeLock, type ChartMetadata } from './metadata';
-import { isImageDigest, isImageRepository, pinImageInValues } from './values';
+import { checkImagePin, checkValuesKey, pinImageInValues } from './values';
 import { chooseChartVersion, ociTag, type ChartVersionChoice } from './version';
 
 /** Plain options of `packageChart`; the task maps its inputs onto these one to one. */
@@ -104,7 +104,7 @@ export async function packageChart(options: PackageChartOptions, log: Log): Prom
     );
     chart.values = Buffer.from(pinned.text, 'utf8');
     log.info(`pinned the image by digest in values.yaml: ${pinned.settings.join(', ')}`);
-    if (!pinned.commentsKept) log.warn(`${what}/values.yaml could not be edited in place, so it was rewritten without its comments`);
+    for (const key of pinned.rewritten) log.warn(`${what}/values.yaml: '${key}' was written out as a block map to take the pinned keys`);
   }
 
   const files = chartArchiveFiles(chart, '');
@@ -134,18 +134,11 @@ function checkOptions(options: PackageChartOptions): void {
   const appVersion = options.appVersion?.trim();
   if (appVersion && /[\r\n]/.test(appVersion)) throw new ChartError(`appVersion must be one line, got '${appVersion}'`);
   const digest = options.imageDigest?.trim();
-  const repository = options.imageRepository?.trim();
+  const repository = options.imageRepository?.trim() || undefined;
   if (repository && !digest) throw new ChartError('imageRepository is set but imageDigest is not: set both to pin the image by digest');
-  if (digest && !isImageDigest(digest)) {
-    throw new ChartError(`imageDigest '${digest}' is not a digest: expected sha256: followed by 64 lower-case hex digits`);
-  }
-  if (repository && !isImageRepository(repository)) {
-    throw new ChartError(`imageRepository '${repository}' is not an image repository (host/path, lower case, without tag or digest)`);
-  }
-  const key = options.imageValuesKey?.trim();
-  if (key && key.split('.').some((s) => s.trim() === '')) {
-    throw new ChartError(`imageValuesKey '${key}' is not a dotted key path (e.g. image or app.image)`);
-  }
+  const valuesKey = options.imageValuesKey?.trim() || DEFAULT_IMAGE_VALUES_KEY;
+  checkValuesKey(valuesKey);
+  if (digest) checkImagePin({ valuesKey, repository, digest });
 }
 
 /** The option, else SOURCE_DATE_EPOCH, else the default; a malformed value is an error naming it. */

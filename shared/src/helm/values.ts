@@ -1,7 +1,11 @@
+// Pins the image by digest in values.yaml. The file is read with `yaml` (see ./yaml.ts) for what it means, and
+// edited as text at the source ranges of the nodes that change, so every other byte (comments, key order, blank
+// lines, quoting, indentation, line ends) stays as written. Image references are checked by reference/.
 import { isDeepStrictEqual } from 'node:util';
-import * as yaml from 'js-yaml';
+import { isAlias, isScalar, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { InvalidReferenceError, isDigest, parseRepository, tagProblem } from '../reference';
 import { ChartError } from './errors';
-import { isMap } from './metadata';
+import { dumpYamlQuoted, isBlockMap, keyText, parseYamlDocument, yamlValue } from './yaml';
 
 /** What to pin in values.yaml. */
 export interface ImagePin {
@@ -19,36 +23,58 @@ export interface PinResult {
   text: string;
   /** `key.path=value` for each value written, for the log. */
   settings: string[];
-  /** False when values.yaml had to be re-serialised (comments lost) because a surgical edit was not possible. */
-  commentsKept: boolean;
+  /**
+   * Key paths whose flow-style map (`{…}`) or alias (`*anchor`) had to be written out as a block map to take the new
+   * keys; comments inside those values are not kept. Empty in the usual case.
+   */
+  rewritten: string[];
 }
 
-const DIGEST = /^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$/;
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const HOST = /^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$/;
+/** Keys that name JavaScript object machinery rather than a value; a key path through them is refused. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** Indentation step for new nested maps when the file has none to copy. */
+const DEFAULT_INDENT = 2;
 
-export function isImageDigest(value: string): boolean {
-  return DIGEST.test(value);
+function repositoryProblem(value: string): string | undefined {
+  try {
+    parseRepository(value, { defaultRegistry: '' });
+    return undefined;
+  } catch (err) {
+    if (err instanceof InvalidReferenceError) return err.reason;
+    throw err;
+  }
 }
 
-/** The first segment is a registry host when it has `.` or `:` or is `localhost` (the Docker reference rule). */
-function splitHost(repository: string): { host?: string; path: string } {
-  const slash = repository.indexOf('/');
-  if (slash < 0) return { path: repository };
-  const first = repository.slice(0, slash);
-  if (first.includes('.') || first.includes(':') || first === 'localhost') return { host: first, path: repository.slice(slash + 1) };
-  return { path: repository };
-}
-
-/** Whether `value` is an image repository without tag or digest (`host[:port]/path` or `path`). */
-export function isImageRepository(value: string): boolean {
-  const { host, path } = splitHost(value);
-  if (host !== undefined && !HOST.test(host)) return false;
-  return path.length > 0 && path.split('/').every((c) => PATH_COMPONENT.test(c));
+/** Checks imageValuesKey: a dotted path of keys, none of them JavaScript's own (`__proto__`). Returns its segments. */
+export function checkValuesKey(valuesKey: string): string[] {
+  const segments = valuesKey.split('.');
+  if (segments.some((s) => s.trim() === '')) {
+    throw new ChartError(`imageValuesKey '${valuesKey}' is not a dotted key path (e.g. image or app.image)`);
+  }
+  const reserved = segments.find((s) => RESERVED_KEYS.has(s));
+  if (reserved) {
+    throw new ChartError(`imageValuesKey '${valuesKey}' uses the reserved key '${reserved}': name the values map that holds the image (e.g. image)`);
+  }
+  return segments;
 }
 
 /**
- * Pins the image by digest in values.yaml text, editing only the lines that change so comments and layout stay:
+ * Checks the pin's inputs before any file is read; each error names the input. Returns the key path's segments.
+ */
+export function checkImagePin(pin: Pick<ImagePin, 'valuesKey' | 'repository' | 'digest'>): string[] {
+  const segments = checkValuesKey(pin.valuesKey);
+  if (!isDigest(pin.digest)) {
+    throw new ChartError(`imageDigest '${pin.digest}' is not a digest: expected sha256: followed by 64 lower-case hex digits`);
+  }
+  if (pin.repository !== undefined) {
+    const problem = repositoryProblem(pin.repository);
+    if (problem) throw new ChartError(`imageRepository '${pin.repository}' is not an image repository (${problem}): write host/path, without tag or digest`);
+  }
+  return segments;
+}
+
+/**
+ * Pins the image by digest in values.yaml text:
  * - `<key>.repository` gets `repository` when given (split into `<key>.registry` + `<key>.repository` when the map
  *   has a `registry` key and the repository names a host);
  * - where the map has a `digest` key, that key gets the digest and the tag is left alone (charts that render
@@ -56,38 +82,22 @@ export function isImageRepository(value: string): boolean {
  * - otherwise `<key>.tag` becomes `<tag>@<digest>`, so the common `{{ .repository }}:{{ .tag }}` template renders
  *   `repository:tag@sha256:…`, which pulls by digest. The tag is the existing one (a previous `@digest` removed),
  *   else `defaultTag`.
- * A key path through something that is not a map is an error; missing maps are created.
- * The result is re-parsed and compared with the intended values; should the surgical edit not produce exactly
- * them (anchors, flow style, multi-line scalars), values.yaml is re-serialised instead and `commentsKept` is false.
+ * A key path through something that is not a map is an error; missing maps are created. Only the changed values'
+ * text is touched; the result is parsed again and must hold exactly the intended values.
  */
 export function pinImageInValues(text: string, pin: ImagePin, file: string): PinResult {
-  const segments = pin.valuesKey.split('.');
-  if (segments.some((s) => s.trim() === '')) {
-    throw new ChartError(`imageValuesKey '${pin.valuesKey}' is not a dotted key path (e.g. image or app.image)`);
-  }
-  if (!isImageDigest(pin.digest)) {
-    throw new ChartError(`imageDigest '${pin.digest}' is not a digest: expected sha256: followed by 64 lower-case hex digits`);
-  }
-  if (pin.repository !== undefined && !isImageRepository(pin.repository)) {
-    throw new ChartError(`imageRepository '${pin.repository}' is not an image repository (host/path, lower case, without tag or digest)`);
-  }
-  let doc: unknown;
-  try {
-    doc = yaml.load(text, { filename: file });
-  } catch (err) {
-    throw new ChartError(`${file} is not valid YAML: ${err instanceof yaml.YAMLException ? err.reason : (err as Error).message}`);
-  }
-  if (doc === undefined || doc === null) doc = {};
-  if (!isMap(doc)) throw new ChartError(`${file} is not a map of values, so the image cannot be pinned in it`);
+  const segments = checkImagePin(pin);
+  const values = yamlValue(parseYamlDocument(text, file, '1.1'), file) ?? {};
+  if (!isPlainMap(values)) throw new ChartError(`${file} is not a map of values, so the image cannot be pinned in it`);
 
-  let node: Record<string, unknown> | undefined = doc;
+  let node: Record<string, unknown> | undefined = values;
   for (let i = 0; i < segments.length && node; i++) {
-    const value: unknown = node[segments[i]];
+    const value: unknown = Object.hasOwn(node, segments[i]) ? node[segments[i]] : undefined;
     if (value === undefined || value === null) {
       node = undefined;
       break;
     }
-    if (!isMap(value)) {
+    if (!isPlainMap(value)) {
       const at = segments.slice(0, i + 1).join('.');
       throw new ChartError(
         `values key path '${at}' in ${file} is not a map (it holds ${describe(value)}), so the image cannot be pinned under ` +
@@ -100,286 +110,240 @@ export function pinImageInValues(text: string, pin: ImagePin, file: string): Pin
 
   const sets: [string[], string][] = [];
   if (pin.repository) {
-    const { host, path } = splitHost(pin.repository);
-    if (host && 'registry' in image) {
-      sets.push([[...segments, 'registry'], host]);
-      sets.push([[...segments, 'repository'], path]);
+    const ref = parseRepository(pin.repository, { defaultRegistry: '' });
+    if (ref.registry && Object.hasOwn(image, 'registry')) {
+      sets.push([[...segments, 'registry'], ref.registry]);
+      sets.push([[...segments, 'repository'], ref.repository]);
     } else {
       sets.push([[...segments, 'repository'], pin.repository]);
     }
   }
-  if ('digest' in image) {
+  if (Object.hasOwn(image, 'digest')) {
     sets.push([[...segments, 'digest'], pin.digest]);
   } else {
     const existing = image.tag;
     if (existing !== undefined && existing !== null && typeof existing === 'object') {
-      throw new ChartError(`values key '${pin.valuesKey}.tag' in ${file} is not a scalar, so it cannot carry the digest`);
+      throw new ChartError(`values key '${pin.valuesKey}.tag' in ${file} is not a scalar (it holds ${describe(existing)}), so it cannot carry the digest`);
     }
-    const current = existing === undefined || existing === null ? '' : String(existing).replace(/@.*$/, '');
+    const current = existing === undefined || existing === null ? '' : `${existing as string | number | boolean}`.replace(/@.*$/, '');
     const tag = current || pin.defaultTag || '';
     if (!tag) {
       throw new ChartError(
         `${file}: '${pin.valuesKey}.tag' is empty and the chart has no appVersion: set appVersion (the tag that goes with the digest)`,
       );
     }
+    const problem = tagProblem(tag);
+    if (problem) {
+      const source = current ? `'${pin.valuesKey}.tag' in ${file}` : 'appVersion';
+      throw new ChartError(`${source} is not an image tag (${problem.replace(/\r?\n/g, '\\n')}), so the digest cannot be pinned after it: set it to the image's tag`);
+    }
     sets.push([[...segments, 'tag'], `${tag}@${pin.digest}`]);
   }
 
-  const expected = deepCopy(doc) as Record<string, unknown>;
-  for (const [keyPath, value] of sets) setIn(expected, keyPath, value);
-  const settings = sets.map(([k, v]) => `${k.join('.')}=${v}`);
-
-  let edited: string | undefined;
-  try {
-    let current = text;
-    for (const [keyPath, value] of sets) current = setScalarInText(current, keyPath, value);
-    edited = current;
-  } catch (err) {
-    if (!(err instanceof NotSurgical)) throw err;
+  const expected = copyValues(values) as Record<string, unknown>;
+  let edited = text;
+  const rewritten: string[] = [];
+  for (const [keyPath, value] of sets) {
+    setIn(expected, keyPath, value);
+    const step = setInText(edited, keyPath, value, file);
+    edited = step.text;
+    if (step.rewritten && !rewritten.includes(step.rewritten)) rewritten.push(step.rewritten);
   }
-  if (edited !== undefined && sameValues(edited, expected)) return { text: edited, settings, commentsKept: true };
-  return { text: yaml.dump(expected, { lineWidth: -1, noRefs: true }), settings, commentsKept: false };
+  const settings = sets.map(([k, v]) => `${k.join('.')}=${v}`);
+  if (!isDeepStrictEqual(yamlValue(parseYamlDocument(edited, file, '1.1'), file), expected)) {
+    // Never expected: the editor changes only the nodes it sets. Refusing beats packaging values nobody asked for.
+    throw new ChartError(`${file}: setting ${settings.join(', ')} would change other values; please report this values.yaml layout`);
+  }
+  return { text: edited, settings, rewritten };
 }
 
 function describe(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
+  if (value instanceof Date) return 'a date';
+  if (typeof value === 'object' && value !== null) return 'a map';
   if (typeof value === 'string') return `the string '${value.length > 60 ? `${value.slice(0, 60)}…` : value}'`;
   return `the ${typeof value} ${String(value)}`;
 }
 
+function isPlainMap(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
 /** A copy without shared nodes: an alias target is not changed through the alias. */
-function deepCopy(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(deepCopy);
-  if (isMap(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deepCopy(v)]));
+function copyValues(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(copyValues);
+  if (isPlainMap(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copyValues(v)]));
   return value;
 }
 
-function setIn(root: Record<string, unknown>, keyPath: string[], value: string): void {
+function setIn(root: Record<string, unknown>, keyPath: string[], value: unknown): Record<string, unknown> {
   let node = root;
   for (const key of keyPath.slice(0, -1)) {
-    if (!isMap(node[key])) node[key] = {};
+    if (!isPlainMap(node[key])) node[key] = {};
     node = node[key] as Record<string, unknown>;
   }
   node[keyPath[keyPath.length - 1]] = value;
+  return root;
 }
 
-function sameValues(text: string, expected: unknown): boolean {
-  try {
-    const parsed = yaml.load(text) ?? {};
-    return isDeepStrictEqual(parsed, expected);
-  } catch {
-    return false;
-  }
+/** `{a: {b: value}}` for `[a, b]`; the value itself for `[]`. */
+function nested(keyPath: string[], value: unknown): unknown {
+  return keyPath.reduceRight<unknown>((inner, key) => ({ [key]: inner }), value);
 }
 
-class NotSurgical extends Error {}
-
-interface Line {
-  /** Without the line break; a `\r` of a CRLF file is kept in `cr`. */
-  content: string;
-  cr: boolean;
+/** One edit of the text; `rewritten` names a flow map or alias that was written out as a block map. */
+interface Edit {
+  text: string;
+  rewritten?: string;
 }
-
-const DEFAULT_INDENT = 2;
 
 /**
- * Sets one scalar at `keyPath` in block-style YAML text by editing lines: replaces the value of an existing key
- * (keeping its trailing comment), turns an empty/`null`/`{}` map into a block, or inserts the missing keys after the
- * last line of the innermost existing map. Throws NotSurgical for shapes it does not edit (flow maps with content,
- * anchors, block scalars, keys with nested content where a scalar should be).
+ * Sets one string at `keyPath`, editing only the text of the node that changes:
+ * - an existing scalar (or alias) at the end of the path: its source is replaced, a comment after it stays;
+ * - a missing key: a line (or nested lines) is added after the last entry of the innermost existing block map,
+ *   indented like that map's entries;
+ * - a key on the way that is empty, `~`, `{}`, a flow map or an alias: its value is replaced by a block map that
+ *   holds what it held plus the new keys.
  */
-function setScalarInText(text: string, keyPath: string[], value: string): string {
-  const finalEol = text.endsWith('\n');
-  const raw = text === '' ? [] : text.split('\n');
-  if (finalEol) raw.pop();
-  const lines: Line[] = raw.map((l) => (l.endsWith('\r') ? { content: l.slice(0, -1), cr: true } : { content: l, cr: false }));
-  const crlf = lines.length > 0 && lines[0].cr;
-  if (!finalEol && lines.length > 0) lines[lines.length - 1].cr = crlf;
-  const unit = indentUnit(lines);
-  const newLine = (content: string): Line => ({ content, cr: crlf });
-  const done = (): string => {
-    const out = lines.map((l) => `${l.content}${l.cr ? '\r' : ''}\n`).join('');
-    return finalEol ? out : out.replace(crlf ? /\r\n$/ : /\n$/, '');
-  };
-
-  let start = 0;
-  let end = lines.length;
-  let parentIndent = -unit;
-  let parentLine = -1;
+function setInText(text: string, keyPath: string[], value: string, file: string): Edit {
+  const doc = parseYamlDocument(text, file, '1.1');
+  const layout = new Layout(text, doc);
+  const root = doc.contents;
+  if (root === null || (isScalar(root) && root.value === null)) {
+    const start = root?.range?.[0] ?? text.length;
+    const end = root?.range?.[1] ?? text.length;
+    return { text: layout.appendLines(text.slice(0, start) + text.slice(end), nested(keyPath, value), 0) };
+  }
+  if (!isBlockMap(root)) {
+    const block = layout.render(setIn(copyValues(toValue(root, doc, file)) as Record<string, unknown>, keyPath, value), 0);
+    const [start, end] = root.range ?? [0, text.length];
+    return { text: text.slice(0, start) + block.trimEnd() + text.slice(end), rewritten: '(the whole file)' };
+  }
+  let map: YAMLMap<Node, Node | null> = root;
   for (let i = 0; i < keyPath.length; i++) {
-    const blockIndent = firstContentIndent(lines, start, end);
-    let found = -1;
-    if (blockIndent !== undefined) {
-      for (let j = start; j < end; j++) {
-        if (!isContent(lines[j].content) || indentOf(lines[j].content) !== blockIndent) continue;
-        const key = parseKeyLine(lines[j].content);
-        if (key && key.key === keyPath[i]) {
-          found = j;
-          break;
-        }
-      }
-    }
-    if (found < 0) {
-      const indent = blockIndent ?? parentIndent + unit;
-      const at = parentLine < 0 ? lines.length : Math.max(lastContentLine(lines, start, end), parentLine) + 1;
-      lines.splice(at, 0, ...nestedLines(keyPath.slice(i), value, indent, unit).map(newLine));
-      return done();
-    }
-    const line = lines[found].content;
-    const key = parseKeyLine(line)!;
-    const indent = indentOf(line);
-    const inline = parseInlineValue(line.slice(key.valueStart));
-    const childEnd = blockEnd(lines, found, indent);
-    const hasChildren = lastContentLine(lines, found + 1, childEnd) >= 0;
-    if (i === keyPath.length - 1) {
-      if (hasChildren || inline.kind === 'complex' || inline.kind === 'emptyFlowMap') throw new NotSurgical();
-      lines[found].content = `${line.slice(0, key.valueStart)} ${JSON.stringify(value)}${inline.trailer}`;
-      return done();
-    }
-    if (inline.kind === 'empty' && hasChildren) {
-      start = found + 1;
-      end = childEnd;
-      parentIndent = indent;
-      parentLine = found;
+    const pair = map.items.find((p) => keyText(p.key) === keyPath[i]);
+    const rest = keyPath.slice(i + 1);
+    if (!pair) return { text: layout.insertPair(map, keyPath[i], nested(rest, value)) };
+    const node = pair.value;
+    if (rest.length === 0) return { text: layout.replaceScalar(pair, value) };
+    if (isBlockMap(node)) {
+      map = node;
       continue;
     }
-    if ((inline.kind === 'empty' || inline.kind === 'null' || inline.kind === 'emptyFlowMap') && !hasChildren) {
-      lines[found].content = `${line.slice(0, key.valueStart)}${inline.trailer}`;
-      lines.splice(found + 1, 0, ...nestedLines(keyPath.slice(i + 1), value, indent + unit, unit).map(newLine));
-      return done();
+    const empty = node === null || (isScalar(node) && node.value === null);
+    const current = empty ? {} : (copyValues(toValue(node, doc, file)) as Record<string, unknown>);
+    const edit = { text: layout.replaceWithBlock(pair, setIn(current, rest, value)) };
+    return empty ? edit : { ...edit, rewritten: keyPath.slice(0, i + 1).join('.') };
+  }
+  throw new ChartError(`${file}: the key path '${keyPath.join('.')}' is empty`);
+}
+
+function toValue(node: Node, doc: Document, file: string): unknown {
+  const value: unknown = node.toJS(doc, { maxAliasCount: -1 });
+  if (!isPlainMap(value)) throw new ChartError(`${file}: '${String(value)}' is not a map`);
+  return value;
+}
+
+/** Where things are in the text, and how to write new lines so they look like the file's own. */
+class Layout {
+  private readonly eol: string;
+  private readonly unit: number;
+
+  constructor(
+    private readonly text: string,
+    doc: Document,
+  ) {
+    this.eol = text.includes('\r\n') ? '\r\n' : '\n';
+    this.unit = this.indentUnit(doc);
+  }
+
+  /** The file's indentation step: the first nested block map's offset from its key. */
+  private indentUnit(doc: Document): number {
+    let unit = 0;
+    visit(doc, {
+      Pair: (_, pair) => {
+        if (!isBlockMap(pair.value) || !isScalar(pair.key) || !pair.key.range) return undefined;
+        const first = pair.value.items[0]?.key;
+        if (!isScalar(first) || !first.range) return undefined;
+        const step = this.column(first.range[0]) - this.column(pair.key.range[0]);
+        if (step <= 0) return undefined;
+        unit = step;
+        return visit.BREAK;
+      },
+    });
+    return unit || DEFAULT_INDENT;
+  }
+
+  private column(offset: number): number {
+    return offset - (this.text.lastIndexOf('\n', offset - 1) + 1);
+  }
+
+  /** Offset just past the line break ending the line that holds `offset` (the text's end when there is none). */
+  private lineEnd(text: string, offset: number): number {
+    const newline = text.indexOf('\n', offset);
+    return newline < 0 ? text.length : newline + 1;
+  }
+
+  /** `value` as block YAML lines at `column`, in the file's line ends. */
+  render(value: unknown, column: number): string {
+    const pad = ' '.repeat(column);
+    return dumpYamlQuoted(value, this.unit)
+      .split('\n')
+      .map((line) => (line ? pad + line : line))
+      .join(this.eol);
+  }
+
+  /** Inserts rendered lines at `offset` (a line start, or the end of a text without a final line break). */
+  private insertLines(text: string, offset: number, value: unknown, column: number): string {
+    const lines = this.render(value, column);
+    if (offset < text.length || /\n$/.test(text) || text === '') return text.slice(0, offset) + lines + text.slice(offset);
+    // The file had no final line break: neither does the result.
+    return text + this.eol + lines.slice(0, -this.eol.length);
+  }
+
+  appendLines(text: string, value: unknown, column: number): string {
+    return this.insertLines(text, text.length, value, column);
+  }
+
+  /** Adds `key: value` after the map's last entry, at the column of its first key. */
+  insertPair(map: YAMLMap<Node, Node | null>, key: string, value: unknown): string {
+    const first = map.items[0].key;
+    const end = map.range![1];
+    const at = this.text[end - 1] === '\n' ? end : this.lineEnd(this.text, end);
+    return this.insertLines(this.text, at, { [key]: value }, this.column(first.range![0]));
+  }
+
+  /** Replaces the pair's scalar (or alias) value by `value` as a quoted string; what follows on the line stays. */
+  replaceScalar(pair: Pair<Node, Node | null>, value: string): string {
+    const node = pair.value;
+    if (node && (isScalar(node) || isAlias(node)) && node.range && node.range[1] > node.range[0]) {
+      const [start, end] = node.range;
+      const old = this.text.slice(start, end);
+      const single = isScalar(node) && node.type === 'QUOTE_SINGLE';
+      const quoted = single ? `'${value.replace(/'/g, "''")}'` : JSON.stringify(value);
+      // A block scalar's range takes its last line break along.
+      const keep = /\r?\n$/.exec(old)?.[0] ?? '';
+      return this.text.slice(0, start) + quoted + keep + this.text.slice(end);
     }
-    throw new NotSurgical();
+    const colon = this.colonAfter(pair);
+    return `${this.text.slice(0, colon)} ${JSON.stringify(value)}${this.text.slice(colon)}`;
   }
-  throw new NotSurgical();
-}
 
-function nestedLines(keys: string[], value: string, indent: number, unit: number): string[] {
-  return keys.map((k, i) => {
-    const pad = ' '.repeat(indent + i * unit);
-    return i === keys.length - 1 ? `${pad}${keyText(k)}: ${JSON.stringify(value)}` : `${pad}${keyText(k)}:`;
-  });
-}
-
-const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_./-]*$/;
-const RESERVED = /^(?:true|false|yes|no|on|off|null|y|n|~)$/i;
-
-function keyText(key: string): string {
-  return PLAIN_KEY.test(key) && !RESERVED.test(key) ? key : JSON.stringify(key);
-}
-
-function indentOf(content: string): number {
-  return content.length - content.replace(/^ +/, '').length;
-}
-
-/** A line that carries YAML content: not blank, not a comment, not a document marker or directive. */
-function isContent(content: string): boolean {
-  const t = content.trim();
-  if (t === '' || t.startsWith('#')) return false;
-  if (/^(?:---|\.\.\.)(?:\s|$)/.test(content) || content.startsWith('%')) return false;
-  return true;
-}
-
-function firstContentIndent(lines: Line[], start: number, end: number): number | undefined {
-  for (let j = start; j < end; j++) if (isContent(lines[j].content)) return indentOf(lines[j].content);
-  return undefined;
-}
-
-function lastContentLine(lines: Line[], start: number, end: number): number {
-  for (let j = end - 1; j >= start; j--) if (isContent(lines[j].content)) return j;
-  return -1;
-}
-
-/** The first line after `keyLine` that starts a sibling or an outer key: the end of the key's nested block. */
-function blockEnd(lines: Line[], keyLine: number, indent: number): number {
-  for (let j = keyLine + 1; j < lines.length; j++) {
-    if (isContent(lines[j].content) && indentOf(lines[j].content) <= indent) return j;
+  /** Replaces the pair's value by `value` as a block map on the following lines; a comment after the key stays. */
+  replaceWithBlock(pair: Pair<Node, Node | null>, value: unknown): string {
+    const colon = this.colonAfter(pair);
+    const end = pair.value?.range && pair.value.range[1] > colon ? pair.value.range[1] : colon;
+    const text = this.text.slice(0, colon) + this.text.slice(end);
+    const column = this.column(pair.key.range![0]) + this.unit;
+    return this.insertLines(text, this.lineEnd(text, colon), value, column);
   }
-  return lines.length;
-}
 
-function indentUnit(lines: Line[]): number {
-  let unit = 0;
-  for (const l of lines) {
-    if (!isContent(l.content)) continue;
-    const n = indentOf(l.content);
-    if (n > 0 && (unit === 0 || n < unit)) unit = n;
+  /** Offset just past the `:` that ends the pair's key. */
+  private colonAfter(pair: Pair<Node, Node | null>): number {
+    const keyEnd = pair.key.range![1];
+    const colon = this.text.indexOf(':', keyEnd);
+    return colon + 1;
   }
-  return unit || DEFAULT_INDENT;
-}
-
-/** `key:` at the start of a line (after indentation): plain, double- or single-quoted. */
-function parseKeyLine(content: string): { key: string; valueStart: number } | undefined {
-  const indent = indentOf(content);
-  const s = content.slice(indent);
-  if (s === '-' || s.startsWith('- ') || /^[?&*!|>{[%@`]/.test(s)) return undefined;
-  let key: string;
-  let after: number;
-  if (s.startsWith('"') || s.startsWith("'")) {
-    const end = quotedEnd(s, 0);
-    if (end < 0) return undefined;
-    try {
-      key = String(yaml.load(s.slice(0, end + 1)));
-    } catch {
-      return undefined;
-    }
-    after = end + 1;
-    while (s[after] === ' ' || s[after] === '\t') after++;
-    if (s[after] !== ':') return undefined;
-  } else {
-    const m = /:(?:[ \t]|$)/.exec(s);
-    if (!m) return undefined;
-    const candidate = s.slice(0, m.index);
-    if (/[ \t]#/.test(candidate)) return undefined;
-    key = candidate.trimEnd();
-    after = m.index;
-  }
-  const next = s[after + 1];
-  if (next !== undefined && next !== ' ' && next !== '\t') return undefined;
-  return { key, valueStart: indent + after + 1 };
-}
-
-/** Index of the closing quote of the quoted scalar starting at `from`, or -1. */
-function quotedEnd(s: string, from: number): number {
-  const q = s[from];
-  for (let i = from + 1; i < s.length; i++) {
-    if (q === '"' && s[i] === '\\') {
-      i++;
-      continue;
-    }
-    if (s[i] === q) {
-      if (q === "'" && s[i + 1] === "'") {
-        i++;
-        continue;
-      }
-      return i;
-    }
-  }
-  return -1;
-}
-
-interface InlineValue {
-  kind: 'empty' | 'null' | 'scalar' | 'emptyFlowMap' | 'complex';
-  /** What follows the value on the line (spaces and a comment), kept when the value is replaced. */
-  trailer: string;
-}
-
-function parseInlineValue(rest: string): InlineValue {
-  const lead = rest.length - rest.trimStart().length;
-  const s = rest.slice(lead);
-  if (s === '') return { kind: 'empty', trailer: '' };
-  if (s.startsWith('#')) return { kind: 'empty', trailer: rest };
-  if (s.startsWith('"') || s.startsWith("'")) {
-    const end = quotedEnd(s, 0);
-    if (end < 0) throw new NotSurgical();
-    const trailer = s.slice(end + 1);
-    if (trailer.trim() !== '' && !/^[ \t]+#/.test(trailer)) throw new NotSurgical();
-    return { kind: 'scalar', trailer: trailer.trim() === '' ? '' : trailer };
-  }
-  const flowEmpty = /^\{\s*\}([ \t]+#.*)?\s*$/.exec(s);
-  if (flowEmpty) return { kind: 'emptyFlowMap', trailer: flowEmpty[1] ?? '' };
-  if (/^[{[|>&*!]/.test(s)) return { kind: 'complex', trailer: '' };
-  const comment = /[ \t]#/.exec(s);
-  const value = (comment ? s.slice(0, comment.index) : s).trimEnd();
-  const trailer = comment ? s.slice(value.length) : '';
-  return { kind: /^(?:~|null|Null|NULL)$/.test(value) ? 'null' : 'scalar', trailer };
 }

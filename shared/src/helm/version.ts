@@ -1,9 +1,9 @@
+// Chart versions. SemVer 2 is checked by `semver` (node-semver, which also evaluates dependency constraints in
+// ./dependencies.ts; only the functions used are loaded, as semver's README suggests, to keep the bundle small);
+// helm's own, looser grammar has no node-semver equivalent, so it stays one regular expression.
+import validSemver from 'semver/functions/valid';
 import type { Log } from '../log';
 import { ChartError } from './errors';
-
-/** SemVer 2.0.0 (semver.org's own regular expression), with the optional leading `v` helm accepts (`v0.1.0`). */
-const SEMVER2 =
-  /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 
 /**
  * What helm itself accepts as a chart version (Masterminds/semver `NewVersion`, non-strict: `1.2`, `v1`). Charts
@@ -14,7 +14,8 @@ const HELM_LENIENT_VERSION =
 
 /** Whether `version` is a SemVer 2 version, optionally with a leading `v` (as helm and the corpus write it). */
 export function isChartSemver(version: string): boolean {
-  return SEMVER2.test(version);
+  // node-semver trims white space and drops a leading `v` itself; the text must be the version as written.
+  return version === version.trim() && validSemver(version) !== null;
 }
 
 /** Whether helm's loader would accept `version` in Chart.yaml. */
