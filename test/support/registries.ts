@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import * as yaml from 'js-yaml';
+import * as yaml from 'yaml';
 import { needOrSkip } from './env';
 import { startTokenIssuer, type TokenIssuer, type TestUser } from './token-issuer';
 
@@ -28,13 +28,22 @@ export interface StartRegistryOptions {
   tokenExpiresIn?: number;
   /** 'token' only: grants for token requests without credentials (default none). */
   anonymousGrants?: Record<string, string[]>;
+  /** 'token' only: the host the challenge's realm names instead of 127.0.0.1 (the issuer still listens there). */
+  tokenRealmHost?: string;
+  /** Serve HTTPS with this certificate (PEM files); with `clientCAs` the registry also requires a client certificate. */
+  tls?: { certificate: string; key: string; clientCAs?: string[] };
+  /**
+   * Serve this storage folder instead of a new one (left in place on stop): e.g. an HTTPS twin of a plain registry,
+   * so tests seed and check through the plain one and the task talks TLS to the twin.
+   */
+  storageDir?: string;
 }
 
 export interface TestRegistry {
   kind: RegistryKind;
   /** `127.0.0.1:PORT` */
   host: string;
-  /** `http://127.0.0.1:PORT` */
+  /** `http://127.0.0.1:PORT` (`https://` with the `tls` option) */
   url: string;
   /** Empty for 'anonymous'. `users[0]` may push and pull everywhere. */
   users: TestUser[];
@@ -184,6 +193,15 @@ async function waitReady(url: string, child: ChildProcess, output: () => string)
       throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${output()}`);
     }
     try {
+      // Over TLS (a private CA, maybe a client certificate required) the listening socket is the readiness signal.
+      if (url.startsWith('https:')) {
+        const { hostname, port } = new URL(url);
+        await new Promise<void>((resolve, reject) => net.connect(Number(port), hostname).once('connect', function (this: net.Socket) {
+          this.destroy();
+          resolve();
+        }).once('error', reject));
+        return;
+      }
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
       if (res.status === 200 || res.status === 401) return;
@@ -199,10 +217,10 @@ export async function startRegistry(kind: RegistryKind, options: StartRegistryOp
   if (!registryAvailable()) throw new Error(`${REGISTRY_BINARY} is not installed (Debian package docker-registry)`);
   const users = options.users ?? DEFAULT_USERS[kind];
   const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-registry-config-'));
-  const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-registry-storage-'));
+  const storageDir = options.storageDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-registry-storage-'));
   const cleanupDirs = () => {
     fs.rmSync(configDir, { recursive: true, force: true });
-    fs.rmSync(storageDir, { recursive: true, force: true });
+    if (!options.storageDir) fs.rmSync(storageDir, { recursive: true, force: true });
   };
   let tokenIssuer: TokenIssuer | undefined;
 
@@ -226,7 +244,7 @@ export async function startRegistry(kind: RegistryKind, options: StartRegistryOp
         anonymousGrants: options.anonymousGrants,
       });
       auth = {
-        token: { realm: tokenIssuer.realm, service: TOKEN_SERVICE, issuer: TOKEN_ISSUER, rootcertbundle: certPath },
+        token: { realm: options.tokenRealmHost ? tokenIssuer.realm.replace('//127.0.0.1:', `//${options.tokenRealmHost}:`) : tokenIssuer.realm, service: TOKEN_SERVICE, issuer: TOKEN_ISSUER, rootcertbundle: certPath },
       };
     }
 
@@ -234,7 +252,7 @@ export async function startRegistry(kind: RegistryKind, options: StartRegistryOp
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const host = `127.0.0.1:${port}`;
-      const url = `http://${host}`;
+      const url = `${options.tls ? 'https' : 'http'}://${host}`;
       const config: Record<string, unknown> = {
         version: 0.1,
         log: { level: 'info', formatter: 'text', accesslog: { disabled: true } },
@@ -242,14 +260,18 @@ export async function startRegistry(kind: RegistryKind, options: StartRegistryOp
         http: { addr: host, secret: crypto.randomBytes(16).toString('hex') },
       };
       if (auth) config.auth = auth;
-      fs.writeFileSync(configPath, yaml.dump(config));
+      if (options.tls) {
+        const { certificate, key, clientCAs } = options.tls;
+        (config.http as Record<string, unknown>).tls = { certificate, key, ...(clientCAs ? { clientcas: clientCAs } : {}) };
+      }
+      fs.writeFileSync(configPath, yaml.stringify(config, { version: '1.1' }));
 
       let output = '';
       const child = spawn(REGISTRY_BINARY, ['serve', configPath], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: registryEnv(),
       });
-      const proc: LiveProcess = { child, dirs: [configDir, storageDir] };
+      const proc: LiveProcess = { child, dirs: options.storageDir ? [configDir] : [configDir, storageDir] };
       live.add(proc);
       const collect = (chunk: Buffer) => {
         output += chunk.toString('utf8');

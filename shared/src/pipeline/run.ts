@@ -1,5 +1,8 @@
+// network first: it takes the agent's proxy password out of task-lib's sight before task-lib loads (network-secrets.ts).
+import { readAgentNetwork } from './network';
 import * as tl from 'azure-pipelines-task-lib/task';
 import type { Log } from '../log';
+import type { NetworkOptions } from '../net/network';
 import { defang } from './defang';
 import { redact, registerSecret } from './secrets';
 import type { InputSource } from './inputs';
@@ -19,6 +22,8 @@ export interface TaskContext {
   issues(message: string, options?: { warned?: boolean }): void;
   /** Aborted when the agent cancels the job (SIGINT/SIGTERM), so the core can clean up before it exits. */
   signal: AbortSignal;
+  /** The agent's proxy and certificates for every outbound call; read on first use (a bad setting fails the task). */
+  network: NetworkOptions;
 }
 
 /** What every line the task prints goes through: secrets masked, then `##vso[` from outside defanged. */
@@ -100,6 +105,7 @@ export function runTask(body: (ctx: TaskContext) => Promise<void>): void {
     process.once(signal, () => cancel.abort(new Error('the job was cancelled')));
   }
   const issues: { message: string; warned: boolean }[] = [];
+  let network: NetworkOptions | undefined;
   const ctx: TaskContext = {
     inputs: agentInputs,
     outputs: { set: (name, value) => tl.setVariable(name, value, false, true) },
@@ -108,6 +114,9 @@ export function runTask(body: (ctx: TaskContext) => Promise<void>): void {
     command: (name, properties, message) => tl.command(name, properties, redact(message)),
     issues: (message, options) => void issues.push({ message: sanitize(message), warned: options?.warned ?? false }),
     signal: cancel.signal,
+    get network() {
+      return (network ??= readAgentNetwork(agentLog));
+    },
   };
   body(ctx)
     .then(

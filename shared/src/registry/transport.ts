@@ -1,4 +1,6 @@
 import { silentLog, type Log } from '../log';
+import { describeConnectionFailure } from '../net/errors';
+import { networkFetch, type NetworkOptions } from '../net/network';
 import { canonicalRegistry, registryBaseUrl } from '../reference/reference';
 import {
   basicAuthorization,
@@ -30,7 +32,9 @@ export interface RegistryClientOptions {
    * a refusal say `user 'ci' (input 'containerRegistry')` and a missing login `set input 'containerRegistry'`.
    */
   credentialsLabel?: string;
-  /** Injected for tests; default: Node's global fetch. */
+  /** The proxy and certificates every request (token requests included) goes out with; default: direct. */
+  network?: NetworkOptions;
+  /** Injected for tests; default: Node's global fetch, routed and secured by `network`. */
   fetch?: typeof globalThis.fetch;
   retry?: Partial<RetryOptions>;
   log?: Log;
@@ -111,17 +115,6 @@ interface Authorization {
   fresh: boolean;
 }
 
-/** Describes a low-level failure (undici nests the socket error in `cause`). */
-function describeNetworkError(error: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const { code, message } = e as { code?: unknown; message?: unknown };
-    const text = [typeof code === 'string' ? code : '', typeof message === 'string' ? message : ''].filter(Boolean).join(' ');
-    if (text && !parts.includes(text)) parts.push(text);
-  }
-  return parts.join(': ') || String(error);
-}
-
 /** A client for one registry host. Create one per host and reuse it: it caches the auth scheme and tokens. */
 export class RegistryClient {
   /** `host[:port]` as in references (`docker.io` for Docker Hub). */
@@ -135,6 +128,7 @@ export class RegistryClient {
 
   private readonly credentials?: RegistryCredentials;
   private readonly credentialsLabel?: string;
+  private readonly network?: NetworkOptions;
   private readonly fetchFn: typeof globalThis.fetch;
   private readonly userAgent: string;
   private readonly timeoutMs: number;
@@ -151,7 +145,8 @@ export class RegistryClient {
     this.origin = new URL(this.baseUrl).origin;
     this.credentials = options.credentials;
     this.credentialsLabel = options.credentialsLabel;
-    this.fetchFn = options.fetch ?? globalThis.fetch;
+    this.network = options.network;
+    this.fetchFn = options.fetch ?? networkFetch(options.network);
     this.retry = retryOptions(options.retry);
     this.log = options.log ?? silentLog;
     this.signal = options.signal;
@@ -230,7 +225,7 @@ export class RegistryClient {
       }
     } catch (error) {
       if (error instanceof RegistryError) throw error;
-      throw this.networkError(request, response.url, error);
+      throw this.networkError(request.method, response.url, error);
     }
     return Buffer.concat(chunks);
   }
@@ -246,16 +241,18 @@ export class RegistryClient {
     });
   }
 
-  private networkError(request: RegistryRequest, url: string, error: unknown): Error {
+  private networkError(method: string, url: string, error: unknown): Error {
     if (this.signal?.aborted) return this.signal.reason instanceof Error ? this.signal.reason : new Error('cancelled');
     if (error instanceof RegistryError) return error;
+    // A proxy refusing the credentials or a certificate not trusted is named with its setting, and not retried.
+    const failure = describeConnectionFailure(error, url, this.network);
     return new RegistryError({
       status: 0,
       code: 'NETWORK_ERROR',
-      message: describeNetworkError(error),
+      message: failure.message,
       url,
-      method: request.method,
-      temporary: true,
+      method,
+      temporary: failure.temporary,
       cause: error,
     });
   }
@@ -375,6 +372,8 @@ export class RegistryClient {
           now: this.retry.now,
           signal: this.signal,
           userAgent: this.userAgent,
+        }).catch((error: unknown) => {
+          throw this.networkError('GET', realm, error);
         });
         this.log.secret(issued.token);
         this.log.debug(`token for ${this.registry}: ${all.join(' ') || '(no scope)'}`);
@@ -408,7 +407,7 @@ export class RegistryClient {
       this.log.debug(`${request.method} ${new URL(url).pathname} → ${response.status}`);
       return response;
     } catch (error) {
-      throw this.networkError(request, url, error);
+      throw this.networkError(request.method, url, error);
     }
   }
 }

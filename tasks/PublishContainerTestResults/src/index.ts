@@ -6,7 +6,7 @@ import { findFiles, readAccessToken, runTask, type TaskContext } from '../../../
 import { connectWithAccessToken, createAgentPublisher, createApiPublisher, publishTestResults } from '../../../shared/src/testresults';
 import { readPublishContainerTestResultsInputs } from './inputs';
 
-function apiPublisher({ variables }: TaskContext) {
+function apiPublisher({ variables, network }: TaskContext) {
   const need = (name: string) => {
     const value = variables.get(name)?.trim();
     if (!value) throw new Error(`variable '${name}' is not set: publishMode 'api' needs it (or use publishMode 'agent')`);
@@ -16,7 +16,7 @@ function apiPublisher({ variables }: TaskContext) {
   const token = readAccessToken();
   if (!token) throw new Error("the job's access token (SystemVssConnection) is not available: publishMode 'api' needs it (or use publishMode 'agent')");
   return createApiPublisher({
-    connect: () => connectWithAccessToken(collectionUri, token),
+    connect: () => connectWithAccessToken(collectionUri, token, network),
     project: need('System.TeamProject'),
     buildId: need('Build.BuildId'),
     buildUri: variables.get('Build.BuildUri') || undefined,
