@@ -4,15 +4,15 @@ import * as https from 'node:https';
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { proxyFor } from './route';
-import { ProxyError } from './errors';
-import type { NetworkOptions, ProxyServer, TlsSettings } from './network';
+import { NetworkTimeoutError, ProxyError } from './errors';
+import { DEFAULT_TIMEOUTS, type NetworkOptions, type NetworkTimeouts, type ProxyServer, type TlsSettings } from './network';
 
 /*
  * Proxies and certificates under Node's own fetch, on Node's own http/https/tls: fetch keeps doing HTTP (redirects,
  * decoding, aborts) and hands each request to this dispatcher, which opens the connection: direct, through a CONNECT
  * tunnel (https://), or as a forward-proxy request (http://). Not undici's ProxyAgent: the npm package would add
  * ~100 KB (compressed) to each of four task bundles, past the .vsix budget; what Node ships already does the work.
- * Connect, first-byte and idle timeouts belong here when they come (today the callers' AbortSignals bound a request).
+ * The time limits of network.ts (connect, first byte, idle) are enforced here, for every request.
  */
 
 /** The part of undici's dispatch options that Node's fetch passes (Node 20: undici 6; Node 24: undici 7). */
@@ -135,9 +135,11 @@ export class NetworkDispatcher {
   private readonly directHttp = new http.Agent({ keepAlive: true });
   private readonly directHttps: https.Agent;
   private readonly viaProxy = new Map<string, http.Agent>();
+  private readonly timeouts: NetworkTimeouts;
 
   constructor(private readonly options: NetworkOptions) {
     this.tls = tlsOptions(options.tls);
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.directHttps = new https.Agent({ keepAlive: true, ...this.tls });
   }
 
@@ -181,16 +183,43 @@ export class NetworkDispatcher {
 
   private exchange(request: http.ClientRequest, url: URL, proxy: ProxyServer | undefined, body: DispatchOptions['body'], handler: DispatchHandler): void {
     let finished = false;
+    const timers = new Set<NodeJS.Timeout>();
     const fail = (error: Error) => {
       if (finished) return;
       finished = true;
+      for (const timer of timers) clearTimeout(timer);
       request.destroy();
       handler.onError?.(error);
     };
+    const limit = (code: NetworkTimeoutError['code'], ms: number): NodeJS.Timeout => {
+      const timer = setTimeout(() => fail(new NetworkTimeoutError(code, url.host, ms)), ms);
+      timers.add(timer);
+      return timer;
+    };
+    const clear = (timer: NodeJS.Timeout) => {
+      clearTimeout(timer);
+      timers.delete(timer);
+    };
+    // Connect: until the socket (through a proxy: the tunnel) is open and, for https, its handshake done.
+    const connecting = limit('UND_ERR_CONNECT_TIMEOUT', this.timeouts.connectMs);
+    request.once('socket', (socket: net.Socket) => {
+      const tlsPending = socket instanceof tls.TLSSocket && !(socket as tls.TLSSocket & { _secureEstablished?: boolean })._secureEstablished;
+      if (!socket.connecting && !tlsPending) clear(connecting);
+      else socket.once(tlsPending ? 'secureConnect' : 'connect', () => clear(connecting));
+    });
+    // First byte: from the whole request sent to the response's status line.
+    let waiting: NodeJS.Timeout | undefined;
+    request.once('finish', () => {
+      if (!finished) waiting = limit('UND_ERR_HEADERS_TIMEOUT', this.timeouts.firstByteMs);
+    });
     handler.onConnect?.((reason) => fail(reason ?? new Error('the request was aborted')));
     // `on`, not `once`: a destroyed request may report more errors, which `fail` ignores once it has settled.
     request.on('error', fail);
     request.once('response', (response) => {
+      clear(connecting);
+      if (waiting) clear(waiting);
+      // Idle: the longest silence inside the body.
+      response.socket?.setTimeout(this.timeouts.idleMs, () => fail(new NetworkTimeoutError('UND_ERR_BODY_TIMEOUT', url.host, this.timeouts.idleMs)));
       if (proxy && response.statusCode === 407 && url.protocol === 'http:') {
         // Only a proxy answers 407: report it as the proxy's refusal, like a refused tunnel.
         response.resume();
@@ -204,6 +233,7 @@ export class NetworkDispatcher {
         if (handler.onData?.(chunk) === false) response.pause();
       });
       response.once('end', () => {
+        response.socket?.setTimeout(0);
         if (finished) return;
         finished = true;
         handler.onComplete?.(response.rawTrailers.map((value) => Buffer.from(value, 'latin1')));

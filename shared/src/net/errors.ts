@@ -79,6 +79,25 @@ const INVALID_CERTIFICATE = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_E
 const CLIENT_CERTIFICATE_REFUSED = /^ERR_SSL_(SSLV3|TLSV1|TLSV13|SSL\/TLS)_ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|ACCESS_DENIED)$/;
 const UNRESOLVED = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME']);
 
+/** A request that ran out of time at one stage; `code` is undici's name for the same limit. */
+export class NetworkTimeoutError extends Error {
+  override name = 'NetworkTimeoutError';
+  constructor(
+    readonly code: 'UND_ERR_CONNECT_TIMEOUT' | 'UND_ERR_HEADERS_TIMEOUT' | 'UND_ERR_BODY_TIMEOUT',
+    readonly host: string,
+    readonly ms: number,
+  ) {
+    const seconds = `${Math.round(ms / 100) / 10} s`;
+    super(
+      code === 'UND_ERR_CONNECT_TIMEOUT'
+        ? `no connection to ${host} within ${seconds}`
+        : code === 'UND_ERR_HEADERS_TIMEOUT'
+          ? `${host} took the request but sent no response within ${seconds}`
+          : `${host} stopped sending the response for ${seconds}`,
+    );
+  }
+}
+
 /** A failed connection in one line, and whether another try may succeed. */
 export interface ConnectionFailure {
   message: string;
@@ -101,6 +120,8 @@ export function describeConnectionFailure(error: unknown, url: string, options: 
   const host = target?.host ?? url;
   for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     if (e instanceof ProxyError) return { message: e.message, temporary: e.temporary };
+    // A host silent at connect or after the request is not retried (it would multiply the wait); a stalled body is.
+    if (e instanceof NetworkTimeoutError) return { message: e.message, temporary: e.code === 'UND_ERR_BODY_TIMEOUT' };
     const code = (e as { code?: unknown }).code;
     if (typeof code !== 'string') continue;
     if (UNTRUSTED_CERTIFICATE.has(code)) {

@@ -1,3 +1,3 @@
 export * from './network';
-export { ProxyError, describeConnectionFailure, describeNetworkError, type ConnectionFailure } from './errors';
+export { NetworkTimeoutError, ProxyError, describeConnectionFailure, describeNetworkError, type ConnectionFailure } from './errors';
 export { proxyFor, matchesNoProxy, matchesBypassList, isAlwaysDirect, INSTANCE_METADATA_HOST } from './route';

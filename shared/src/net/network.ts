@@ -43,8 +43,35 @@ export interface NetworkSettingNames {
   clientCertificate: string;
 }
 
+/**
+ * How long a request may wait at each stage before it fails. The one place for every outbound call's time limits
+ * (registry API, token services, Azure DevOps REST): a host that accepts the connection and never answers fails
+ * within `connectMs + firstByteMs`, naming the host.
+ */
+export interface NetworkTimeouts {
+  /** TCP connect and TLS handshake (through a proxy: the tunnel too). */
+  connectMs: number;
+  /** From the request sent (its body included) to the first byte of the response. */
+  firstByteMs: number;
+  /** Longest silence inside a response body, e.g. a blob download that stalls. */
+  idleMs: number;
+}
+
+/** A connection opens in milliseconds on any network that works, even across continents; 10 s is a host not there. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Registries answer manifest, HEAD, mount and upload-completion requests in well under a second (distribution hashes
+ * an upload while it arrives), token services likewise: a server silent for 30 s after the request is not coming back.
+ */
+export const FIRST_BYTE_TIMEOUT_MS = 30_000;
+/** A response body that stops for 30 s is a dead connection; the retry policy starts the download again. */
+export const IDLE_TIMEOUT_MS = 30_000;
+export const DEFAULT_TIMEOUTS: NetworkTimeouts = { connectMs: CONNECT_TIMEOUT_MS, firstByteMs: FIRST_BYTE_TIMEOUT_MS, idleMs: IDLE_TIMEOUT_MS };
+
 /** How outbound calls go out. Empty (or undefined): direct, with Node's own certificate store. */
 export interface NetworkOptions {
+  /** Time limits; each missing field takes its DEFAULT_TIMEOUTS value. */
+  timeouts?: Partial<NetworkTimeouts>;
   /** The proxy for https:// URLs. */
   httpsProxy?: ProxyServer;
   /** The proxy for http:// URLs. */
@@ -58,23 +85,20 @@ export interface NetworkOptions {
 }
 
 const dispatchers = new WeakMap<NetworkOptions, NetworkDispatcher>();
-
-/** True when the options change anything: a proxy, or certificate settings. */
-function needsDispatcher(options: NetworkOptions | undefined): options is NetworkOptions {
-  return Boolean(options && (options.httpsProxy || options.httpProxy || options.tls));
-}
+const NO_OPTIONS: NetworkOptions = {};
 
 /**
- * A fetch that honours `options`: Node's global fetch itself when they change nothing, else Node's fetch with a
- * dispatcher that routes each request (redirects included) direct or through the proxy and applies the certificates.
- * One dispatcher (one set of kept-alive connections) per options object.
+ * A fetch that honours `options`: Node's fetch with a dispatcher that routes each request (redirects included)
+ * direct or through the proxy, applies the certificates and enforces the time limits. Always the dispatcher, even
+ * with no proxy or certificate set, so every call has the same limits. One dispatcher (one set of kept-alive
+ * connections) per options object.
  */
 export function networkFetch(options: NetworkOptions | undefined): typeof globalThis.fetch {
-  if (!needsDispatcher(options)) return (input, init) => globalThis.fetch(input, init);
-  let dispatcher = dispatchers.get(options);
+  const key = options ?? NO_OPTIONS;
+  let dispatcher = dispatchers.get(key);
   if (!dispatcher) {
-    dispatcher = new NetworkDispatcher(options);
-    dispatchers.set(options, dispatcher);
+    dispatcher = new NetworkDispatcher(key);
+    dispatchers.set(key, dispatcher);
   }
   const chosen = dispatcher;
   // `dispatcher` is undici's RequestInit extension, which Node's fetch honours (Node 18+).

@@ -43,8 +43,6 @@ export interface RegistryClientOptions {
   /** Overrides the base URL (default: `http://` for loopback hosts, `https://` otherwise; Docker Hub's API host). */
   baseUrl?: string;
   userAgent?: string;
-  /** Time limit of one buffered request (headers and body); streamed requests have none. */
-  requestTimeoutMs?: number;
 }
 
 /** One registry request. */
@@ -98,8 +96,6 @@ export interface TransportStats {
 
 /** The default user agent. */
 export const USER_AGENT = 'outer-loop-tasks (azure-pipelines)';
-/** A registry that has not answered a manifest or HEAD request within a minute is down: retrying beats waiting. */
-export const REQUEST_TIMEOUT_MS = 60_000;
 /** Upper bound for a buffered body: manifests are at most 4 MiB in distribution and most registries. */
 export const MAX_BUFFERED_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -131,7 +127,6 @@ export class RegistryClient {
   private readonly network?: NetworkOptions;
   private readonly fetchFn: typeof globalThis.fetch;
   private readonly userAgent: string;
-  private readonly timeoutMs: number;
   private readonly origin: string;
   private scheme: AuthScheme = 'unknown';
   private bearer?: { realm: string; service?: string };
@@ -151,7 +146,6 @@ export class RegistryClient {
     this.log = options.log ?? silentLog;
     this.signal = options.signal;
     this.userAgent = options.userAgent ?? USER_AGENT;
-    this.timeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     if (this.credentials?.password) {
       this.log.secret(this.credentials.password);
       this.log.secret(Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64'));
@@ -174,7 +168,7 @@ export class RegistryClient {
   /** Sends a request and reads its body (bounded). Retries temporary failures when the request may be replayed. */
   async request(request: RegistryRequest): Promise<RegistryResponse> {
     return this.withRetries(request, async () => {
-      const response = await this.attempt(request, false);
+      const response = await this.attempt(request);
       const body = await this.readBody(request, response);
       return { status: response.status, headers: response.headers, url: response.url, body };
     });
@@ -183,7 +177,7 @@ export class RegistryClient {
   /** Sends a request and returns the body unread. Only the response headers are covered by retries. */
   async requestStream(request: RegistryRequest): Promise<RegistryStreamResponse> {
     return this.withRetries(request, async () => {
-      const response = await this.attempt(request, true);
+      const response = await this.attempt(request);
       return { status: response.status, headers: response.headers, url: response.url, body: response.body };
     });
   }
@@ -261,13 +255,13 @@ export class RegistryClient {
    * One try, with a bounded number of authentication rounds: learn the scheme from the challenge, replace a cached
    * token the registry no longer accepts, and replace once a fresh token it calls invalid (expired on arrival).
    */
-  private async attempt(request: RegistryRequest, stream: boolean): Promise<Response> {
+  private async attempt(request: RegistryRequest): Promise<Response> {
     const url = this.resolveUrl(request.path);
     const sameOrigin = new URL(url).origin === this.origin;
     const rounds = { count: 0, freshRejected: 0 };
     for (;;) {
       const auth: Authorization = sameOrigin ? await this.authorize(request.scopes) : { fresh: false };
-      const response = await this.send(request, url, auth.header, stream);
+      const response = await this.send(request, url, auth.header);
       if (response.status === 401 && sameOrigin && (await this.onUnauthorized(request, response, auth, rounds)) === 'again') continue;
       if (request.expect.includes(response.status)) {
         if (!['GET', 'HEAD'].includes(request.method)) this.stats.writes++;
@@ -386,13 +380,12 @@ export class RegistryClient {
     return { header: `Bearer ${token.token}`, token, fresh: true };
   }
 
-  private async send(request: RegistryRequest, url: string, authorization: string | undefined, stream: boolean): Promise<Response> {
+  private async send(request: RegistryRequest, url: string, authorization: string | undefined): Promise<Response> {
     const headers: Record<string, string> = { 'user-agent': this.userAgent, ...request.headers };
     if (authorization) headers.authorization = authorization;
     const streamedBody = request.body instanceof ReadableStream;
     const signals: AbortSignal[] = [];
     if (this.signal) signals.push(this.signal);
-    if (!stream && !streamedBody) signals.push(AbortSignal.timeout(this.timeoutMs));
     const init: RequestInit & { duplex?: 'half' } = {
       method: request.method,
       headers,
