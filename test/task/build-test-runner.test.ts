@@ -26,9 +26,16 @@ describe('BuildTestRunner@1: image names are made valid lower-case references', 
   });
 
   it('refuses what cannot be made a name, naming imageName', () => {
-    assert.throws(() => normalizeImageName('$(Build.Repository.Name)-testrunner:1'), /^InputError: input 'imageName' .*variable this job does not define/);
     assert.throws(() => normalizeImageName('app@sha256:' + 'a'.repeat(64)), /input 'imageName' .*tagged, not pinned/);
     assert.throws(() => normalizeImageName('!!!:1'), /input 'imageName' is '!!!:1', which is not an image name/);
+  });
+
+  it('rewrites nothing beyond the documented lower-casing: look-alike letters and bad tags are refused, not changed or cut', () => {
+    assert.throws(() => normalizeImageName('sеrvice-testrunner:1'), /^InputError: input 'imageName' is 'sеrvice-testrunner:1', which is not an image name: 'е' \(U\+0435\) is not ASCII, though it looks like 'e'/);
+    assert.throws(() => normalizeImageName(`app:${'t'.repeat(200)}`), /input 'imageName' .* a tag has at most 128 characters, this one has 200$/);
+    assert.throws(() => normalizeImageName('app:release candidate'), /input 'imageName' .*tag 'release candidate' may contain only letters/);
+    assert.throws(() => normalizeImageName('https://r.io/app:1'), /input 'imageName' .*drop the 'https:\/\/' prefix/);
+    assert.throws(() => normalizeImageName('app:1\nlatest'), /input 'imageName' is 'app:1\\nlatest', which is not an image name: it contains a line break$/);
   });
 });
 
@@ -178,7 +185,7 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
       // No Build.Repository.Name: the agent leaves the default's macro as it is.
       const run = await runBundledTask(TASK, { inputs: { labels: TEST_LABELS }, variables: { 'System.DefaultWorkingDirectory': sample } });
       agentFolders.push(run.tempDirectory);
-      assertFailedCleanly(run, /^input 'imageName' is '\$\(Build\.Repository\.Name\)-testrunner:4711', which names a variable/);
+      assertFailedCleanly(run, /^input 'imageName' holds '\$\(Build\.Repository\.Name\)', a variable this job does not define/);
     });
 
     for (const builder of ['buildkit', 'classic'] as const) {

@@ -2,6 +2,8 @@
 // registries on loopback.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type Dockerode from 'dockerode';
@@ -9,6 +11,7 @@ import { parseLock } from '../../shared/src/docker/lockfile';
 import { buildBusyboxImage, removeTestImages, requireEngine, TEST_RUN_ID } from '../support/engine';
 import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly, assertNoSecrets, dockerConfigSnapshot } from '../support/harness';
 import { fetchManifest, listTags } from '../support/images';
+import { makeImmutable, undoReadOnly } from '../support/readonly';
 import { requireRegistry, sharedRegistry, type TestRegistry } from '../support/registries';
 
 const TASK = 'PushImageByDigest';
@@ -195,6 +198,47 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
       assertFailedCleanly(run, /^input 'lockFile' names a file this push cannot be merged into: .* is not JSON/);
       assert.deepEqual(await listTags(registry, 'task-bad/locked', null), [], 'nothing pushed');
       assert.equal(fs.readFileSync(lockFile, 'utf8'), '{"images": [', 'the file is left as it was');
+    });
+
+    it('a lock file that becomes unwritable after the check says exactly what was pushed, and that it is not recorded', async function () {
+      const registry = await sharedRegistry('anonymous');
+      const repo = 'task-record/app';
+      const folder = path.join(work, 'record-fails');
+      fs.mkdirSync(folder);
+      // A gate in front of the registry: once the manifest is put, the folder turns immutable before the task's
+      // confirming HEAD is answered, so the record is what fails, after a proven-writable check and a real push.
+      let put = false;
+      let sealed = false;
+      const upstream = new URL(registry.url);
+      const gate = http.createServer((req, res) => {
+        const forward = () => {
+          const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          });
+          up.on('error', () => res.destroy());
+          req.pipe(up);
+        };
+        if (req.method === 'PUT' && req.url === `/v2/${repo}/manifests/1`) put = true;
+        if (req.method === 'HEAD' && req.url === `/v2/${repo}/manifests/1` && put && !sealed) {
+          sealed = true;
+          makeImmutable(this, folder);
+        }
+        forward();
+      });
+      await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
+      const host = `127.0.0.1:${(gate.address() as AddressInfo).port}`;
+      try {
+        const run = await push({ inputs: { repository: `${host}/${repo}`, tags: '1', lockFile: path.join(folder, 'image-lock.json') } });
+        assert.ok(sealed, 'the gate saw the push and sealed the folder');
+        assertFailedCleanly(run, new RegExp(`^pushed ${host.replace(/\./g, '\\.')}/task-record/app@sha256:[a-f0-9]{64} as ${host.replace(/\./g, '\\.')}/task-record/app:1 but could not record it in lockFile '.*image-lock\\.json': EPERM`));
+        assert.deepEqual(await listTags(registry, repo, null), ['1'], 'the push happened, as the line says');
+        assert.deepEqual(fs.readdirSync(folder), [], 'no lock file and no temporary file');
+        assert.deepEqual(run.commands.filter((c) => c.command === 'artifact.upload'), []);
+      } finally {
+        undoReadOnly();
+        await new Promise((resolve) => gate.close(resolve));
+      }
     });
 
     it('an artifact name the agent would refuse', async () => {

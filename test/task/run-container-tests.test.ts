@@ -108,9 +108,9 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
     assert.equal(result.outputs.exitCode, '1');
   });
 
-  it('fails with "could not run the tests" for an image that is not on the engine', async () => {
+  it('fails naming image for an image that is not on the engine', async () => {
     const result = await run({ inputs: { image: `outerloop-test/not-built:${TEST_RUN_ID}` } });
-    assertFailedCleanly(result, /^could not run the tests: image 'outerloop-test\/not-built:.*' is not on the engine: build it first/);
+    assertFailedCleanly(result, /^input 'image' is 'outerloop-test\/not-built:.*', which is not on the engine: build it first/);
     assert.equal(result.outputs.resultFiles, '0');
     assert.equal(result.outputs.exitCode, undefined);
   });
@@ -121,9 +121,16 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
     assert.ok(result.warnings.some((w) => /ran longer than 3 seconds: killing the container/.test(w)), describeRun(result));
   });
 
-  it('fails with "could not run the tests" when the runner leaves no results', async () => {
-    const result = await run({ inputs: { command: 'true' } });
+  it('fails with "could not run the tests" when the runner leaves its results folder empty', async () => {
+    const result = await run({ inputs: { command: 'mkdir -p /tests/TestResults' } });
     assertFailedCleanly(result, /^could not run the tests: the runner exited with code 0 and left no result files in \/tests\/TestResults$/);
+    assert.equal(result.outputs.exitCode, '0');
+  });
+
+  it('fails naming resultsPath when the container has no such folder after the run', async () => {
+    const result = await run({ inputs: { command: 'true' } });
+    assertFailedCleanly(result, /^input 'resultsPath' is '\/tests\/TestResults', which the container does not have after the run \(the runner exited with code 0\)/);
+    assert.equal(result.outputs.exitCode, '0', 'the outputs are set: the container ran');
   });
 
   it('runs the command given (split like a shell) and copies results from the resultsPath given, to the resultsDirectory given', async () => {

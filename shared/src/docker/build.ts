@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
 import type Docker from 'dockerode';
 import type { Log } from '../log';
+import { parseReference, printable } from '../reference';
 import { packBuildContext } from './context';
 import { dockerfileStages, targetProblem } from './dockerfile';
 import { describeEngine, encodeRegistryHeader, engineMessage, engineServerAddress, rethrowUnreachable, unreachable, type RegistryLogin } from './engine';
 import { EngineStreamError, followProgress, type ProgressEvent } from './events';
+import { networkProblem } from './run';
 import { openBuildSession, type BuildSession } from './session';
 import { decodeTrace, TracePrinter } from './trace';
 
@@ -38,11 +40,46 @@ export interface BuiltImage {
   builder: 'buildkit' | 'classic';
 }
 
+/**
+ * The option a failed build is down to: `logins` when the registry of a base image refused the pull (`registry` is
+ * that registry), `network` for a network the builder cannot use, `context` for a context it cannot read.
+ */
+export interface BuildBlame {
+  option: 'logins' | 'network' | 'context';
+  /** What is wrong, to follow the option's name (`is 'x', a network the engine does not have …`). */
+  problem: string;
+  /** `logins`: the registry that refused. */
+  registry?: string;
+}
+
 /** A build that did not produce an image; the message is one line naming the cause. */
 export class BuildError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Set when one option is at fault, so a task can name its input. */
+    readonly blame?: BuildBlame,
+  ) {
     super(message);
     this.name = 'BuildError';
+  }
+}
+
+/**
+ * How the engine words a registry's refusal to hand out a base image: the classic builder (`no basic auth
+ * credentials`, `unauthorized: authentication required`, `pull access denied … denied: requested access to the
+ * resource is denied`) and BuildKit (`… 401 Unauthorized`, `insufficient_scope`, `failed to authorize`), as Docker
+ * 20.10 reports them for a distribution registry with htpasswd and with token auth.
+ */
+const PULL_REFUSED = /no basic auth credentials|unauthorized|authentication required|pull access denied|requested access to the resource is denied|insufficient_scope|failed to authorize|403 Forbidden/i;
+
+/** The registry of a base image in a failed step's name: `Step 1/2 : FROM r.io/x:1`, `[internal] load metadata for r.io/x:1`. */
+function baseImageRegistry(step: string): string | undefined {
+  const image = /^Step \d+\/\d+ : FROM\s+(?:--\S+\s+)*(\S+)/i.exec(step)?.[1] ?? /load metadata for (\S+)/.exec(step)?.[1] ?? /\] FROM (\S+)/.exec(step)?.[1];
+  if (!image) return undefined;
+  try {
+    return parseReference(image).registry;
+  } catch {
+    return undefined;
   }
 }
 
@@ -99,7 +136,8 @@ export async function buildImage(docker: Docker, options: BuildImageOptions, log
   try {
     context = await packBuildContext(options.context, options.dockerfile);
   } catch (error) {
-    throw new BuildError(`cannot read the build context: ${(error as Error).message}`);
+    const problem = `names '${options.context}', which cannot be read: ${(error as Error).message}`;
+    throw new BuildError(`cannot read the build context: ${(error as Error).message}`, { option: 'context', problem });
   }
   log.info(`Building ${options.target ? `stage '${options.target}'` : 'the last stage'} of ${options.dockerfile} as ${options.imageName} with ${builder === 'buildkit' ? 'BuildKit' : 'the classic builder'} (${context.entries} context entries)`);
 
@@ -164,7 +202,11 @@ export async function buildImage(docker: Docker, options: BuildImageOptions, log
     context.stream.destroy();
     output.end();
     if (options.signal?.aborted) throw new BuildError(`the build of ${options.imageName} was cancelled`);
-    if (error instanceof EngineStreamError) throw new BuildError(output.explain(error.message));
+    if (error instanceof EngineStreamError) {
+      const message = output.explain(error.message);
+      const registry = output.failedStep && baseImageRegistry(output.failedStep);
+      throw new BuildError(message, registry && PULL_REFUSED.test(error.message) ? { option: 'logins', problem: message, registry } : undefined);
+    }
     throw unreachable(docker, error) ?? new BuildError(oneLine(`build failed: ${engineMessage(error)}`));
   } finally {
     session?.close();
@@ -190,9 +232,17 @@ export async function buildImage(docker: Docker, options: BuildImageOptions, log
  * while the classic builder's steps run without a network there. So on such an engine BuildKit's default is `none`.
  */
 async function networkFor(docker: Docker, builder: 'buildkit' | 'classic', wanted: string | undefined, log: Log): Promise<string | undefined> {
-  if (builder === 'classic') return wanted;
+  if (builder === 'classic') {
+    const problem = wanted ? await networkProblem(docker, wanted).catch((error) => rethrowUnreachable(docker, error)) : undefined;
+    if (problem) throw new BuildError(`network ${problem}`, { option: 'network', problem });
+    return wanted;
+  }
   if (wanted && !buildkitNetworks.has(wanted)) {
-    throw new BuildError(`BuildKit runs build steps only in network 'default', 'host' or 'none', not '${wanted}': use builder 'classic' for other networks`);
+    const rule = "BuildKit runs build steps only in network 'default', 'host' or 'none'";
+    throw new BuildError(`${rule}, not '${printable(wanted)}': use builder 'classic' for other networks`, {
+      option: 'network',
+      problem: `is '${printable(wanted)}', but ${rule}: use builder 'classic' for other networks`,
+    });
   }
   if (wanted && wanted !== 'default') return wanted;
   const bridges = await docker.listNetworks({ filters: { name: ['bridge'] } }).catch((error) => rethrowUnreachable(docker, error));
@@ -205,6 +255,8 @@ interface BuildOutput {
   /** Logs what the event says; returns the image id when the event announces it. */
   event(event: ProgressEvent): string | undefined;
   end(): void;
+  /** The name of the step that failed, or was running when the build failed. */
+  readonly failedStep: string | undefined;
   /** The one-line message for a build that failed with `error`. */
   explain(error: string): string;
 }
@@ -247,6 +299,10 @@ class BuildkitOutput implements BuildOutput {
   }
 
   end(): void {}
+
+  get failedStep(): string | undefined {
+    return this.printer.failedStep?.name;
+  }
 
   explain(error: string): string {
     const failed = this.printer.failedStep;
@@ -296,6 +352,10 @@ class ClassicOutput implements BuildOutput {
   end(): void {
     if (this.partial) this.line(this.partial);
     this.partial = '';
+  }
+
+  get failedStep(): string | undefined {
+    return this.step;
   }
 
   explain(error: string): string {

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import dockerignore from '@balena/dockerignore';
 import * as tar from 'tar-stream';
+import { Dockerignore } from './dockerignore';
 
 /** A build context ready to send: the tar stream and where the Dockerfile sits inside it. */
 export interface PackedContext {
@@ -21,19 +21,20 @@ interface ContextEntry {
   stat: fs.Stats;
 }
 
-/** The patterns of `<context>/.dockerignore`, or none. https://docs.docker.com/build/concepts/context/#dockerignore-files */
-export function readDockerignore(contextDir: string): string[] {
+/**
+ * The rules of `<context>/.dockerignore` (none when there is no such file), each checked as Docker checks it: a line
+ * Docker would refuse throws `DockerignoreError` naming the file, the line and the pattern.
+ */
+export function readDockerignore(contextDir: string): Dockerignore {
+  const file = path.join(contextDir, '.dockerignore');
   let text: string;
   try {
-    text = fs.readFileSync(path.join(contextDir, '.dockerignore'), 'utf8');
+    text = fs.readFileSync(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Dockerignore.parse('', file);
     throw error;
   }
-  return text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'));
+  return Dockerignore.parse(text, file);
 }
 
 /**
@@ -41,10 +42,9 @@ export function readDockerignore(contextDir: string): string[] {
  * does not exclude, plus the Dockerfile and `.dockerignore` themselves, which the docker CLI always sends.
  */
 export async function listContext(contextDir: string, keep: readonly string[] = []): Promise<ContextEntry[]> {
-  const patterns = readDockerignore(contextDir);
-  const ignore = dockerignore({ ignorecase: false }).add(patterns);
+  const ignore = readDockerignore(contextDir);
   // Without `!` exceptions an excluded folder can be skipped whole; with them a file below it may come back.
-  const hasExceptions = patterns.some((pattern) => pattern.startsWith('!'));
+  const hasExceptions = ignore.hasExceptions;
   const always = new Set(['.dockerignore', ...keep]);
   const entries: ContextEntry[] = [];
   const walk = async (relDir: string) => {
@@ -53,7 +53,7 @@ export async function listContext(contextDir: string, keep: readonly string[] = 
     for (const dirent of dirents) {
       const name = relDir ? `${relDir}/${dirent.name}` : dirent.name;
       const absolute = path.join(contextDir, name);
-      const ignored = ignore.ignores(name) && !always.has(name);
+      const ignored = ignore.excludes(name) && !always.has(name);
       const stat = await fs.promises.lstat(absolute);
       if (stat.isDirectory()) {
         if (!ignored) entries.push({ name, absolute, stat });

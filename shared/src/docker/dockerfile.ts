@@ -1,5 +1,6 @@
 // Just enough of the Dockerfile grammar to list the stages: parser directives (`# escape=`), comments, line
 // continuations and `FROM [--flag=…] <image> [AS <name>]`. https://docs.docker.com/reference/dockerfile/
+import { printable } from '../reference';
 
 /** One `FROM` of a Dockerfile. */
 export interface DockerfileStage {
@@ -70,6 +71,6 @@ export function targetProblem(stages: readonly DockerfileStage[], target: string
   if (stages.some((stage) => stage.name === wanted || String(stage.index) === wanted)) return undefined;
   const named = stages.filter((stage) => stage.name).map((stage) => stage.name);
   return named.length
-    ? `has no stage named '${target}' (its stages: ${named.join(', ')})`
-    : `has no stage named '${target}' (none of its stages has a name: add 'AS ${wanted}' to a FROM)`;
+    ? `has no stage named '${printable(target)}' (its stages: ${named.join(', ')})`
+    : `has no stage named '${printable(target)}' (none of its stages has a name: add 'AS ${printable(wanted)}' to a FROM)`;
 }

@@ -2,6 +2,8 @@ import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type Docker from 'dockerode';
 import type { Log } from '../log';
+import { printable } from '../reference';
+import { folderWriteProblem } from '../writable';
 import { extractArchive, UnsafeArchiveError } from './archive';
 import { engineMessage, engineStatus, unreachable } from './engine';
 
@@ -32,8 +34,17 @@ export interface RunTestsOptions {
  */
 export type TestOutcome = 'passed' | 'testsFailed' | 'couldNotRun';
 
+/** An option of the run that a `couldNotRun` is down to; a task names the input of the same name. */
+export interface RunOptionProblem {
+  option: 'image' | 'resultsPath' | 'resultsDirectory' | 'command' | 'network' | 'user';
+  /** What is wrong with it, the engine's words included, to follow `input '<option>' `: `is 'x', which …`. */
+  problem: string;
+}
+
 export interface TestRunResult {
   outcome: TestOutcome;
+  /** For a `couldNotRun` that a change of one option would fix: which one, and why. */
+  blame?: RunOptionProblem;
   /** The runner's exit code; undefined when it never finished on its own. */
   exitCode?: number;
   resultsDirectory: string;
@@ -120,6 +131,58 @@ function couldNotRun(options: RunTestsOptions, reason: string, exitCode?: number
   };
 }
 
+/** A `couldNotRun` (with `reason` in its message as ever) that a change of one option would fix. */
+function blamed(options: RunTestsOptions, reason: string, blame: RunOptionProblem, exitCode?: number): TestRunResult {
+  return { ...couldNotRun(options, reason, exitCode), blame };
+}
+
+/** Network modes the engine knows without a network of that name (`container:<id>` is checked apart). */
+const BUILT_IN_NETWORK_MODES = new Set(['default', 'bridge', 'host', 'none']);
+
+/**
+ * Why the engine cannot attach a container to `network`, asked before anything is created (inspecting is no side
+ * effect); undefined when it can, or when the engine will decide (its built-in modes).
+ */
+export async function networkProblem(docker: Docker, network: string): Promise<string | undefined> {
+  if (BUILT_IN_NETWORK_MODES.has(network)) return undefined;
+  if (network.startsWith('container:')) {
+    const container = network.slice('container:'.length);
+    try {
+      await docker.getContainer(container).inspect();
+      return undefined;
+    } catch (error) {
+      if (engineStatus(error) !== 404) throw error;
+      return `is '${printable(network)}', but the engine has no container '${printable(container)}' to share the network of`;
+    }
+  }
+  try {
+    await docker.getNetwork(network).inspect();
+    return undefined;
+  } catch (error) {
+    if (engineStatus(error) !== 404) throw error;
+  }
+  const known = (await docker.listNetworks()).map((n) => n.Name).sort();
+  return `is '${printable(network)}', a network the engine does not have (it has: ${known.join(', ') || 'none'})`;
+}
+
+/**
+ * The runtime's refusal to start the container's process, as the option at fault: the command (or the image's own,
+ * when none was given) that cannot be executed, or a user or group the image does not have.
+ */
+function startProblem(options: RunTestsOptions, message: string): RunOptionProblem | undefined {
+  // runc: `… unable to start container process: exec: "nosuch": executable file not found in $PATH: unknown`
+  const exec = /exec: ".*?": .*?(?=: unknown$|$)/.exec(message)?.[0];
+  if (exec) {
+    return options.command?.length
+      ? { option: 'command', problem: `runs '${printable(options.command[0])}', which the container cannot start: ${exec}` }
+      : { option: 'image', problem: `is '${printable(options.image)}', whose own command the container cannot start: ${exec} (set command to one it has)` };
+  }
+  if (options.user && /unable to find (user|group) /.test(message)) {
+    return { option: 'user', problem: `is '${printable(options.user)}', which the image cannot run as: ${message}` };
+  }
+  return undefined;
+}
+
 function minutes(ms: number): string {
   const m = ms / 60_000;
   const s = Math.round(ms / 1000);
@@ -130,14 +193,32 @@ function minutes(ms: number): string {
  * Runs the test-runner image: creates the container, streams its output to `log` line by line as it comes, waits
  * (killing it after `timeoutMs`), copies `resultsPath` out of the stopped container through the engine's archive API
  * into `resultsDirectory` (no bind mount, so it works with a remote engine and in container jobs), and always
- * removes the container. Returns the outcome; throws only when `signal` aborts (after cleaning up).
+ * removes the container. Before a container exists it checks what it can without a side effect: `resultsDirectory`
+ * takes a file (written and removed, folders made for it removed again), the image is on the engine, the network
+ * exists. A `couldNotRun` that one option would fix says which (`blame`). Returns the outcome; throws only when
+ * `signal` aborts (after cleaning up).
  */
 export async function runTests(docker: Docker, options: RunTestsOptions, log: Log): Promise<TestRunResult> {
   const resultsPath = options.resultsPath || DEFAULT_RESULTS_PATH;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TEST_TIMEOUT_MS;
+  const destinationProblem = folderWriteProblem(options.resultsDirectory);
+  if (destinationProblem) {
+    return blamed(options, `the results cannot be copied to ${options.resultsDirectory}: ${destinationProblem}`, {
+      option: 'resultsDirectory',
+      problem: `names '${options.resultsDirectory}', where the results cannot be copied: ${destinationProblem}`,
+    });
+  }
   let container: Docker.Container;
   try {
-    await docker.getImage(options.image).inspect();
+    try {
+      await docker.getImage(options.image).inspect();
+    } catch (error) {
+      if (engineStatus(error) !== 404) throw error;
+      const reason = `is not on the engine: build it first, with this agent's engine`;
+      return blamed(options, `image '${printable(options.image)}' ${reason}`, { option: 'image', problem: `is '${printable(options.image)}', which ${reason}` });
+    }
+    const network = options.network ? await networkProblem(docker, options.network) : undefined;
+    if (network) return blamed(options, `network ${network}`, { option: 'network', problem: network });
     container = await docker.createContainer({
       Image: options.image,
       ...(options.command?.length ? { Cmd: options.command } : {}),
@@ -152,9 +233,6 @@ export async function runTests(docker: Docker, options: RunTestsOptions, log: Lo
   } catch (error) {
     const down = unreachable(docker, error);
     if (down) return couldNotRun(options, down.message);
-    if (engineStatus(error) === 404) {
-      return couldNotRun(options, `image '${options.image}' is not on the engine: build it first, with this agent's engine`);
-    }
     return couldNotRun(options, `the container for '${options.image}' could not be created: ${engineMessage(error)}`);
   }
 
@@ -185,7 +263,9 @@ export async function runTests(docker: Docker, options: RunTestsOptions, log: Lo
     try {
       await container.start();
     } catch (error) {
-      return couldNotRun(options, `the container of '${options.image}' did not start: ${engineMessage(error)}`);
+      const reason = `the container of '${options.image}' did not start: ${engineMessage(error)}`;
+      const blame = startProblem(options, engineMessage(error));
+      return blame ? blamed(options, reason, blame) : couldNotRun(options, reason);
     }
     log.debug(`container ${container.id.slice(0, 12)} of ${options.image} started`);
     if (options.signal?.aborted) onAbort();
@@ -205,16 +285,19 @@ export async function runTests(docker: Docker, options: RunTestsOptions, log: Lo
     if (cancelled) throw new Error(`the test run of '${options.image}' was cancelled; its container was removed`);
     if (timedOut) return couldNotRun(options, `the tests did not finish within ${minutes(timeoutMs)}; the container was killed`);
 
-    let resultFiles: string[];
+    let resultFiles: string[] | undefined;
     try {
       resultFiles = await copyResults(container, resultsPath, options.resultsDirectory, log);
     } catch (error) {
       if (error instanceof UnsafeArchiveError) return couldNotRun(options, `the results in ${resultsPath} are unsafe to copy: ${error.message}`, exitCode);
       return couldNotRun(options, `the results could not be copied out of ${resultsPath}: ${engineMessage(error)}`, exitCode);
     }
-    if (resultFiles.length === 0) {
-      return couldNotRun(options, `the runner exited with code ${exitCode} and left no result files in ${resultsPath}`, exitCode);
+    const noResults = `the runner exited with code ${exitCode} and left no result files in ${resultsPath}`;
+    if (resultFiles === undefined) {
+      const problem = `is '${resultsPath}', which the container does not have after the run (the runner exited with code ${exitCode}): set it to the folder the runner writes its results to`;
+      return blamed(options, noResults, { option: 'resultsPath', problem }, exitCode);
     }
+    if (resultFiles.length === 0) return couldNotRun(options, noResults, exitCode);
     log.info(`Copied ${resultFiles.length} result file${resultFiles.length === 1 ? '' : 's'} from ${resultsPath} to ${options.resultsDirectory}`);
     if (exitCode === 0) {
       return { outcome: 'passed', exitCode, resultsDirectory: options.resultsDirectory, resultFiles, message: 'the tests passed' };
@@ -240,15 +323,15 @@ export async function runTests(docker: Docker, options: RunTestsOptions, log: Lo
   }
 }
 
-/** Copies `resultsPath` out of the (stopped) container; a path that does not exist yields no files. */
-async function copyResults(container: Docker.Container, resultsPath: string, destination: string, log: Log): Promise<string[]> {
+/** Copies `resultsPath` out of the (stopped) container; undefined when the container has no such path. */
+async function copyResults(container: Docker.Container, resultsPath: string, destination: string, log: Log): Promise<string[] | undefined> {
   let archive: NodeJS.ReadableStream;
   try {
     archive = await container.getArchive({ path: resultsPath });
   } catch (error) {
     if (engineStatus(error) === 404) {
       log.debug(`${resultsPath} does not exist in the container: ${engineMessage(error)}`);
-      return [];
+      return undefined;
     }
     throw error;
   }

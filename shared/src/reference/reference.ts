@@ -51,6 +51,66 @@ const DOMAIN_LABEL = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
 const IPV6_HOST = /^\[[a-fA-F0-9:.%]+\]$/;
 const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 
+/** How much of a value a message quotes: a result line stays readable whatever was typed. */
+const MAX_SHOWN_CHARS = 200;
+
+/**
+ * A value as a message quotes it: control and invisible characters escaped (`\n`, `\u{200B}`), so a line break in
+ * a value cannot split a one-line result and a zero-width character can be seen; cut after `max` characters.
+ */
+export function printable(text: string, max = MAX_SHOWN_CHARS): string {
+  const chars = Array.from(text);
+  const shown = chars.slice(0, max).map((char) => {
+    if (char === '\n') return '\\n';
+    if (char === '\r') return '\\r';
+    if (char === '\t') return '\\t';
+    return /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(char) || (char !== ' ' && /\p{Zs}/u.test(char)) ? `\\u{${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}}` : char;
+  });
+  return chars.length > max ? `${shown.join('')}… (${chars.length} characters)` : shown.join('');
+}
+
+/**
+ * Letters of other scripts that are drawn like ASCII ones. A reference typed with one (or pasted from a document
+ * that has one) names another image, so it is refused with the letter it looks like rather than rewritten.
+ */
+const LOOK_ALIKES: Record<string, string> = {
+  а: 'a', е: 'e', о: 'o', р: 'p', с: 'c', у: 'y', х: 'x', ѕ: 's', і: 'i', ј: 'j', һ: 'h', ԁ: 'd', ԛ: 'q', ԝ: 'w',
+  ӏ: 'l', А: 'A', В: 'B', Е: 'E', К: 'K', М: 'M', Н: 'H', О: 'O', Р: 'P', С: 'C', Т: 'T', Х: 'X', α: 'a', ο: 'o',
+  ν: 'v', ρ: 'p', ι: 'i', Α: 'A', Β: 'B', Ε: 'E', Ζ: 'Z', Η: 'H', Ι: 'I', Κ: 'K', Μ: 'M', Ν: 'N', Ο: 'O', Ρ: 'P',
+  Τ: 'T', Υ: 'Y', Χ: 'X', ı: 'i',
+};
+
+/** `U+0430`. */
+function codePoint(char: string): string {
+  return `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** The ASCII character `char` is drawn like, if any (`а` → `a`, `ｅ` → `e`, `é` → `e`). */
+function asciiLookAlike(char: string): string | undefined {
+  const like = LOOK_ALIKES[char] ?? char.normalize('NFKD').replace(/[\u0300-\u036f]/g, '');
+  return /^[\x20-\x7e]$/.test(like) ? like : undefined;
+}
+
+/**
+ * Why `text` cannot be (part of) an image reference for the characters it holds: the first control character (a line
+ * break, a tab) or non-ASCII character, named by its code point and, for a look-alike letter, the letter it looks
+ * like. Undefined when every character is printable ASCII. References are ASCII by the distribution grammar; the
+ * engine reports these only as `invalid reference format`.
+ */
+export function characterProblem(text: string): string | undefined {
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    if (code === 0x0a || code === 0x0d) return 'it contains a line break';
+    if (code < 0x20 || code === 0x7f) return `it contains the control character ${codePoint(char)}`;
+    if (code > 0x7e) {
+      const like = asciiLookAlike(char);
+      const shown = /[\p{L}\p{N}\p{P}\p{S}]/u.test(char) ? `'${char}' (${codePoint(char)})` : codePoint(char);
+      return `${shown} is not ASCII${like ? `, though it looks like '${like}'` : ''}: image references are ASCII only`;
+    }
+  }
+  return undefined;
+}
+
 /** A string that is not a valid image reference (or digest). The message says what is wrong with it. */
 export class InvalidReferenceError extends Error {
   constructor(
@@ -60,7 +120,7 @@ export class InvalidReferenceError extends Error {
     readonly reason: string,
     what = 'an image reference',
   ) {
-    super(`not ${what}: '${text}' (${reason})`);
+    super(`not ${what}: '${printable(text)}' (${reason})`);
     this.name = 'InvalidReferenceError';
   }
 }
@@ -105,9 +165,11 @@ export function isTag(tag: string): boolean {
 export function tagProblem(tag: string): string | undefined {
   if (TAG.test(tag)) return undefined;
   if (tag.length === 0) return 'the tag is empty';
+  const characters = characterProblem(tag);
+  if (characters) return `tag '${printable(tag)}': ${characters}`;
   if (tag.length > 128) return `a tag has at most 128 characters, this one has ${tag.length}`;
-  if (/^[.-]/.test(tag)) return `tag '${tag}' starts with '${tag[0]}' (tags start with a letter, digit or '_')`;
-  return `tag '${tag}' may contain only letters, digits, '_', '.' and '-'`;
+  if (/^[.-]/.test(tag)) return `tag '${printable(tag)}' starts with '${tag[0]}' (tags start with a letter, digit or '_')`;
+  return `tag '${printable(tag)}' may contain only letters, digits, '_', '.' and '-'`;
 }
 
 /** True when the first path segment of a name is a registry host (contains `.` or `:`, or is `localhost`). */
@@ -219,6 +281,8 @@ function parseName(text: string, name: string, options: ParseReferenceOptions): 
 export function parseReference(value: string, options: ParseReferenceOptions = {}): ImageReference {
   const text = value.trim();
   if (!text) throw new InvalidReferenceError(value, 'it is empty');
+  const characters = characterProblem(text);
+  if (characters) throw new InvalidReferenceError(value, characters);
   if (/\s/.test(text)) throw new InvalidReferenceError(value, 'it contains white space');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
     throw new InvalidReferenceError(value, `drop the '${text.slice(0, text.indexOf('://') + 3)}' prefix`);

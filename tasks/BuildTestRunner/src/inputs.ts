@@ -1,22 +1,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ociLabels, type BuildImageOptions, type BuilderChoice } from '../../../shared/src/docker/build';
+import { BuildError, ociLabels, type BuildImageOptions, type BuilderChoice } from '../../../shared/src/docker/build';
+import { readDockerignore } from '../../../shared/src/docker/context';
+import { DockerignoreError } from '../../../shared/src/docker/dockerignore';
 import { dockerfileStages, targetProblem } from '../../../shared/src/docker/dockerfile';
 import type { Log } from '../../../shared/src/log';
 import {
   InputError, readBool, readKeyValueLines, readPick, readRegistryConnection, readString, type InputSource,
 } from '../../../shared/src/pipeline';
-import { InvalidReferenceError, parseReference } from '../../../shared/src/reference';
+import { characterProblem, InvalidReferenceError, parseReference, printable, sameRegistry, tagProblem } from '../../../shared/src/reference';
 
 type Variables = { get(name: string): string | undefined };
-
-const unexpandedMacro = /\$\([^)]*\)/;
 
 /** A path input rooted at the job's working directory, as the agent roots filePath inputs. */
 function readPathInput(inputs: InputSource, name: string, base: string): string | undefined {
   const value = readString(inputs, name);
   if (value === undefined) return undefined;
-  if (unexpandedMacro.test(value)) throw new InputError(name, `holds '${value}', a variable this job does not define: set the input to a path`);
+  if (/[\0-\x1f\x7f]/.test(value)) throw new InputError(name, `is '${printable(value)}', which holds a control character`);
   return path.resolve(base, value);
 }
 
@@ -31,26 +31,27 @@ function pathComponent(segment: string): string {
 
 /**
  * `imageName` made a reference the engine can tag with: the default `$(Build.Repository.Name)-testrunner:$(Build.BuildId)`
- * holds the repository's name as written (`My.Repo`, `Team Service`), and repository names are lower case. The host
- * is lower-cased, each path segment lower-cased with other characters turned into `-`, the tag kept but for
- * characters a tag cannot hold. Throws InputError when nothing valid is left.
+ * holds the repository's name as written (`My.Repo`, `Team Service`), and repository names are lower case. As
+ * documented, the host is lower-cased and each path segment lower-cased with other ASCII characters turned into `-`.
+ * Nothing else is rewritten: a non-ASCII letter (a look-alike would name another image), a control character or a
+ * tag that is not valid (too long, wrong characters) is refused, naming imageName.
  */
 export function normalizeImageName(value: string): string {
   const text = value.trim();
-  if (unexpandedMacro.test(text)) {
-    throw new InputError('imageName', `is '${text}', which names a variable this job does not define: set imageName to name:tag`);
-  }
-  if (text.includes('@')) throw new InputError('imageName', `is '${text}': a built image is tagged, not pinned; give name:tag`);
+  const refuse = (reason: string) => new InputError('imageName', `is '${printable(text)}', which is not an image name: ${reason}`);
+  const characters = characterProblem(text);
+  if (characters) throw refuse(characters);
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text);
+  if (scheme) throw refuse(`drop the '${scheme[0]}' prefix`);
+  if (text.includes('@')) throw new InputError('imageName', `is '${printable(text)}': a built image is tagged, not pinned; give name:tag`);
   let name = text;
   let tag: string | undefined;
   const colon = text.lastIndexOf(':');
   if (colon > text.lastIndexOf('/')) {
     name = text.slice(0, colon);
-    tag = text
-      .slice(colon + 1)
-      .replace(/[^\w.-]+/g, '-')
-      .replace(/^[.-]+/, '')
-      .slice(0, 128);
+    tag = text.slice(colon + 1);
+    const problem = tagProblem(tag);
+    if (problem) throw refuse(problem);
   }
   const segments = name.split('/');
   const first = segments[0];
@@ -61,9 +62,45 @@ export function normalizeImageName(value: string): string {
     parseReference(result);
   } catch (error) {
     const reason = error instanceof InvalidReferenceError ? error.reason : (error as Error).message;
-    throw new InputError('imageName', `is '${text}', which is not an image name even made lower case (${reason})`);
+    throw new InputError('imageName', `is '${printable(text)}', which is not an image name even made lower case (${reason})`);
   }
   return result;
+}
+
+/**
+ * The build context: a folder, not the file system's root (packing it would walk every file on the machine), with a
+ * `.dockerignore` whose every line Docker would accept.
+ */
+function readBuildContext(inputs: InputSource, base: string, dockerfile: string): string {
+  const given = readPathInput(inputs, 'buildContext', base);
+  const context = given ?? path.dirname(dockerfile);
+  const names = given ? `names '${context}'` : `is empty, so the context is the Dockerfile's folder '${context}'`;
+  if (!fs.statSync(context, { throwIfNoEntry: false })?.isDirectory()) throw new InputError('buildContext', `${names}, which is not a folder`);
+  const real = fs.realpathSync(context);
+  if (path.parse(real).root === real) {
+    throw new InputError('buildContext', `${names}, the file system root: every file on the machine would be sent to the engine; name the folder the Dockerfile's COPY and ADD read from`);
+  }
+  try {
+    readDockerignore(context);
+  } catch (error) {
+    if (error instanceof DockerignoreError) throw new InputError('buildContext', `holds a .dockerignore line Docker would refuse: ${error.message}`);
+    throw new InputError('buildContext', `holds a .dockerignore that cannot be read: ${(error as Error).message}`);
+  }
+  return context;
+}
+
+/** The build's failure as an error naming the input at fault, when one is (the core's options are named after them). */
+export function namingInput(error: unknown, options: BuildImageOptions): unknown {
+  if (!(error instanceof BuildError) || !error.blame) return error;
+  const { option, problem, registry } = error.blame;
+  if (option === 'network') return new InputError('network', problem);
+  if (option === 'context') return new InputError('buildContext', problem);
+  const login = options.logins?.[0];
+  if (!login) return new InputError('containerRegistry', `is empty, but registry ${registry} refused the base image to a build without credentials: set it to a service connection for ${registry} (${problem})`);
+  if (registry && !sameRegistry(login.host, registry)) {
+    return new InputError('containerRegistry', `is for ${login.host}, but the base image comes from ${registry}, which refused it: use a service connection for ${registry} (${problem})`);
+  }
+  return new InputError('containerRegistry', `is for ${login.host}, which refused its credentials for the base image: check the service connection (${problem})`);
 }
 
 /** `https://org@dev.azure.com/org/p/_git/r` → `https://dev.azure.com/org/p/_git/r`: a label is public, user info is not. */
@@ -99,12 +136,9 @@ export function readBuildTestRunnerInputs(inputs: InputSource, variables: Variab
   const stages = dockerfileStages(text);
   if (stages.length === 0) throw new InputError('dockerfile', `names '${dockerfile}', which has no FROM instruction`);
   const problem = targetProblem(stages, target);
-  if (problem) throw new InputError('target', `is '${target}', but Dockerfile '${dockerfile}' ${problem}`);
+  if (problem) throw new InputError('target', `is '${printable(target ?? '')}', but Dockerfile '${dockerfile}' ${problem}`);
 
-  const context = readPathInput(inputs, 'buildContext', base) ?? path.dirname(dockerfile);
-  if (!fs.statSync(context, { throwIfNoEntry: false })?.isDirectory()) {
-    throw new InputError('buildContext', `names '${context}', which is not a folder`);
-  }
+  const context = readBuildContext(inputs, base, dockerfile);
 
   const given = readString(inputs, 'imageName');
   if (!given) throw new InputError('imageName', 'is required: the name:tag to give the built image');
@@ -119,6 +153,8 @@ export function readBuildTestRunnerInputs(inputs: InputSource, variables: Variab
         version: variables.get('Build.BuildNumber'),
       })
     : {};
+  const network = readString(inputs, 'network');
+  if (network !== undefined && /[\s\0-\x1f\x7f]/.test(network)) throw new InputError('network', `is '${printable(network)}', which is not a network name (it holds white space)`);
   const connection = readRegistryConnection(inputs, 'containerRegistry');
   return {
     dockerfile,
@@ -129,7 +165,7 @@ export function readBuildTestRunnerInputs(inputs: InputSource, variables: Variab
     labels: { ...pipelineLabels, ...labels },
     pull: readBool(inputs, 'pull'),
     noCache: readBool(inputs, 'noCache'),
-    network: readString(inputs, 'network'),
+    network,
     builder: readPick<BuilderChoice>(inputs, 'builder', ['auto', 'buildkit', 'classic'], 'auto'),
     logins: connection ? [connection] : [],
   };

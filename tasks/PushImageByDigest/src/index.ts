@@ -1,7 +1,7 @@
-import { connectEngine } from '../../../shared/src/docker/engine';
+import { connectEngine, describeEngine } from '../../../shared/src/docker/engine';
 import { PushError, pushImage, recordInLockFile, type ConfirmDigest } from '../../../shared/src/docker/push';
 import { runTask } from '../../../shared/src/pipeline';
-import { RegistryClient, resolveDigest } from '../../../shared/src/registry';
+import { RegistryClient, RegistryError, resolveDigest } from '../../../shared/src/registry';
 import { readPushImageByDigestInputs } from './inputs';
 
 /** The engine's refusals carry no input name; a pipeline author needs to know which one to fix. */
@@ -11,7 +11,7 @@ function namingConnection(error: unknown, hasLogin: boolean): unknown {
   return new PushError(`${error.message} (${hint})`);
 }
 
-runTask(async ({ inputs, variables, outputs, log, command, signal }) => {
+runTask(async ({ inputs, variables, outputs, log, command, signal, network }) => {
   const options = readPushImageByDigestInputs(inputs, variables, log);
   const registry = new RegistryClient({
     registry: options.registry,
@@ -19,23 +19,36 @@ runTask(async ({ inputs, variables, outputs, log, command, signal }) => {
     credentialsLabel: "input 'containerRegistry'",
     log,
     signal,
+    network,
   });
   // The digest is the registry's answer for each tag, checked against what the engine says it pushed.
   const confirm: ConfirmDigest = (repository, tag) => resolveDigest(registry, `${repository}:${tag}`);
   const { repository, tags, sourceImage, connection } = options;
-  const pushed = await pushImage(connectEngine(), { sourceImage, repository, tags, login: connection, signal }, log, confirm).catch((error: unknown) => {
+  // Nothing is tagged or pushed before the engine answers and the registry takes the credentials for a read (a tag
+  // not there yet is fine).
+  const docker = connectEngine();
+  await describeEngine(docker);
+  await confirm(repository, tags[0]).catch((error: unknown) => {
+    if (!(error instanceof RegistryError && error.status === 404)) throw error;
+  });
+  const pushed = await pushImage(docker, { sourceImage, repository, tags, login: connection, signal }, log, confirm).catch((error: unknown) => {
     throw namingConnection(error, connection !== undefined);
   });
-  recordInLockFile(options.lockFile, {
-    repository,
-    tags,
-    digest: pushed.digest,
-    pinnedReference: pushed.pinnedImage,
-    mediaType: pushed.mediaType,
-    buildId: variables.get('Build.BuildId'),
-    sourceVersion: variables.get('Build.SourceVersion'),
-    pushedAt: new Date().toISOString(),
-  });
+  try {
+    recordInLockFile(options.lockFile, {
+      repository,
+      tags,
+      digest: pushed.digest,
+      pinnedReference: pushed.pinnedImage,
+      mediaType: pushed.mediaType,
+      buildId: variables.get('Build.BuildId'),
+      sourceVersion: variables.get('Build.SourceVersion'),
+      pushedAt: new Date().toISOString(),
+    });
+  } catch (error) {
+    // The tags have moved already (the folder was proven writable before): say exactly what was pushed.
+    throw new Error(`pushed ${pushed.pinnedImage} as ${pushed.imageTags.join(', ')} but could not record it in lockFile '${options.lockFile}': ${(error as Error).message}`);
+  }
   log.info(`Recorded ${pushed.pinnedImage} in ${options.lockFile}`);
   if (options.artifactName) command('artifact.upload', { containerfolder: options.artifactName, artifactname: options.artifactName }, options.lockFile);
   outputs.set('digest', pushed.digest);

@@ -4,13 +4,13 @@ import type { Log } from '../../../shared/src/log';
 import {
   InputError, readBool, readMultiLine, readRegistryConnection, readRequired, readString, type InputSource, type RegistryConnection,
 } from '../../../shared/src/pipeline';
-import { formatRepository, InvalidReferenceError, parseRepository, sameRegistry, tagProblem } from '../../../shared/src/reference';
+import { formatRepository, InvalidReferenceError, parseReference, parseRepository, printable, sameRegistry, tagProblem } from '../../../shared/src/reference';
+import { fileWriteProblem, folderWriteProblem } from '../../../shared/src/writable';
 
 type Variables = { get(name: string): string | undefined };
 
-const unexpandedMacro = /\$\([^)]*\)/;
-/** Characters an artifact name cannot hold (the agent refuses them in artifact.upload). */
-const artifactNameProblem = /[\\/":<>|*?]/;
+/** Characters an artifact name cannot hold (the agent refuses them in artifact.upload), control characters too. */
+const artifactNameProblem = /[\\/":<>|*?\0-\x1f\x7f]/;
 
 export interface PushImageByDigestInputs {
   /** `host/path`. */
@@ -26,8 +26,9 @@ export interface PushImageByDigestInputs {
 }
 
 /**
- * Every input of PushImageByDigest@1, checked before anything is tagged or pushed: the repository and tags are valid,
- * and an existing lock file can be merged into (so a push never ends without its record).
+ * Every input of PushImageByDigest@1, checked before anything is tagged or pushed: the repository, tags and source
+ * image are valid references (parsed here, not by the engine), and the lock file can be written and merged into (so a
+ * push never ends without its record).
  */
 export function readPushImageByDigestInputs(inputs: InputSource, variables: Variables, log: Log): PushImageByDigestInputs {
   const base = variables.get('System.DefaultWorkingDirectory') || process.cwd();
@@ -41,7 +42,7 @@ export function readPushImageByDigestInputs(inputs: InputSource, variables: Vari
     registry = parsed.registry;
   } catch (error) {
     const reason = error instanceof InvalidReferenceError ? error.reason : (error as Error).message;
-    throw new InputError('repository', `is '${given}', which is not a repository: ${reason} (write host/path, or path with containerRegistry set)`);
+    throw new InputError('repository', `is '${printable(given)}', which is not a repository: ${reason} (write host/path, or path with containerRegistry set)`);
   }
   let login = connection;
   if (connection && !sameRegistry(connection.host, registry)) {
@@ -52,33 +53,44 @@ export function readPushImageByDigestInputs(inputs: InputSource, variables: Vari
   const tags = [...new Set(readMultiLine(inputs, 'tags'))];
   if (tags.length === 0) throw new InputError('tags', 'is required: one tag per line (default $(Build.BuildId))');
   for (const tag of tags) {
-    if (unexpandedMacro.test(tag)) throw new InputError('tags', `holds '${tag}', a variable this job does not define`);
     const problem = tagProblem(tag);
-    if (problem) throw new InputError('tags', `holds '${tag}', which is not a tag: ${problem}`);
+    if (problem) throw new InputError('tags', `holds '${printable(tag)}', which is not a tag: ${problem}`);
   }
 
-  const lockValue = readString(inputs, 'lockFile', path.join(variables.get('Build.ArtifactStagingDirectory') ?? base, 'image-lock.json'))!;
-  if (unexpandedMacro.test(lockValue)) throw new InputError('lockFile', `holds '${lockValue}', a variable this job does not define: set the input to a path`);
-  const lockFile = path.resolve(base, lockValue);
+  const sourceImage = readString(inputs, 'sourceImage', `${repository}:${tags[0]}`)!;
   try {
-    readLockFile(lockFile);
+    // An image id (`sha256:…` or its short form) is a valid reference too.
+    parseReference(sourceImage);
   } catch (error) {
-    throw new InputError('lockFile', `names a file this push cannot be merged into: ${(error as Error).message}`);
+    if (!(error instanceof InvalidReferenceError)) throw error;
+    throw new InputError('sourceImage', `is '${printable(sourceImage)}', which is not an image reference: ${error.reason}`);
   }
 
   let artifactName: string | undefined;
   if (readBool(inputs, 'publishLockArtifact', true)) {
     artifactName = readString(inputs, 'artifactName', 'image-lock')!;
-    if (artifactNameProblem.test(artifactName)) throw new InputError('artifactName', `is '${artifactName}': an artifact name cannot contain \\ / " : < > | * ?`);
+    if (artifactNameProblem.test(artifactName)) {
+      throw new InputError('artifactName', `is '${printable(artifactName)}': an artifact name cannot contain \\ / " : < > | * ? or control characters`);
+    }
   }
 
-  return {
-    repository,
-    registry,
-    tags,
-    sourceImage: readString(inputs, 'sourceImage', `${repository}:${tags[0]}`)!,
-    connection: login,
-    lockFile,
-    artifactName,
-  };
+  return { repository, registry, tags, sourceImage, connection: login, lockFile: readLockFileInput(inputs, variables, base), artifactName };
+}
+
+/**
+ * The lock file, proven usable before anything is pushed: its folder takes a new file (made and removed again), an
+ * existing file can be replaced and merged into. Otherwise a push would move tags and leave no record of them.
+ */
+function readLockFileInput(inputs: InputSource, variables: Variables, base: string): string {
+  const value = readString(inputs, 'lockFile', path.join(variables.get('Build.ArtifactStagingDirectory') ?? base, 'image-lock.json'))!;
+  if (/[\0-\x1f\x7f]/.test(value)) throw new InputError('lockFile', `is '${printable(value)}', which holds a control character`);
+  const lockFile = path.resolve(base, value);
+  const problem = folderWriteProblem(path.dirname(lockFile)) ?? fileWriteProblem(lockFile);
+  if (problem) throw new InputError('lockFile', `names '${lockFile}', which cannot be written: ${problem}`);
+  try {
+    readLockFile(lockFile);
+  } catch (error) {
+    throw new InputError('lockFile', `names a file this push cannot be merged into: ${(error as Error).message}`);
+  }
+  return lockFile;
 }

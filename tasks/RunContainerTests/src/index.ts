@@ -1,6 +1,6 @@
 import { connectEngine } from '../../../shared/src/docker/engine';
 import { runTests } from '../../../shared/src/docker/run';
-import { runTask } from '../../../shared/src/pipeline';
+import { InputError, runTask } from '../../../shared/src/pipeline';
 import { readRunContainerTestsInputs } from './inputs';
 
 runTask(async ({ inputs, variables, outputs, log, issues, signal }) => {
@@ -10,6 +10,8 @@ runTask(async ({ inputs, variables, outputs, log, issues, signal }) => {
   if (result.exitCode !== undefined) outputs.set('exitCode', String(result.exitCode));
   outputs.set('resultsDirectory', result.resultsDirectory);
   outputs.set('resultFiles', String(result.resultFiles.length));
+  // The run's options are this task's inputs, by the same names.
+  if (result.blame) throw new InputError(result.blame.option, result.blame.problem);
   if (result.outcome === 'couldNotRun') throw new Error(result.message);
   if (result.outcome === 'testsFailed') {
     if (options.failOnTestFailure) throw new Error(result.message);
