@@ -9,7 +9,6 @@
 // Run: npx tsx bench/push/index.ts
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import type Dockerode from 'dockerode';
 import { pushImage, type ConfirmDigest } from '../../shared/src/docker/push';
 import { silentLog } from '../../shared/src/log';
 import { buildBusyboxImage, connectEngine, removeTestImages, TEST_RUN_ID } from '../../test/support/engine';
@@ -28,7 +27,7 @@ function head(registry: TestRegistry): ConfirmDigest {
   };
 }
 
-async function timed(action: () => Promise<unknown> | unknown): Promise<number> {
+async function timed(action: () => unknown): Promise<number> {
   const start = process.hrtime.bigint();
   await action();
   return Number(process.hrtime.bigint() - start) / 1e9;
@@ -49,7 +48,7 @@ async function withFreshRegistry<T>(action: (registry: TestRegistry) => Promise<
 }
 
 async function main(): Promise<void> {
-  const docker = (await connectEngine()) as Dockerode | undefined;
+  const docker = (await connectEngine());
   if (!docker) throw new Error('bench/push needs a Docker engine');
   const source = `outerloop-bench/push-source:${TEST_RUN_ID}`;
   const task: number[] = [];

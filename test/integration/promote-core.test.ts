@@ -374,7 +374,7 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
             sourceImage: `${proxy.host}/core-faults/app-${i}:v1`,
             // One blob at a time, so the schedule depends on the seed alone; waits are recorded instead of slept.
             concurrency: 1,
-            transport: { retry: { sleep: async (ms: number) => void delays.push(ms) } },
+            transport: { retry: { sleep: (ms: number) => Promise.resolve(void delays.push(ms)) } },
           },
           memoryLog(),
         );
@@ -409,7 +409,7 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
             sourceImage: `${sourceProxy.host}/core-cross-faults/app-${i}:v1`,
             targetImage: `${targetProxy.host}/prod/app-${i}:v1`,
             concurrency: 1,
-            transport: { retry: { sleep: async () => undefined } },
+            transport: { retry: { sleep: () => Promise.resolve() } },
           },
           memoryLog(),
         );

@@ -244,7 +244,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
         grants = user.grants ?? {};
       }
       const access = grantAccess(scopes.map(parseScope).filter((s): s is AccessEntry => !!s), grants);
-      const { token, issuedAt } = sign(username, access, entry.grantType as IssuedToken['grantType']);
+      const { token, issuedAt } = sign(username, access, entry.grantType);
       const body: Record<string, unknown> = { token, access_token: token, expires_in: expiresIn, issued_at: issuedAt };
       if (basic && url.searchParams.get('offline_token') === 'true') {
         body.refresh_token = newRefreshToken(username, 'basic');
@@ -277,7 +277,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
         return reply(400, { error: 'unsupported_grant_type', error_description: `grant_type '${grantType}'` });
       }
       const access = grantAccess(scopes.map(parseScope).filter((s): s is AccessEntry => !!s), user.grants ?? {});
-      const { token, issuedAt } = sign(user.username, access, entry.grantType as IssuedToken['grantType']);
+      const { token, issuedAt } = sign(user.username, access, entry.grantType);
       const body: Record<string, unknown> = {
         access_token: token,
         token_type: 'Bearer',

@@ -1,7 +1,6 @@
 // BuildTestRunner@1 run from its bundle exactly as the agent runs it, against the real engine, on the sample service.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type Dockerode from 'dockerode';
 import { buildImage } from '../../shared/src/docker/build';
@@ -9,7 +8,7 @@ import { memoryLog } from '../../shared/src/log';
 import { normalizeImageName } from '../../tasks/BuildTestRunner/src/inputs';
 import { stageSampleService } from '../fixtures/sample-service/stage';
 import { pushImageWithEngine, removeTestContainers, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
-import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly, dockerConfigSnapshot } from '../support/harness';
+import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, assertFailedCleanly, dockerConfigSnapshot } from '../support/harness';
 import { DEFAULT_USERS, requireRegistry, sharedRegistry } from '../support/registries';
 
 const TASK = 'BuildTestRunner';

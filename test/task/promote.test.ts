@@ -1,7 +1,7 @@
 // PromoteImage@1 run from its bundle exactly as the agent runs it, against real distribution registries on loopback.
 import { strict as assert } from 'node:assert';
 import { startFaultProxy } from '../support/fault-proxy';
-import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type TaskRun, assertFailedCleanly, assertNoSecrets } from '../support/harness';
+import { bundleOnce, describeRun, registryEndpoint, runBundledTask, assertFailedCleanly, assertNoSecrets } from '../support/harness';
 import { fetchManifest, listTags, pushIndex, pushRandomImage } from '../support/images';
 import { requireRegistry, sharedRegistry, userOf, type TestRegistry } from '../support/registries';
 

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type Dockerode from 'dockerode';
 import { parseLock } from '../../shared/src/docker/lockfile';
 import { buildBusyboxImage, removeTestImages, requireEngine, TEST_RUN_ID } from '../support/engine';
-import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly, assertNoSecrets, dockerConfigSnapshot } from '../support/harness';
+import { bundleOnce, describeRun, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly, assertNoSecrets, dockerConfigSnapshot } from '../support/harness';
 import { fetchManifest, listTags } from '../support/images';
 import { makeImmutable, undoReadOnly } from '../support/readonly';
 import { requireRegistry, sharedRegistry, type TestRegistry } from '../support/registries';

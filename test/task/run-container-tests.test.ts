@@ -10,7 +10,7 @@ import { inputsFromMap } from '../../shared/src/pipeline/inputs';
 import { readTimeoutMs } from '../../tasks/RunContainerTests/src/inputs';
 import { stageSampleService } from '../fixtures/sample-service/stage';
 import { removeTestContainers, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
-import { bundleOnce, describeRun, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly } from '../support/harness';
+import { bundleOnce, describeRun, runBundledTask, type RunOptions, assertFailedCleanly } from '../support/harness';
 
 const TASK = 'RunContainerTests';
 
@@ -172,7 +172,7 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
       ['a command with an open quote', { command: "sh -c 'echo" }, /^input 'command' cannot be split into words: unterminated ' in/],
       ['a failOnTestFailure that is not true or false', { failOnTestFailure: 'maybe' }, /^input 'failOnTestFailure' must be true or false, got 'maybe'$/],
     ] as const) {
-      it(name, async () => assertFailedCleanly(await run({ inputs: inputs as Record<string, string> }), pattern));
+      it(name, async () => assertFailedCleanly(await run({ inputs: inputs }), pattern));
     }
   });
 });

@@ -8,7 +8,7 @@ import { listContext, packBuildContext } from '../../shared/src/docker/context';
 async function tarNames(stream: NodeJS.ReadableStream | AsyncIterable<unknown>): Promise<Map<string, { type: string; body: string; linkname?: string }>> {
   const extract = tar.extract();
   const names = new Map<string, { type: string; body: string; linkname?: string }>();
-  (stream as NodeJS.ReadableStream).pipe(extract as unknown as NodeJS.WritableStream);
+  (stream as NodeJS.ReadableStream).pipe(extract);
   for await (const entry of extract) {
     const chunks: Buffer[] = [];
     for await (const chunk of entry) chunks.push(chunk as Buffer);
@@ -51,7 +51,7 @@ describe('build context', () => {
     fs.writeFileSync(path.join(dir, 'build', 'Dockerfile'), 'FROM scratch\n');
     const packed = await packBuildContext(dir, path.join(dir, 'build', 'Dockerfile'));
     assert.equal(packed.dockerfile, 'build/Dockerfile');
-    const names = await tarNames(packed.stream as unknown as NodeJS.ReadableStream);
+    const names = await tarNames(packed.stream);
     assert.ok(names.has('build/Dockerfile'));
     assert.ok(names.has('.dockerignore'));
     assert.ok(!names.has('Dockerfile'), 'an excluded Dockerfile that is not the one built stays out');
@@ -63,7 +63,7 @@ describe('build context', () => {
       fs.writeFileSync(path.join(outside, 'Custom.Dockerfile'), 'FROM scratch AS custom\n');
       const packed = await packBuildContext(dir, path.join(outside, 'Custom.Dockerfile'));
       assert.match(packed.dockerfile, /^\.dockerfile\.[0-9a-f]{20}$/);
-      const names = await tarNames(packed.stream as unknown as NodeJS.ReadableStream);
+      const names = await tarNames(packed.stream);
       assert.equal(names.get(packed.dockerfile)?.body, 'FROM scratch AS custom\n');
       assert.equal(names.get('src/app.sh')?.body, 'echo app');
       assert.deepEqual(names.get('app-link'), { type: 'symlink', body: '', linkname: 'src/app.sh' });

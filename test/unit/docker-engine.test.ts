@@ -45,11 +45,11 @@ describe('engine connection', () => {
       const verified = modemOf({ DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs });
       assert.deepEqual([verified.protocol, verified.host, verified.port], ['https', '127.0.0.1', '2376']);
       assert.ok(verified.agent instanceof https.Agent);
-      const options = verified.agent.options as https.AgentOptions;
+      const options = verified.agent.options;
       assert.equal(options.rejectUnauthorized, true);
       assert.equal(String(options.ca), 'ca.pem bytes');
       assert.equal(String(options.cert), 'cert.pem bytes');
-      assert.equal(String(options.key), 'key.pem bytes');
+      assert.equal(String(options.key as Buffer), 'key.pem bytes');
       const unverified = modemOf({ DOCKER_HOST: 'tcp://[::1]:2376', DOCKER_TLS: '1', DOCKER_CERT_PATH: certs });
       assert.equal(unverified.host, '::1');
       assert.equal((unverified.agent?.options as https.AgentOptions).rejectUnauthorized, false);

@@ -11,7 +11,7 @@ interface Step { task?: string; inputs?: Record<string, unknown> }
 function stepsIn(node: unknown, found: Step[] = []): Step[] {
   if (Array.isArray(node)) node.forEach((item) => stepsIn(item, found));
   else if (node && typeof node === 'object') {
-    if (typeof (node as Step).task === 'string') found.push(node as Step);
+    if (typeof (node as Step).task === 'string') found.push(node);
     Object.values(node).forEach((value) => stepsIn(value, found));
   }
   return found;
@@ -43,7 +43,7 @@ describe('README YAML examples match task.json', () => {
           const definition = task.inputs.find((candidate: { name: string }) => candidate.name === input);
           assert.ok(definition, `${step.task}: no input '${input}'`);
           if (definition.type === 'pickList' && !String(value).includes('$(')) {
-            assert.ok(Object.keys(definition.options).includes(String(value)), `${step.task}: '${input}: ${value}' is not an option`);
+            assert.ok(Object.keys(definition.options).includes(String(value)), `${step.task}: '${input}: ${String(value)}' is not an option`);
           }
           if (definition.type === 'boolean' && !String(value).includes('$(')) {
             assert.match(String(value), /^(true|false)$/, `${step.task}: '${input}' must be true or false`);

@@ -170,7 +170,7 @@ export async function extractArchive(
       extract.destroy(error);
       reject(error);
     });
-    source.pipe(extract as unknown as NodeJS.WritableStream);
+    source.pipe(extract);
   });
   return { files };
 }

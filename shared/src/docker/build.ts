@@ -190,7 +190,7 @@ export async function buildImage(docker: Docker, options: BuildImageOptions, log
           isStream: true,
           statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
         } as never,
-        (error: unknown, response: unknown) => (error ? reject(error) : resolve(response as NodeJS.ReadableStream)),
+        (error: unknown, response: unknown) => (error ? reject(error instanceof Error ? error : new Error(JSON.stringify(error))) : resolve(response as NodeJS.ReadableStream)),
       );
     });
     await followProgress(stream, (event) => {

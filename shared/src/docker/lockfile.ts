@@ -39,7 +39,7 @@ export function parseLock(text: string, where = 'the lock file'): LockFile {
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${where} is not JSON (${(error as Error).message}): remove it or fix it`);
+    throw new Error(`${where} is not JSON (${(error as Error).message}): remove it or fix it`, { cause: error });
   }
   const lock = data as Partial<LockFile> | null;
   if (!lock || typeof lock !== 'object' || !Array.isArray(lock.images)) {

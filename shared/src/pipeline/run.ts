@@ -14,12 +14,12 @@ export interface TaskContext {
   variables: { get(name: string): string | undefined };
   log: Log;
   /** A raw logging command, e.g. `artifact.upload`, `results.publish`, `task.uploadsummary`. */
-  command(name: string, properties: Record<string, string>, message: string): void;
+  command: (name: string, properties: Record<string, string>, message: string) => void;
   /**
    * Ends the task as SucceededWithIssues (unless it fails) with this line among the reasons. Each reason is warned
    * once; pass `{ warned: true }` when the core has already warned it, so the log does not repeat it.
    */
-  issues(message: string, options?: { warned?: boolean }): void;
+  issues: (message: string, options?: { warned?: boolean }) => void;
   /** Aborted when the agent cancels the job (SIGINT/SIGTERM), so the core can clean up before it exits. */
   signal: AbortSignal;
   /** The agent's proxy and certificates for every outbound call; read on first use (a bad setting fails the task). */
