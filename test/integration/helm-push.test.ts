@@ -151,9 +151,9 @@ describe('helm: resolveChartRepository (the chartRepository input; pure)', () =>
 
   it('refuses what cannot be pushed to, naming chartRepository', () => {
     assert.throws(() => resolveChartRepository('  '), /chartRepository is required/);
-    assert.throws(() => resolveChartRepository('charts'), /chartRepository 'charts' names no registry host: write host\/path/);
-    assert.throws(() => resolveChartRepository('myacr.azurecr.io'), /chartRepository 'myacr\.azurecr\.io' must be host\/path/);
-    assert.throws(() => resolveChartRepository('myacr.azurecr.io/Team'), /chartRepository 'myacr\.azurecr\.io\/Team' is not a registry repository \(repository names are lower case\)/);
-    assert.throws(() => resolveChartRepository('myacr.azurecr.io/helm:1.0'), /chartRepository 'myacr\.azurecr\.io\/helm:1\.0' is not a registry repository/);
+    assert.throws(() => resolveChartRepository('charts'), /chartRepository is 'charts', which names no registry host: write host\/path/);
+    assert.throws(() => resolveChartRepository('myacr.azurecr.io'), /chartRepository is 'myacr\.azurecr\.io', which is not host\/path/);
+    assert.throws(() => resolveChartRepository('myacr.azurecr.io/Team'), /chartRepository is 'myacr\.azurecr\.io\/Team', which is not a registry repository \(repository names are lower case\)/);
+    assert.throws(() => resolveChartRepository('myacr.azurecr.io/helm:1.0'), /chartRepository is 'myacr\.azurecr\.io\/helm:1\.0', which is not a registry repository/);
   });
 });

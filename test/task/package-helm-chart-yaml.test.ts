@@ -50,7 +50,7 @@ describe('PackageHelmChart task: keys and YAML that must not get through', funct
     for (const imageValuesKey of keys) {
       const taskRun = await run({ chartPath: SAMPLE, imageDigest: IMAGE_DIGEST, imageValuesKey });
       const reserved = imageValuesKey.split('.').pop()!;
-      assertFailedCleanly(taskRun, new RegExp(`^imageValuesKey '${imageValuesKey.replace(/\./g, '\\.')}' uses the reserved key '${reserved}'`));
+      assertFailedCleanly(taskRun, new RegExp(`^input 'imageValuesKey' is '${imageValuesKey.replace(/\./g, '\\.')}', which uses the reserved key '${reserved}'`));
       assertNothingWritten(taskRun);
     }
   });
@@ -61,7 +61,7 @@ describe('PackageHelmChart task: keys and YAML that must not get through', funct
     fs.appendFileSync(path.join(chart, 'values.yaml'), `\n${aliasBomb()}`);
     const started = Date.now();
     const taskRun = await run({ chartPath: chart, imageDigest: IMAGE_DIGEST });
-    assertFailedCleanly(taskRun, /bomb\/values\.yaml expands YAML aliases more than \d+ times/);
+    assertFailedCleanly(taskRun, /^input 'chartPath' holds a chart that cannot be packaged: .*bomb\/values\.yaml expands YAML aliases more than \d+ times/);
     assert.ok(Date.now() - started < 20_000, `the task ended in ${Date.now() - started} ms`);
     assertNothingWritten(taskRun);
   });

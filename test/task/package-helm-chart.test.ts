@@ -10,7 +10,7 @@ import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import { repoRoot, testdataAvailable, testdataRoot, needOrSkip } from '../support/env';
 import { startFaultProxy } from '../support/fault-proxy';
-import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly, assertNoSecrets } from '../support/harness';
+import { bundleOnce, describeRun, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly, assertNoSecrets } from '../support/harness';
 import { requireHelm, runHelm } from '../support/helm';
 import { fetchManifest, listTags } from '../support/images';
 import { requireRegistry, sharedRegistry, userOf, type TestRegistry } from '../support/registries';
@@ -19,7 +19,6 @@ const TASK = 'PackageHelmChart';
 const SAMPLE = path.join(repoRoot, 'test', 'fixtures', 'charts', 'sample-service');
 const RELEASE_BRANCH = 'refs/heads/release/sample-service/1.4.0';
 const IMAGE_DIGEST = `sha256:${crypto.createHash('sha256').update('outer-loop sample-service image').digest('hex')}`;
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-task-helm-'));
 /** An empty folder as the task's whole PATH: whatever it does, it cannot be running helm. */
@@ -42,7 +41,8 @@ function staging(taskRun: TaskRun): string {
 /** Every file below `dir` (relative), hidden and partial ones included. */
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((entry) => !entry.isDirectory())
     .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
     .sort();
@@ -244,20 +244,20 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
 
     it('a folder without Chart.yaml', async () => {
       const dir = chart('no-chart-yaml', { 'values.yaml': 'a: 1\n' });
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: dir } }), /no Chart\.yaml in this folder; point chartPath at the folder that holds Chart\.yaml/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: dir } }), /^input 'chartPath' is '.*no-chart-yaml', which holds no Chart\.yaml: name the folder that holds Chart\.yaml$/);
     });
 
     it('a chartPath that does not exist', async () => {
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: path.join(work, 'nowhere') } }), /chart folder '.*nowhere' does not exist/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: path.join(work, 'nowhere') } }), /^input 'chartPath' is '.*nowhere', which does not exist$/);
     });
 
     it('an invalid chartVersion', async () => {
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, chartVersion: '1.4' } }), /chartVersion '1\.4' is not a SemVer 2 version/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, chartVersion: '1.4' } }), /^input 'chartVersion' is not a SemVer 2 version: '1\.4'/);
     });
 
     it('a release branch whose last segment is not SemVer (release/delivery/latest)', async () => {
       const taskRun = await run({ inputs: { chartPath: SAMPLE }, variables: { 'Build.SourceBranch': 'refs/heads/release/delivery/latest' } });
-      assertFailedWithNothingLeft(taskRun, /branch 'refs\/heads\/release\/delivery\/latest' is a release branch but 'latest' is not a SemVer version.*chartVersion/);
+      assertFailedWithNothingLeft(taskRun, /^input 'versionFromBranch' is true, and the source branch \(Build\.SourceBranch\) is 'refs\/heads\/release\/delivery\/latest', a release branch whose last segment 'latest' is not a SemVer version.*chartVersion/);
     });
 
     it('a symbolic link out of the chart', async () => {
@@ -265,24 +265,24 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
       fs.writeFileSync(outside, 'not part of any chart\n');
       const dir = chart('symlink-out', { 'Chart.yaml': chartYaml(), 'templates/cm.yaml': 'kind: ConfigMap\n' });
       fs.symlinkSync(outside, path.join(dir, 'templates', 'leak.txt'));
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: dir } }), /templates\/leak\.txt is a symbolic link to .*outside-secret\.txt, outside the chart/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: dir } }), /^input 'chartPath' holds a chart that cannot be packaged: .*templates\/leak\.txt is a symbolic link to .*outside-secret\.txt, outside the chart/);
     });
 
     it('a dependency that charts/ does not hold (updateDependencies off)', async () => {
       const dir = chart('missing-dep', {
         'Chart.yaml': chartYaml('dependencies:\n  - name: lib\n    version: 0.1.0\n    repository: file://../lib\n'),
       });
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: dir } }), /declares dependency 'lib' \(file:\/\/\.\.\/lib\) but charts\/ does not hold it; set updateDependencies/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: dir } }), /^input 'chartPath' .*declares dependency 'lib' \(file:\/\/\.\.\/lib\) but charts\/ does not hold it; set updateDependencies/);
     });
 
     it('an imageValuesKey path that is not a map', async () => {
       const taskRun = await run({ inputs: { chartPath: SAMPLE, imageDigest: IMAGE_DIGEST, imageValuesKey: 'greeting.name' } });
-      assertFailedWithNothingLeft(taskRun, /values key path 'greeting\.name' in .*values\.yaml is not a map.*set imageValuesKey/);
+      assertFailedWithNothingLeft(taskRun, /^input 'imageValuesKey' is 'greeting\.name', but 'greeting\.name' in .*values\.yaml holds the string 'world', not a map/);
     });
 
     it('an imageDigest that is not a digest, and an imageRepository without a digest', async () => {
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, imageDigest: 'latest' } }), /imageDigest 'latest' is not a digest/);
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, imageRepository: 'myacr.azurecr.io/app' } }), /imageRepository is set but imageDigest is not/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, imageDigest: 'latest' } }), /^input 'imageDigest' is not a digest: 'latest'/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, imageRepository: 'myacr.azurecr.io/app' } }), /^input 'imageRepository' is set but imageDigest is not/);
     });
 
     it('push without chartRepository, before anything is packaged', async () => {
@@ -290,10 +290,10 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
     });
 
     it('a chartRepository without a host and no service connection, or not a repository', async () => {
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, push: 'true', chartRepository: 'helm' } }), /chartRepository 'helm' names no registry host.*containerRegistry/);
+      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, push: 'true', chartRepository: 'helm' } }), /^input 'chartRepository' is 'helm', which names no registry host.*containerRegistry/);
       assertFailedWithNothingLeft(
         await run({ inputs: { chartPath: SAMPLE, push: 'true', chartRepository: 'myacr.azurecr.io/Helm' } }),
-        /chartRepository 'myacr\.azurecr\.io\/Helm' is not a registry repository \(repository names are lower case\)/,
+        /^input 'chartRepository' is 'myacr\.azurecr\.io\/Helm', which is not a registry repository \(repository names are lower case\)/,
       );
     });
 
@@ -304,14 +304,14 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
     it('a destination inside the chart', async () => {
       const dir = freshCopy(SAMPLE, 'dest-inside');
       const taskRun = await run({ inputs: { chartPath: dir, destination: path.join(dir, 'out') } });
-      assertFailedWithNothingLeft(taskRun, /destination '.*out' is inside the chart folder/);
+      assertFailedWithNothingLeft(taskRun, /^input 'destination' is '.*out', inside the chart folder/);
       assert.ok(!fs.existsSync(path.join(dir, 'out')), 'nothing written into the chart');
     });
 
     it('a registry that is down: the push fails naming it, and the package is removed', async () => {
       const port = await closedPort();
       const taskRun = await run({ inputs: { chartPath: SAMPLE, push: 'true', chartRepository: `127.0.0.1:${port}/charts` } });
-      assertFailedWithNothingLeft(taskRun, new RegExp(`^push chart oci://127\\.0\\.0\\.1:${port}/charts/sample-service:0\\.1\\.0: .*ECONNREFUSED`));
+      assertFailedWithNothingLeft(taskRun, new RegExp(`^input 'chartRepository' is '127\\.0\\.0\\.1:${port}/charts', where the chart could not be pushed: push chart oci://127\\.0\\.0\\.1:${port}/charts/sample-service:0\\.1\\.0: .*ECONNREFUSED.*; the package written to .* was removed$`));
     });
   });
 
@@ -403,7 +403,7 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
           endpoints: [registryEndpoint('reg', registry.url, wrong)],
           home,
         });
-        assertFailedWithNothingLeft(taskRun, /^push chart oci:\/\/.*\/wrong\/charts\/sample-service:0\.1\.0: 401 .*containerRegistry/);
+        assertFailedWithNothingLeft(taskRun, /^input 'containerRegistry' holds credentials that .* refused: push chart oci:\/\/.*\/wrong\/charts\/sample-service:0\.1\.0: 401 /);
         assert.deepEqual(await listTags(registry, 'wrong/charts/sample-service'), []);
         assertNoSecretsOrHomeFiles(taskRun, [...registry.secrets(), wrong.password, Buffer.from(`promoter:${wrong.password}`).toString('base64')], home);
       });
@@ -432,7 +432,7 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
           endpoints: [registryEndpoint('reg', registry.url, scoped)],
           home,
         });
-        assertFailedWithNothingLeft(taskRun, /^push chart oci:\/\/.*\/elsewhere\/charts\/sample-service:0\.1\.0: .*user 'scoped' \(input 'containerRegistry'\)/);
+        assertFailedWithNothingLeft(taskRun, /^input 'containerRegistry' holds credentials that .* refused: push chart oci:\/\/.*\/elsewhere\/charts\/sample-service:0\.1\.0: .*user 'scoped' \(input 'containerRegistry'\)/);
         assert.deepEqual(await listTags(registry, 'elsewhere/charts/sample-service'), []);
         assertNoSecretsOrHomeFiles(taskRun, registry.secrets(), home);
       });

@@ -305,10 +305,10 @@ describe('helm: packageChart', function () {
     it('a folder without Chart.yaml', async () => {
       const dir = makeChart({ 'values.yaml': 'a: 1\n' });
       const destination = tempDir('out');
-      await rejects(packageChart({ chartPath: dir, destination }, silentLog), /no Chart\.yaml in this folder; point chartPath at the folder that holds Chart\.yaml/);
+      await rejects(packageChart({ chartPath: dir, destination }, silentLog), /^chartPath is '.*', which holds no Chart\.yaml: name the folder that holds Chart\.yaml$/);
       assert.deepEqual(fs.readdirSync(destination), []);
-      await rejects(pack(path.join(dir, 'missing')), /chart folder '.*missing' does not exist/);
-      await rejects(pack(path.join(dir, 'values.yaml')), /is not a folder/);
+      await rejects(pack(path.join(dir, 'missing')), /^chartPath is '.*missing', which does not exist$/);
+      await rejects(pack(path.join(dir, 'values.yaml')), /is a file, not a folder/);
     });
 
     it('an invalid chart name', async () => {
@@ -320,12 +320,12 @@ describe('helm: packageChart', function () {
     it('an invalid version', async () => {
       await rejects(pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: mini\nversion: latest\n' })), /version 'latest' is not a SemVer version/);
       await rejects(pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: mini\nversion: 1.2\n' })), /Chart\.yaml version '1\.2' is not a SemVer 2 version/);
-      await rejects(pack(makeChart(MINIMAL), { chartVersion: '1.0' }), /chartVersion '1\.0' is not a SemVer 2 version/);
+      await rejects(pack(makeChart(MINIMAL), { chartVersion: '1.0' }), /^chartVersion is not a SemVer 2 version: '1\.0'/);
       await rejects(pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v3\nname: mini\nversion: 1.0.0\n' })), /apiVersion 'v3' is not v1 or v2/);
     });
 
     it('a release branch without a SemVer last segment', async () => {
-      await rejects(pack(makeChart(MINIMAL), { branch: 'refs/heads/release/delivery/latest' }), /branch 'refs\/heads\/release\/delivery\/latest' is a release branch but 'latest' is not a SemVer version/);
+      await rejects(pack(makeChart(MINIMAL), { branch: 'refs/heads/release/delivery/latest' }), /^branch is 'refs\/heads\/release\/delivery\/latest', a release branch whose last segment 'latest' is not a SemVer version/);
     });
 
     it('a symbolic link out of the chart, a broken link and a named pipe', async () => {
@@ -350,11 +350,11 @@ describe('helm: packageChart', function () {
     it('a values key path that is not a map, and malformed pinning inputs', async () => {
       const dir = makeChart({ ...MINIMAL, 'values.yaml': 'image: mini:1.0\n' });
       const destination = tempDir('out');
-      await rejects(packageChart({ chartPath: dir, destination, imageDigest: DIGEST }, silentLog), /values key path 'image' in .*values\.yaml is not a map \(it holds the string 'mini:1\.0'\)/);
+      await rejects(packageChart({ chartPath: dir, destination, imageDigest: DIGEST }, silentLog), /^imageValuesKey is 'image', but 'image' in .*values\.yaml holds the string 'mini:1\.0', not a map/);
       assert.deepEqual(fs.readdirSync(destination), []);
-      await rejects(pack(makeChart(MINIMAL), { imageRepository: 'registry.local/mini' }), /imageRepository is set but imageDigest is not/);
-      await rejects(pack(makeChart(MINIMAL), { imageDigest: 'sha256:1234' }), /imageDigest 'sha256:1234' is not a digest/);
-      await rejects(pack(makeChart(MINIMAL), { imageDigest: DIGEST, imageValuesKey: 'app..image' }), /imageValuesKey 'app\.\.image' is not a dotted key path/);
+      await rejects(pack(makeChart(MINIMAL), { imageRepository: 'registry.local/mini' }), /^imageRepository is set but imageDigest is not/);
+      await rejects(pack(makeChart(MINIMAL), { imageDigest: 'sha256:1234' }), /^imageDigest is not a digest: 'sha256:1234'/);
+      await rejects(pack(makeChart(MINIMAL), { imageDigest: DIGEST, imageValuesKey: 'app..image' }), /^imageValuesKey is 'app\.\.image', which is not a dotted key path/);
     });
 
     it("imageValuesKey through JavaScript's own keys (__proto__, constructor, prototype), before the chart is read", async () => {
@@ -364,7 +364,7 @@ describe('helm: packageChart', function () {
         const destination = tempDir('out');
         await rejects(
           packageChart({ chartPath: path.join(work, 'no-such-chart'), destination, imageDigest: DIGEST, imageValuesKey }, silentLog),
-          new RegExp(`^imageValuesKey '${imageValuesKey.replace(/\./g, '\\.')}' uses the reserved key`),
+          new RegExp(`^imageValuesKey is '${imageValuesKey.replace(/\./g, '\\.')}', which uses the reserved key`),
         );
         assert.deepEqual(fs.readdirSync(destination), []);
       }
@@ -389,8 +389,38 @@ describe('helm: packageChart', function () {
 
     it('a destination inside the chart folder', async () => {
       const dir = makeChart(MINIMAL);
-      await rejects(packageChart({ chartPath: dir, destination: path.join(dir, 'dist') }, silentLog), /destination '.*dist' is inside the chart folder/);
+      await rejects(packageChart({ chartPath: dir, destination: path.join(dir, 'dist') }, silentLog), /^destination is '.*dist', inside the chart folder/);
       assert.ok(!fs.existsSync(path.join(dir, 'dist')));
+    });
+
+    it('blames each problem on the option at fault, and the chart\'s own files on chartPath', async () => {
+      const blames = async (promise: Promise<unknown>, option: string, pattern: RegExp) =>
+        assert.rejects(promise, (e: Error) => {
+          assert.ok(e instanceof ChartError, `a ChartError, got ${e.name}: ${e.message}`);
+          assert.equal(e.blame?.option, option, e.message);
+          assert.match(e.message, pattern);
+          assert.equal(e.message, `${option} ${e.blame?.problem}`);
+          return true;
+        });
+      const folderChart = makeChart({ 'values.yaml': 'a: 1\n' });
+      fs.mkdirSync(path.join(folderChart, 'Chart.yaml'));
+      const loop = path.join(tempDir('loop'), 'self');
+      fs.symlinkSync(loop, loop);
+      const file = path.join(tempDir('file'), 'a-file');
+      fs.writeFileSync(file, 'x');
+      await blames(pack(folderChart), 'chartPath', /holds a Chart\.yaml that is a folder, not a file$/);
+      await blames(pack(loop), 'chartPath', /runs through a loop of symbolic links \(ELOOP\)$/);
+      await blames(pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: Mini\nversion: 1.0.0\n' })), 'chartPath', /holds a chart that cannot be packaged: .*name 'Mini' is not a valid chart name/);
+      await blames(pack(makeChart(MINIMAL), { destination: file }), 'destination', /a-file' is a file, not a folder$/);
+      await blames(pack(makeChart(MINIMAL), { destination: path.join(file, 'out') }), 'destination', /a-file' is a file, so the folder .* cannot be made$/);
+      await blames(pack(makeChart(MINIMAL), { imageDigest: DIGEST, imageValuesKey: 'app.image' }), 'imageValuesKey', /has no 'app' \(at the top, its keys: image\)/);
+      await blames(pack(makeChart({ 'Chart.yaml': MINIMAL['Chart.yaml'] }), { imageDigest: DIGEST }), 'imageDigest', /has no values\.yaml to pin the image in$/);
+    });
+
+    it('a destination under /proc fails at once (Node\'s recursive mkdir never returns there)', async () => {
+      const started = Date.now();
+      await rejects(pack(makeChart(MINIMAL), { destination: '/proc/outerloop-unit/charts' }), /^destination is '\/proc\/outerloop-unit\/charts', where the package cannot be written: cannot make the folder '\/proc\/outerloop-unit'/);
+      assert.ok(Date.now() - started < 2000, `refused in ${Date.now() - started} ms`);
     });
 
     it('malformed chart files', async () => {

@@ -58,17 +58,32 @@ describe('helm: pinning the image by digest in values.yaml', () => {
     assert.match(result.text, /tag: 1\.25\.3\n/);
   });
 
-  it('creates the maps and keys that are missing under a dotted key path, indented like the file', () => {
-    const text = 'app:\n    name: greet\n    # the image comes next\nother: 1\n';
+  it('adds the keys missing from the image map, indented like the file, and fills an empty map', () => {
+    const text = 'app:\n    name: greet\n    image:\n    # the image comes next\nother: 1\n';
     const result = pin(text, { valuesKey: 'app.image', repository: 'registry.local:5000/greet', defaultTag: '1.0.0' });
     assert.equal(
       result.text,
       `app:\n    name: greet\n    image:\n        repository: "registry.local:5000/greet"\n        tag: "1.0.0@${DIGEST}"\n    # the image comes next\nother: 1\n`,
     );
-    assert.equal(pin('', { defaultTag: '1.0.0' }).text, `image:\n  tag: "1.0.0@${DIGEST}"\n`);
-    assert.equal(pin('# set by CI\n', { defaultTag: '1.0.0' }).text, `# set by CI\nimage:\n  tag: "1.0.0@${DIGEST}"\n`);
     const fromNull = pin('image: ~ # set by CI\nx: 1\n', { repository: 'app', defaultTag: '2' });
     assert.equal(fromNull.text, `image: # set by CI\n  repository: "app"\n  tag: "2@${DIGEST}"\nx: 1\n`);
+    assert.equal(pin('x: 1\nimage: {}\n', { defaultTag: '3' }).text, `x: 1\nimage:\n  tag: "3@${DIGEST}"\n`);
+  });
+
+  it('refuses a key path that names nothing in the file (the templates would never read the pin), listing what is there', () => {
+    const refused = (text: string, valuesKey: string, pattern: RegExp) =>
+      assert.throws(
+        () => pin(text, { valuesKey, defaultTag: '1.0.0' }),
+        (e: Error) => e instanceof ChartError && e.blame?.option === 'imageValuesKey' && pattern.test(e.message) && !e.message.includes('\n'),
+        `${valuesKey} in ${JSON.stringify(text)}`,
+      );
+    refused('imgae:\n  tag: "1"\nx: 1\n', 'image', /^imageValuesKey is 'image', but chart\/values\.yaml has no 'image' \(at the top, its keys: imgae, x\)/);
+    refused('app:\n  name: greet\n', 'app.image', /has no 'app\.image' \(under 'app', its keys: name\)/);
+    refused('app: ~\n', 'app.image', /'app' in chart\/values\.yaml is empty/);
+    refused('', 'image', /has no 'image' \(at the top, it holds no keys\)/);
+    refused('# set by CI\n', 'image', /has no 'image'/);
+    const many = Array.from({ length: 14 }, (_, i) => `k${i}: ${i}`).join('\n');
+    refused(many, 'image', /its keys: k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, and 4 more\)/);
   });
 
   it('keeps CRLF line ends and a missing final newline', () => {
@@ -103,9 +118,12 @@ describe('helm: pinning the image by digest in values.yaml', () => {
   it('refuses a key path that is not a map, naming it and what it holds', () => {
     assert.throws(
       () => pin('image: nginx:1.25\n'),
-      (e: Error) => e instanceof ChartError && /values key path 'image' in chart\/values\.yaml is not a map \(it holds the string 'nginx:1\.25'\)/.test(e.message),
+      (e: Error) =>
+        e instanceof ChartError &&
+        e.blame?.option === 'imageValuesKey' &&
+        /^imageValuesKey is 'image', but 'image' in chart\/values\.yaml holds the string 'nginx:1\.25', not a map/.test(e.message),
     );
-    assert.throws(() => pin('app:\n  - image\n', { valuesKey: 'app.image' }), /values key path 'app' .* is not a map \(it holds a list\)/);
+    assert.throws(() => pin('app:\n  - image\n', { valuesKey: 'app.image' }), /'app' in chart\/values\.yaml holds a list, not a map/);
     assert.throws(() => pin('image:\n  tag: [1]\n'), /'image\.tag' in chart\/values\.yaml is not a scalar \(it holds a list\)/);
     assert.throws(
       () => pin('image:\n  tag: |\n    1.0\n'),
@@ -114,11 +132,21 @@ describe('helm: pinning the image by digest in values.yaml', () => {
   });
 
   it('refuses malformed inputs and a tag it cannot know, naming the input', () => {
-    assert.throws(() => pinImageInValues('', { valuesKey: 'image', digest: 'sha256:abc' }, 'v'), /imageDigest 'sha256:abc' is not a digest/);
-    assert.throws(() => pinImageInValues('', { valuesKey: 'a..b', digest: DIGEST }, 'v'), /imageValuesKey 'a\.\.b' is not a dotted key path/);
-    assert.throws(() => pin('', { repository: 'MyAcr.azurecr.io/App:1' }), /imageRepository 'MyAcr.azurecr.io\/App:1' is not an image repository \(/);
-    assert.throws(() => pin('image:\n  repository: app\n'), /'image\.tag' is empty and the chart has no appVersion/);
-    assert.throws(() => pin('image:\n  repository: app\n', { defaultTag: '1.0 beta' }), /^ChartError: appVersion is not an image tag/);
+    assert.throws(() => pinImageInValues('', { valuesKey: 'image', digest: 'sha256:abc' }, 'v'), /^ChartError: imageDigest is not a digest: 'sha256:abc'/);
+    assert.throws(() => pinImageInValues('', { valuesKey: 'a..b', digest: DIGEST }, 'v'), /^ChartError: imageValuesKey is 'a\.\.b', which is not a dotted key path/);
+    assert.throws(() => pin('', { repository: 'MyAcr.azurecr.io/App:1' }), /^ChartError: imageRepository is not an image repository: 'MyAcr.azurecr.io\/App:1' \(/);
+    assert.throws(
+      () => pin('image:\n  repository: app\n'),
+      (e: Error) => e instanceof ChartError && e.blame?.option === 'appVersion' && /^appVersion is not set, and neither Chart\.yaml's appVersion nor 'image\.tag'/.test(e.message),
+    );
+    assert.throws(
+      () => pin('image:\n  repository: app\n', { defaultTag: '1.0 beta', defaultTagFromOption: true }),
+      (e: Error) => e instanceof ChartError && e.blame?.option === 'appVersion' && /^appVersion is '1\.0 beta', which is not an image tag/.test(e.message),
+    );
+    assert.throws(
+      () => pin('image:\n  repository: app\n', { defaultTag: '1.0 beta' }),
+      (e: Error) => e instanceof ChartError && !e.blame && /^Chart\.yaml's appVersion '1\.0 beta' is not an image tag/.test(e.message),
+    );
     assert.throws(() => pin('- a\n'), /chart\/values\.yaml is not a map of values/);
   });
 
@@ -129,7 +157,9 @@ describe('helm: pinning the image by digest in values.yaml', () => {
       for (const valuesKey of [key, `image.${key}`, `${key}.image`]) {
         assert.throws(
           () => pin('image:\n  tag: "1"\n', { valuesKey }),
-          (e: Error) => e instanceof ChartError && e.message === `imageValuesKey '${valuesKey}' uses the reserved key '${key}': name the values map that holds the image (e.g. image)`,
+          (e: Error) =>
+            e instanceof ChartError &&
+            e.message === `imageValuesKey is '${valuesKey}', which uses the reserved key '${key}': name the values map that holds the image (e.g. image)`,
           valuesKey,
         );
       }
@@ -216,12 +246,17 @@ describe('helm: pinning keeps every corpus values file as written, apart from th
     assert.equal(files.length, Object.values(CORPUS_VALUES_FILES).reduce((a, b) => a + b, 0));
     let mapsSeen = 0;
     let pins = 0;
+    let refusals = 0;
     for (const file of files) {
       const original = fs.readFileSync(file, 'utf8');
       const maps = imageMaps(values(original));
       mapsSeen += maps.length;
-      // `image` is pinned in every file (created where the file has none), then each other image map.
-      for (const valuesKey of new Set(['image', ...maps])) {
+      // A file without `image` refuses it, naming imageValuesKey; every image map of every file is pinned.
+      if (!maps.includes('image')) {
+        assert.throws(() => pinImageInValues(original, { valuesKey: 'image', repository, digest: DIGEST, defaultTag: 'v1.0.0' }, file), /^ChartError: imageValuesKey is 'image', but .* has no 'image'/);
+        refusals++;
+      }
+      for (const valuesKey of maps) {
         const where = `${path.relative(CORPUS, file)} at ${valuesKey}`;
         const result = pinImageInValues(original, { valuesKey, repository, digest: DIGEST, defaultTag: 'v1.0.0' }, file);
         pins++;
@@ -230,11 +265,9 @@ describe('helm: pinning keeps every corpus values file as written, apart from th
         assert.ok(removed.length <= result.settings.length, `${where}: at most one line per setting changes: ${JSON.stringify(removed)}`);
         const leafKeys = result.settings.map((s) => s.slice(0, s.indexOf('=')).split('.').pop());
         for (const line of removed) assert.ok(leafKeys.includes(line.trim().split(':')[0]), `${where}: only pinned keys change, not ${JSON.stringify(line)}`);
-        const createdKeys = valuesKey.split('.');
         for (const line of added) {
           const pinned = written.some((v) => line.includes(JSON.stringify(v)) || line.includes(`'${v}'`));
-          const created = createdKeys.some((k) => new RegExp(`^\\s*${k}:$`).test(line));
-          assert.ok(pinned || created, `${where}: added only pinned values or the maps that hold them, not ${JSON.stringify(line)}`);
+          assert.ok(pinned, `${where}: added only pinned values, not ${JSON.stringify(line)}`);
         }
         assert.equal(added.filter((l) => written.some((v) => l.includes(v))).length, result.settings.length, `${where}: every setting is written once`);
         assert.deepEqual(result.rewritten, [], where);
@@ -247,6 +280,7 @@ describe('helm: pinning keeps every corpus values file as written, apart from th
       }
     }
     assert.equal(mapsSeen, CORPUS_IMAGE_MAPS);
-    assert.equal(pins, files.length + CORPUS_IMAGE_MAPS - files.filter((f) => imageMaps(values(fs.readFileSync(f, 'utf8'))).includes('image')).length);
+    assert.equal(pins, CORPUS_IMAGE_MAPS);
+    assert.equal(refusals, files.length - files.filter((f) => imageMaps(values(fs.readFileSync(f, 'utf8'))).includes('image')).length);
   });
 });

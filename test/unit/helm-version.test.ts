@@ -26,7 +26,8 @@ describe('helm: chart version from the branch', () => {
     for (const b of ['release/delivery/latest', 'refs/heads/release/1.4', 'release/', 'release/delivery/01.2.3', 'release/delivery/vv1.0.0']) {
       assert.throws(
         () => versionFromBranch(b),
-        (e: Error) => e instanceof ChartError && e.message.includes(`branch '${b}'`) && /not a SemVer version/.test(e.message),
+        (e: Error) =>
+          e instanceof ChartError && e.message.startsWith(`branch is '${b}'`) && /not a SemVer version/.test(e.message) && e.blame?.option === 'branch',
         b,
       );
     }
@@ -43,9 +44,9 @@ describe('helm: chart version from the branch', () => {
 
   it('refuses versions that are not SemVer 2, naming where they came from', () => {
     const log = memoryLog();
-    assert.throws(() => chooseChartVersion('0.1.0', { chartVersion: '1.2' }, log), /chartVersion '1\.2' is not a SemVer 2 version/);
+    assert.throws(() => chooseChartVersion('0.1.0', { chartVersion: '1.2' }, log), /^ChartError: chartVersion is not a SemVer 2 version: '1\.2'/);
     assert.throws(() => chooseChartVersion('1.2', {}, log), /Chart.yaml version '1\.2' is not a SemVer 2 version/);
-    assert.throws(() => chooseChartVersion('0.1.0', { branch: 'release/delivery/latest' }, log), /branch 'release\/delivery\/latest'/);
+    assert.throws(() => chooseChartVersion('0.1.0', { branch: 'release/delivery/latest' }, log), /^ChartError: branch is 'release\/delivery\/latest'/);
   });
 
   it('checks SemVer 2 strictly, allowing the leading v helm accepts', () => {

@@ -1,4 +1,4 @@
-export { ChartError } from './errors';
+export { ChartError, optionError, type ChartBlame, type ChartOption } from './errors';
 export {
   packageChart,
   chartArchiveFiles,

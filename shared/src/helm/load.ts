@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Log } from '../log';
+import { printable } from '../reference/reference';
 import { readTarGz, type ArchiveFile } from './archive';
 import { ChartError } from './errors';
 import { HELMIGNORE, IgnorePatternError, IgnoreRules } from './ignore';
@@ -56,23 +57,57 @@ function byteOrder(a: string, b: string): number {
  */
 export function loadChartDir(dir: string, log: Log, options: { what?: string } = {}): Chart {
   const what = options.what ?? dir;
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(dir);
-  } catch {
-    throw new ChartError(`chart folder '${dir}' does not exist`);
-  }
-  if (!stat.isDirectory()) throw new ChartError(`chart path '${dir}' is not a folder (it must hold Chart.yaml)`);
+  const problem = chartFolderProblem(dir);
+  if (problem) throw new ChartError(`chart path '${printable(dir)}' ${problem}`);
   const root = fs.realpathSync(dir);
-  if (!fs.existsSync(path.join(root, 'Chart.yaml'))) {
-    throw new ChartError(`${what}: no Chart.yaml in this folder; point chartPath at the folder that holds Chart.yaml`);
-  }
   const rules = readIgnoreRules(root, what);
   const files = walkChart(root, rules, what);
   if (!files.some((f) => f.name === 'Chart.yaml')) {
     throw new ChartError(`${what}: .helmignore leaves out Chart.yaml (helm reads a '!pattern' rule as "ignore everything else")`);
   }
   return loadFiles(files, what, log);
+}
+
+/** Node's error codes for a path that cannot be looked at, as the end of a sentence about it. */
+const PATH_PROBLEMS: Record<string, string> = {
+  ENOENT: 'does not exist',
+  ELOOP: 'runs through a loop of symbolic links (ELOOP)',
+  ENAMETOOLONG: 'is too long for a path (ENAMETOOLONG)',
+  ENOTDIR: 'passes through a file as if it were a folder (ENOTDIR)',
+  EACCES: 'cannot be read: permission denied (EACCES)',
+};
+
+function pathProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  return PATH_PROBLEMS[code] ?? `cannot be read: ${(error as Error).message}`;
+}
+
+/**
+ * Why `dir` is not a chart folder, as the end of a sentence about it (`does not exist`, `holds no Chart.yaml: …`),
+ * or undefined when it is a folder that holds a Chart.yaml file. Only looks: nothing is read or written.
+ */
+export function chartFolderProblem(dir: string): string | undefined {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch (error) {
+    return pathProblem(error);
+  }
+  if (!stat.isDirectory()) return 'is a file, not a folder: name the folder that holds Chart.yaml';
+  const chartYaml = path.join(dir, 'Chart.yaml');
+  let file: fs.Stats;
+  try {
+    file = fs.statSync(chartYaml);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !fs.lstatSync(chartYaml, { throwIfNoEntry: false })) {
+      return 'holds no Chart.yaml: name the folder that holds Chart.yaml';
+    }
+    return `holds a Chart.yaml that ${code === 'ENOENT' ? 'is a broken symbolic link' : pathProblem(error)}`;
+  }
+  if (file.isDirectory()) return 'holds a Chart.yaml that is a folder, not a file';
+  if (!file.isFile()) return 'holds a Chart.yaml that is not a regular file';
+  return undefined;
 }
 
 function readIgnoreRules(root: string, what: string): IgnoreRules {
@@ -101,8 +136,9 @@ function walkChart(root: string, rules: IgnoreRules, what: string): ArchiveFile[
         try {
           real = fs.realpathSync(abs);
           st = fs.statSync(real);
-        } catch {
-          throw new ChartError(`${what}: ${relName} is a broken symbolic link`);
+        } catch (error) {
+          const loop = (error as NodeJS.ErrnoException).code === 'ELOOP';
+          throw new ChartError(`${what}: ${relName} is ${loop ? 'a symbolic link in a loop of links' : 'a broken symbolic link'}`);
         }
         if (rules.ignores(relName, st.isDirectory())) continue;
         if (!insideRoot(real)) {

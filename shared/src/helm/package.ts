@@ -2,10 +2,12 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Log } from '../log';
+import { printable } from '../reference/reference';
+import { folderWriteProblem } from '../writable';
 import { gzipChart, writeTar, type ArchiveFile } from './archive';
 import { checkDependencies, updateLocalDependencies } from './dependencies';
-import { ChartError } from './errors';
-import { loadChartDir, type Chart } from './load';
+import { ChartError, optionError } from './errors';
+import { chartFolderProblem, loadChartDir, type Chart } from './load';
 import { checkChartName, sanitize, serializeChartYaml, serializeLock, type ChartMetadata } from './metadata';
 import { checkImagePin, checkValuesKey, pinImageInValues } from './values';
 import { chooseChartVersion, ociTag, type ChartVersionChoice } from './version';
@@ -70,7 +72,9 @@ export const DEFAULT_IMAGE_VALUES_KEY = 'image';
  * (rewritten with the version and appVersion), then Chart.lock, values.yaml, values.schema.json, templates, the
  * other files and the subcharts — but byte-for-byte reproducible: fixed order, file times from SOURCE_DATE_EPOCH,
  * owner 0:0, mode 0644, helm's fixed gzip header and a deflate stream that does not depend on the Node version.
- * Nothing is written until the package is complete; the chart folder is never modified.
+ * Nothing is written until the package is complete; the chart folder is never modified. The options, the chart
+ * folder and the destination (by a write that leaves nothing) are checked before the chart is read. Every error is a
+ * ChartError; one that a single option is at fault for carries `blame` (the chart's own files blame chartPath).
  */
 export async function packageChart(options: PackageChartOptions, log: Log): Promise<ChartPackage> {
   const epoch = resolveSourceDateEpoch(options.sourceDateEpoch);
@@ -78,40 +82,31 @@ export async function packageChart(options: PackageChartOptions, log: Log): Prom
   const chartDir = path.resolve(options.chartPath);
   const what = options.chartPath;
   const destination = path.resolve(options.destination);
-  if (destination === chartDir || destination.startsWith(chartDir + path.sep)) {
-    throw new ChartError(`destination '${options.destination}' is inside the chart folder, so the next package would contain this one: choose a folder outside the chart`);
-  }
-  const chart = loadChartDir(chartDir, log, { what });
+  checkChartPath(chartDir, options.chartPath);
+  checkDestination(destination, chartDir, options.destination);
+
+  const { chart, choice } = readingTheChart(() => {
+    const chart = loadChartDir(chartDir, log, { what });
+    const md = chart.metadata;
+    checkChartName(md.name, what);
+    if (chart.apiVersionDefaulted) {
+      log.warn(`${what}: Chart.yaml has no apiVersion (a helm 2 chart); it is packaged as apiVersion v1, as helm does`);
+    }
+    const choice = chooseChartVersion(md.version, options, log);
+    md.version = choice.version;
+    if (options.appVersion?.trim()) md.appVersion = sanitize(options.appVersion.trim());
+    if (options.updateDependencies) updateLocalDependencies(chart, chartDir, what, new Date(epoch * 1000), log);
+    checkDependencies(chart, what);
+    if (options.imageDigest?.trim()) pinImage(chart, options, what, log);
+    return { chart, choice };
+  });
   const md = chart.metadata;
-  checkChartName(md.name, what);
-  if (chart.apiVersionDefaulted) {
-    log.warn(`${what}: Chart.yaml has no apiVersion (a helm 2 chart); it is packaged as apiVersion v1, as helm does`);
-  }
-
-  const choice = chooseChartVersion(md.version, options, log);
-  md.version = choice.version;
-  if (options.appVersion?.trim()) md.appVersion = sanitize(options.appVersion.trim());
-
-  if (options.updateDependencies) updateLocalDependencies(chart, chartDir, what, new Date(epoch * 1000), log);
-  checkDependencies(chart, what);
-
-  if (options.imageDigest?.trim()) {
-    const valuesKey = options.imageValuesKey?.trim() || DEFAULT_IMAGE_VALUES_KEY;
-    const pinned = pinImageInValues(
-      chart.values?.toString('utf8') ?? '',
-      { valuesKey, repository: options.imageRepository?.trim() || undefined, digest: options.imageDigest.trim(), defaultTag: md.appVersion },
-      `${what}/values.yaml`,
-    );
-    chart.values = Buffer.from(pinned.text, 'utf8');
-    log.info(`pinned the image by digest in values.yaml: ${pinned.settings.join(', ')}`);
-    for (const key of pinned.rewritten) log.warn(`${what}/values.yaml: '${key}' was written out as a block map to take the pinned keys`);
-  }
 
   const files = chartArchiveFiles(chart, '');
   const bytes = gzipChart(writeTar(files, epoch));
   const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
   const fileName = `${md.name}-${md.version}.tgz`;
-  const packagePath = await writeAtomically(destination, fileName, bytes);
+  const packagePath = await writeAtomically(destination, fileName, bytes, options.destination);
   log.info(`packaged ${md.name} ${md.version} (version from ${choice.source}) to ${packagePath}: ${bytes.length} bytes, sha256:${sha256}`);
   return {
     packagePath,
@@ -127,18 +122,113 @@ export async function packageChart(options: PackageChartOptions, log: Log): Prom
   };
 }
 
+function pinImage(chart: Chart, options: PackageChartOptions, what: string, log: Log): void {
+  if (!chart.values) {
+    throw optionError('imageDigest', `is set, but chart '${printable(what)}' has no values.yaml to pin the image in`);
+  }
+  const appVersion = options.appVersion?.trim();
+  const pinned = pinImageInValues(
+    chart.values.toString('utf8'),
+    {
+      valuesKey: options.imageValuesKey?.trim() || DEFAULT_IMAGE_VALUES_KEY,
+      repository: options.imageRepository?.trim() || undefined,
+      digest: options.imageDigest!.trim(),
+      defaultTag: chart.metadata.appVersion,
+      defaultTagFromOption: appVersion ? true : undefined,
+    },
+    `${what}/values.yaml`,
+  );
+  chart.values = Buffer.from(pinned.text, 'utf8');
+  log.info(`pinned the image by digest in values.yaml: ${pinned.settings.join(', ')}`);
+  for (const key of pinned.rewritten) log.warn(`${what}/values.yaml: '${key}' was written out as a block map to take the pinned keys`);
+}
+
+/**
+ * Runs the steps that read the chart. What they find wrong with the chart's own files is the chart's fault, so it is
+ * blamed on chartPath; problems that belong to another option (chartVersion, imageValuesKey, …) keep their blame.
+ */
+function readingTheChart<T>(steps: () => T): T {
+  try {
+    return steps();
+  } catch (error) {
+    if (error instanceof ChartError && error.blame) throw error;
+    if (error instanceof ChartError) throw optionError('chartPath', `holds a chart that cannot be packaged: ${error.message}`, error);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code) throw optionError('chartPath', `holds a file that cannot be read: ${printable((error as Error).message, MAX_SHOWN_REASON)}`, error);
+    throw error;
+  }
+}
+
+/** How much of an operating system's reason a message quotes (a reason may repeat a very long path). */
+const MAX_SHOWN_REASON = 400;
+
 /** Input shapes are checked before the chart is read, so a bad input fails fast and alone. */
 function checkOptions(options: PackageChartOptions): void {
-  if (!options.chartPath?.trim()) throw new ChartError('chartPath is required: the folder that holds Chart.yaml');
-  if (!options.destination?.trim()) throw new ChartError('destination is required: the folder to write the package to');
+  if (!options.chartPath?.trim()) throw optionError('chartPath', 'is required: the folder that holds Chart.yaml');
+  if (!options.destination?.trim()) throw optionError('destination', 'is required: the folder to write the package to');
   const appVersion = options.appVersion?.trim();
-  if (appVersion && /[\r\n]/.test(appVersion)) throw new ChartError(`appVersion must be one line, got '${appVersion}'`);
+  if (appVersion && /[\r\n]/.test(appVersion)) throw optionError('appVersion', `must be one line, got '${printable(appVersion)}'`);
   const digest = options.imageDigest?.trim();
   const repository = options.imageRepository?.trim() || undefined;
-  if (repository && !digest) throw new ChartError('imageRepository is set but imageDigest is not: set both to pin the image by digest');
+  if (repository && !digest) throw optionError('imageRepository', 'is set but imageDigest is not: set both to pin the image by digest');
   const valuesKey = options.imageValuesKey?.trim() || DEFAULT_IMAGE_VALUES_KEY;
   checkValuesKey(valuesKey);
   if (digest) checkImagePin({ valuesKey, repository, digest });
+}
+
+/** `'given'`, and what it resolved to when that differs (`'../../..' (/)`). */
+function shownPath(given: string, resolved: string): string {
+  return given === resolved ? `'${printable(given)}'` : `'${printable(given)}' (${printable(resolved)})`;
+}
+
+/** The chart folder exists and holds a Chart.yaml file: checked by itself, before anything else reads it. */
+function checkChartPath(chartDir: string, given: string): void {
+  const problem = chartFolderProblem(chartDir);
+  if (problem) throw optionError('chartPath', `is ${shownPath(given, chartDir)}, which ${problem}`);
+}
+
+/**
+ * The destination is outside the chart and can be written to, proven by a probe that leaves nothing behind: a
+ * read-only or immutable folder, a file, or /proc fails here, before the chart is read.
+ */
+function checkDestination(destination: string, chartDir: string, given: string): void {
+  if (isWithin(realPathOf(destination), realPathOf(chartDir))) {
+    throw optionError(
+      'destination',
+      `is ${shownPath(given, destination)}, inside the chart folder, so the next package would contain this one: choose a folder outside the chart`,
+    );
+  }
+  const problem = folderWriteProblem(destination);
+  if (problem) throw optionError('destination', `is ${shownPath(given, destination)}, where the package cannot be written: ${quotedPathsShown(problem)}`);
+}
+
+/** How much of a path a reason quotes: enough to tell folders apart, not a 5,000-character line. */
+const MAX_SHOWN_PATH = 120;
+
+/** The reason with each quoted path made printable and cut, so what follows it (`too long`, `EROFS`) stays in view. */
+function quotedPathsShown(reason: string): string {
+  return reason.replace(/'([^']*)'/g, (_, quoted: string) => `'${printable(quoted, MAX_SHOWN_PATH)}'`);
+}
+
+function isWithin(inner: string, outer: string): boolean {
+  const relative = path.relative(outer, inner);
+  return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
+}
+
+/** The real path of `target`, as far as it exists (a link into the chart counts as inside it). */
+function realPathOf(target: string): string {
+  const rest: string[] = [];
+  let current = target;
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(current), ...rest);
+    } catch {
+      const parent = path.dirname(current);
+      if (parent === current) return target;
+      rest.unshift(path.basename(current));
+      current = parent;
+    }
+  }
 }
 
 /** The option, else SOURCE_DATE_EPOCH, else the default; a malformed value is an error naming it. */
@@ -169,21 +259,29 @@ export function chartArchiveFiles(chart: Chart, prefix: string): ArchiveFile[] {
   return out;
 }
 
-/** Writes beside the target and renames, so a failure never leaves a partial package under the final name. */
-async function writeAtomically(dir: string, fileName: string, bytes: Buffer): Promise<string> {
-  try {
-    await fs.promises.mkdir(dir, { recursive: true });
-  } catch (err) {
-    throw new ChartError(`destination '${dir}' cannot be created: ${(err as Error).message}`);
-  }
+/**
+ * Writes beside the target and renames, so a failure never leaves a partial package under the final name. Missing
+ * folders are made one at a time: Node's recursive mkdir never returns under /proc (it retries ENOENT forever).
+ */
+async function writeAtomically(dir: string, fileName: string, bytes: Buffer, given: string): Promise<string> {
   const target = path.join(dir, fileName);
   const temp = path.join(dir, `.${fileName}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.partial`);
   try {
+    makeFolders(dir);
     await fs.promises.writeFile(temp, bytes);
     await fs.promises.rename(temp, target);
   } catch (err) {
     await fs.promises.rm(temp, { force: true });
-    throw new ChartError(`cannot write the package to '${target}': ${(err as Error).message}`);
+    throw optionError('destination', `is '${printable(given)}', where the package '${fileName}' could not be written: ${printable((err as Error).message, MAX_SHOWN_REASON)}`, err);
   }
   return target;
+}
+
+function makeFolders(dir: string): void {
+  const missing: string[] = [];
+  for (let current = dir; !fs.existsSync(current); current = path.dirname(current)) {
+    if (path.dirname(current) === current) break;
+    missing.unshift(current);
+  }
+  for (const folder of missing) fs.mkdirSync(folder);
 }

@@ -1,12 +1,12 @@
 import type { Log } from '../log';
-import { InvalidReferenceError, parseRepository, sameRegistry } from '../reference/reference';
+import { InvalidReferenceError, parseRepository, printable, sameRegistry } from '../reference/reference';
 import { repositoryScope } from '../registry/auth';
 import { pushBlob } from '../registry/blob';
 import type { RegistryLogin, TransportOptions } from '../registry/clients';
-import { withContext } from '../registry/errors';
+import { RegistryError, withContext } from '../registry/errors';
 import { putManifest } from '../registry/manifest';
 import { RegistryClient } from '../registry/transport';
-import { ChartError } from './errors';
+import { ChartError, optionError } from './errors';
 import { chartPushLocation, pushChart, type ChartPushResult, type ChartPushTarget, type PushableChart } from './push';
 
 /*
@@ -33,28 +33,31 @@ function namesHost(text: string): boolean {
 
 /**
  * Normalises the `chartRepository` input to `host/path` (no `oci://`, no trailing `/`). Without a host in the
- * text, the host of the service connection is used (`helm` → `myacr.azurecr.io/helm`). Throws ChartError naming
- * the input when it is empty, has no host to go to, or is not a valid repository path.
+ * text, the host of the service connection is used (`helm` → `myacr.azurecr.io/helm`). Throws a ChartError blaming
+ * chartRepository when it is empty, has no host to go to, or is not a valid repository path.
  */
 export function resolveChartRepository(value: string, connectionHost?: string): string {
-  const text = value.trim().replace(/^oci:\/\//i, '').replace(/\/+$/, '');
-  if (!text) throw new ChartError("chartRepository is required to push: host/path, e.g. myacr.azurecr.io/helm");
+  const given = value.trim();
+  const text = given.replace(/^oci:\/\//i, '').replace(/\/+$/, '');
+  if (!text) throw optionError('chartRepository', 'is required to push: host/path, e.g. myacr.azurecr.io/helm');
+  const shown = printable(given);
   let full = text;
   if (!namesHost(text)) {
     if (!connectionHost) {
-      throw new ChartError(
-        `chartRepository '${value.trim()}' names no registry host: write host/path (e.g. myacr.azurecr.io/${text}) or set containerRegistry`,
+      throw optionError(
+        'chartRepository',
+        `is '${shown}', which names no registry host: write host/path (e.g. myacr.azurecr.io/${printable(text)}) or set containerRegistry`,
       );
     }
     full = `${connectionHost}/${text}`;
   }
-  if (!full.includes('/')) throw new ChartError(`chartRepository '${value.trim()}' must be host/path (e.g. myacr.azurecr.io/helm)`);
+  if (!full.includes('/')) throw optionError('chartRepository', `is '${shown}', which is not host/path (e.g. myacr.azurecr.io/helm)`);
   try {
     // The chart name is appended to the path; a placeholder stands in for it so Docker Hub's `library/` rule stays out.
     parseRepository(`${full}/chart`);
   } catch (error) {
     const reason = error instanceof InvalidReferenceError ? error.reason : (error as Error).message;
-    throw new ChartError(`chartRepository '${value.trim()}' is not a registry repository (${reason})`);
+    throw optionError('chartRepository', `is '${shown}', which is not a registry repository (${printable(reason)})`);
   }
   return full;
 }
@@ -71,12 +74,12 @@ export interface PushChartToRegistryOptions {
 
 /**
  * Pushes a packaged chart to `oci://<chartRepository>/<name>:<version>` with the registry layer and returns the
- * reference pinned by the registry's manifest digest. Errors say what was pushed where: `push chart
- * oci://host/path/name:1.4.0: 401 UNAUTHORIZED: …`.
+ * reference pinned by the registry's manifest digest. Errors say what was pushed where (`push chart
+ * oci://host/path/name:1.4.0: 401 UNAUTHORIZED: …`) and blame `login` or `chartRepository`.
  */
 export async function pushChartToRegistry(chart: PushableChart, options: PushChartToRegistryOptions, log: Log): Promise<ChartPushResult> {
   const { host, repository, tag } = chartPushLocation(options.chartRepository, chart.metadata.name, chart.metadata.version);
-  const label = "input 'containerRegistry'";
+  const label = options.login?.label ?? "input 'containerRegistry'";
   const login = options.login && sameRegistry(options.login.host, host) ? options.login : undefined;
   if (options.login && !login) {
     log.warn(`${label} is for ${options.login.host}, but the chart goes to ${host}: its credentials are not used`);
@@ -94,6 +97,18 @@ export async function pushChartToRegistry(chart: PushableChart, options: PushCha
     return await pushChart(registryChartTarget(client), chart, { chartRepository: options.chartRepository }, log);
   } catch (error) {
     if (error instanceof ChartError) throw error;
-    throw withContext(error, `push chart oci://${host}/${repository}:${tag}`);
+    throw blamePush(withContext(error, `push chart oci://${host}/${repository}:${tag}`), options.chartRepository, host, login !== undefined);
   }
+}
+
+/**
+ * A refused push is the login's fault (its credentials, or none where the registry needs some); any other failure
+ * (no answer, an unknown repository, a server error) is blamed on where the chart was sent. The registry's own words
+ * follow as the reason.
+ */
+function blamePush(error: Error, chartRepository: string, host: string, withLogin: boolean): ChartError {
+  const refused = error instanceof RegistryError && (error.status === 401 || error.status === 403 || ['UNAUTHORIZED', 'DENIED'].includes(error.code));
+  if (refused && withLogin) return optionError('login', `holds credentials that ${host} refused: ${error.message}`, error);
+  if (refused) return optionError('login', `gives no credentials for ${host}, which refused the push: ${error.message}`, error);
+  return optionError('chartRepository', `is '${printable(chartRepository)}', where the chart could not be pushed: ${error.message}`, error);
 }

@@ -3,8 +3,8 @@
 // lines, quoting, indentation, line ends) stays as written. Image references are checked by reference/.
 import { isDeepStrictEqual } from 'node:util';
 import { isAlias, isScalar, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
-import { InvalidReferenceError, isDigest, parseRepository, tagProblem } from '../reference';
-import { ChartError } from './errors';
+import { InvalidReferenceError, isDigest, parseRepository, printable, tagProblem } from '../reference';
+import { ChartError, optionError } from './errors';
 import { dumpYamlQuoted, isBlockMap, keyText, parseYamlDocument, yamlValue } from './yaml';
 
 /** What to pin in values.yaml. */
@@ -17,6 +17,8 @@ export interface ImagePin {
   digest: string;
   /** The tag written before `@digest` when values.yaml has none: the chart's appVersion. */
   defaultTag?: string;
+  /** True when `defaultTag` came from the appVersion option rather than Chart.yaml, so its problems blame the option. */
+  defaultTagFromOption?: boolean;
 }
 
 export interface PinResult {
@@ -49,28 +51,66 @@ function repositoryProblem(value: string): string | undefined {
 export function checkValuesKey(valuesKey: string): string[] {
   const segments = valuesKey.split('.');
   if (segments.some((s) => s.trim() === '')) {
-    throw new ChartError(`imageValuesKey '${valuesKey}' is not a dotted key path (e.g. image or app.image)`);
+    throw optionError('imageValuesKey', `is '${printable(valuesKey)}', which is not a dotted key path (e.g. image or app.image)`);
   }
   const reserved = segments.find((s) => RESERVED_KEYS.has(s));
   if (reserved) {
-    throw new ChartError(`imageValuesKey '${valuesKey}' uses the reserved key '${reserved}': name the values map that holds the image (e.g. image)`);
+    throw optionError('imageValuesKey', `is '${printable(valuesKey)}', which uses the reserved key '${reserved}': name the values map that holds the image (e.g. image)`);
   }
   return segments;
 }
 
 /**
- * Checks the pin's inputs before any file is read; each error names the input. Returns the key path's segments.
+ * Checks the pin's inputs before any file is read; each error blames its option. Returns the key path's segments.
  */
 export function checkImagePin(pin: Pick<ImagePin, 'valuesKey' | 'repository' | 'digest'>): string[] {
   const segments = checkValuesKey(pin.valuesKey);
   if (!isDigest(pin.digest)) {
-    throw new ChartError(`imageDigest '${pin.digest}' is not a digest: expected sha256: followed by 64 lower-case hex digits`);
+    throw optionError('imageDigest', `is not a digest: '${printable(pin.digest)}' (expected sha256: followed by 64 lower-case hex digits)`);
   }
   if (pin.repository !== undefined) {
     const problem = repositoryProblem(pin.repository);
-    if (problem) throw new ChartError(`imageRepository '${pin.repository}' is not an image repository (${problem}): write host/path, without tag or digest`);
+    if (problem) {
+      throw optionError('imageRepository', `is not an image repository: '${printable(pin.repository)}' (${printable(problem)}): write host/path, without tag or digest`);
+    }
   }
   return segments;
+}
+
+/** How many of a map's keys a message lists when the key path names none of them. */
+const MAX_LISTED_KEYS = 10;
+
+function listKeys(map: Record<string, unknown>): string {
+  const keys = Object.keys(map);
+  if (keys.length === 0) return 'it holds no keys';
+  const listed = keys.slice(0, MAX_LISTED_KEYS).map((k) => printable(k, 60)).join(', ');
+  return `its keys: ${listed}${keys.length > MAX_LISTED_KEYS ? `, and ${keys.length - MAX_LISTED_KEYS} more` : ''}`;
+}
+
+/**
+ * The map at the key path, or `{}` when the last key is there but empty (`image:` or `image: ~`, to be filled). A
+ * key path that names nothing is refused rather than created: the templates would never read what it pinned.
+ */
+function imageMap(values: Record<string, unknown>, segments: string[], valuesKey: string, file: string): Record<string, unknown> {
+  const fix = "name the values map that holds the image's repository and tag";
+  let node = values;
+  for (let i = 0; i < segments.length; i++) {
+    const at = segments.slice(0, i + 1).join('.');
+    const where = i === 0 ? 'at the top' : `under '${printable(segments.slice(0, i).join('.'))}'`;
+    if (!Object.hasOwn(node, segments[i])) {
+      throw optionError('imageValuesKey', `is '${printable(valuesKey)}', but ${file} has no '${printable(at)}' (${where}, ${listKeys(node)}): ${fix}`);
+    }
+    const value = node[segments[i]];
+    if (value === null || value === undefined) {
+      if (i === segments.length - 1) return {};
+      throw optionError('imageValuesKey', `is '${printable(valuesKey)}', but '${printable(at)}' in ${file} is empty: ${fix}`);
+    }
+    if (!isPlainMap(value)) {
+      throw optionError('imageValuesKey', `is '${printable(valuesKey)}', but '${printable(at)}' in ${file} holds ${describe(value)}, not a map: ${fix}`);
+    }
+    node = value;
+  }
+  return node;
 }
 
 /**
@@ -82,7 +122,8 @@ export function checkImagePin(pin: Pick<ImagePin, 'valuesKey' | 'repository' | '
  * - otherwise `<key>.tag` becomes `<tag>@<digest>`, so the common `{{ .repository }}:{{ .tag }}` template renders
  *   `repository:tag@sha256:…`, which pulls by digest. The tag is the existing one (a previous `@digest` removed),
  *   else `defaultTag`.
- * A key path through something that is not a map is an error; missing maps are created. Only the changed values'
+ * A key path that names nothing, or runs through something that is not a map, is refused (blaming imageValuesKey);
+ * the last map may be empty (`image:`) and missing keys in it are added. Only the changed values'
  * text is touched; the result is parsed again and must hold exactly the intended values.
  */
 export function pinImageInValues(text: string, pin: ImagePin, file: string): PinResult {
@@ -90,24 +131,7 @@ export function pinImageInValues(text: string, pin: ImagePin, file: string): Pin
   const values = yamlValue(parseYamlDocument(text, file, '1.1'), file) ?? {};
   if (!isPlainMap(values)) throw new ChartError(`${file} is not a map of values, so the image cannot be pinned in it`);
 
-  let node: Record<string, unknown> | undefined = values;
-  for (let i = 0; i < segments.length && node; i++) {
-    const value: unknown = Object.hasOwn(node, segments[i]) ? node[segments[i]] : undefined;
-    if (value === undefined || value === null) {
-      node = undefined;
-      break;
-    }
-    if (!isPlainMap(value)) {
-      const at = segments.slice(0, i + 1).join('.');
-      throw new ChartError(
-        `values key path '${at}' in ${file} is not a map (it holds ${describe(value)}), so the image cannot be pinned under ` +
-          `'${pin.valuesKey}'; set imageValuesKey to the map that holds the image's repository and tag`,
-      );
-    }
-    node = value;
-  }
-  const image = node ?? {};
-
+  const image = imageMap(values, segments, pin.valuesKey, file);
   const sets: [string[], string][] = [];
   if (pin.repository) {
     const ref = parseRepository(pin.repository, { defaultRegistry: '' });
@@ -128,14 +152,17 @@ export function pinImageInValues(text: string, pin: ImagePin, file: string): Pin
     const current = existing === undefined || existing === null ? '' : `${existing as string | number | boolean}`.replace(/@.*$/, '');
     const tag = current || pin.defaultTag || '';
     if (!tag) {
-      throw new ChartError(
-        `${file}: '${pin.valuesKey}.tag' is empty and the chart has no appVersion: set appVersion (the tag that goes with the digest)`,
+      throw optionError(
+        'appVersion',
+        `is not set, and neither Chart.yaml's appVersion nor '${pin.valuesKey}.tag' in ${file} gives a tag: set appVersion to the image's tag (the tag that goes with the digest)`,
       );
     }
     const problem = tagProblem(tag);
     if (problem) {
-      const source = current ? `'${pin.valuesKey}.tag' in ${file}` : 'appVersion';
-      throw new ChartError(`${source} is not an image tag (${problem.replace(/\r?\n/g, '\\n')}), so the digest cannot be pinned after it: set it to the image's tag`);
+      const reason = `(${printable(problem)}), so the digest cannot be pinned after it`;
+      if (current) throw new ChartError(`'${pin.valuesKey}.tag' in ${file} is not an image tag ${reason}: set it to the image's tag`);
+      if (pin.defaultTagFromOption) throw optionError('appVersion', `is '${printable(tag)}', which is not an image tag ${reason}: set it to the image's tag`);
+      throw new ChartError(`Chart.yaml's appVersion '${printable(tag)}' is not an image tag ${reason}: set appVersion to the image's tag`);
     }
     sets.push([[...segments, 'tag'], `${tag}@${pin.digest}`]);
   }

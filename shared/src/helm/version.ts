@@ -3,7 +3,8 @@
 // helm's own, looser grammar has no node-semver equivalent, so it stays one regular expression.
 import validSemver from 'semver/functions/valid';
 import type { Log } from '../log';
-import { ChartError } from './errors';
+import { printable } from '../reference/reference';
+import { ChartError, optionError } from './errors';
 
 /**
  * What helm itself accepts as a chart version (Masterminds/semver `NewVersion`, non-strict: `1.2`, `v1`). Charts
@@ -33,7 +34,7 @@ const RELEASE_PREFIX = 'release/';
 /**
  * The chart version a source branch names: `release/<service>/<semver>` or `release/<semver>`, with or without
  * `refs/heads/` and with an optional `v` (dropped: `release/v1.4.0` gives `1.4.0`). Returns undefined for a branch
- * outside `release/`; throws for a `release/…` branch whose last segment is not SemVer, naming the branch.
+ * outside `release/`; throws for a `release/…` branch whose last segment is not SemVer, blaming the branch.
  */
 export function versionFromBranch(branch: string): string | undefined {
   const name = branch.trim().replace(/^refs\/heads\//, '');
@@ -41,8 +42,9 @@ export function versionFromBranch(branch: string): string | undefined {
   const last = name.slice(name.lastIndexOf('/') + 1);
   const candidate = /^[vV]\d/.test(last) ? last.slice(1) : last;
   if (!isChartSemver(candidate) || candidate.startsWith('v')) {
-    throw new ChartError(
-      `branch '${branch}' is a release branch but '${last}' is not a SemVer version: name it ` +
+    throw optionError(
+      'branch',
+      `is '${printable(branch)}', a release branch whose last segment '${printable(last)}' is not a SemVer version: name it ` +
         `release/<service>/<semver> or release/<semver> (e.g. release/delivery/1.4.0), or set chartVersion`,
     );
   }
@@ -67,7 +69,7 @@ export function chooseChartVersion(
   const explicit = options.chartVersion?.trim();
   if (explicit) {
     if (!isChartSemver(explicit)) {
-      throw new ChartError(`chartVersion '${explicit}' is not a SemVer 2 version (e.g. 1.4.0, 1.4.0-rc.1, 1.4.0+build.7)`);
+      throw optionError('chartVersion', `is not a SemVer 2 version: '${printable(explicit)}' (e.g. 1.4.0, 1.4.0-rc.1, 1.4.0+build.7)`);
     }
     return { version: explicit, source: 'chartVersion' };
   }
@@ -79,7 +81,7 @@ export function chooseChartVersion(
   }
   if (!isChartSemver(chartYamlVersion)) {
     throw new ChartError(
-      `Chart.yaml version '${chartYamlVersion}' is not a SemVer 2 version (e.g. 1.4.0); fix Chart.yaml or set chartVersion`,
+      `Chart.yaml version '${printable(chartYamlVersion)}' is not a SemVer 2 version (e.g. 1.4.0); fix Chart.yaml or set chartVersion`,
     );
   }
   return { version: chartYamlVersion, source: 'Chart.yaml' };

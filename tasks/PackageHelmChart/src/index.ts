@@ -2,17 +2,20 @@ import * as fs from 'node:fs';
 import { packageChart } from '../../../shared/src/helm';
 import { pushChartToRegistry } from '../../../shared/src/helm/registry-target';
 import { runTask } from '../../../shared/src/pipeline';
-import { readPackageHelmChartInputs } from './inputs';
+import { namingInput, readPackageHelmChartInputs } from './inputs';
 
 runTask(async ({ inputs, variables, outputs, log, signal, network }) => {
   const options = readPackageHelmChartInputs(inputs, variables, log);
-  const chart = await packageChart(options.package, log);
+  // Read before the package is written: a bad proxy setting fails the task with nothing done.
+  const transport = options.push && { signal, network };
+  const chart = await packageChart(options.package, log).catch((error: unknown) => {
+    throw namingInput(error);
+  });
   if (options.push) {
-    const pushed = await pushChartToRegistry(chart, { ...options.push, transport: { signal, network } }, log).catch((error: unknown) => {
+    const pushed = await pushChartToRegistry(chart, { ...options.push, transport }, log).catch((error: unknown) => {
       // A failed task leaves no package behind that a later step could mistake for the pushed one.
       fs.rmSync(chart.packagePath, { force: true });
-      log.info(`removed ${chart.packagePath}: the push failed`);
-      throw error;
+      throw namingInput(error, `the package written to ${chart.packagePath} was removed`, options.loginInput);
     });
     outputs.set('chartReference', pushed.chartReference);
     outputs.set('chartDigest', pushed.chartDigest);

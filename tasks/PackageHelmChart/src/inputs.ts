@@ -1,24 +1,48 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_IMAGE_VALUES_KEY, type PackageChartOptions } from '../../../shared/src/helm';
+import { ChartError, DEFAULT_IMAGE_VALUES_KEY, type ChartOption, type PackageChartOptions } from '../../../shared/src/helm';
 import { resolveChartRepository, type PushChartToRegistryOptions } from '../../../shared/src/helm/registry-target';
 import type { Log } from '../../../shared/src/log';
-import { InputError, readBool, readRegistryConnection, readString, type InputSource } from '../../../shared/src/pipeline';
+import { InputError, inputOfLogin, readBool, readRegistryLogin, readString, type InputSource } from '../../../shared/src/pipeline';
+import { printable } from '../../../shared/src/reference';
 
 export interface PackageHelmChartInputs {
   package: PackageChartOptions;
   /** Present when `push` is true. */
   push?: PushChartToRegistryOptions;
+  /** The input the push's login came from (`containerRegistry`, or `azureSubscriptionEndpoint`). */
+  loginInput?: string;
+}
+
+/** The core's options are this task's inputs by the same names, but for these two. */
+const INPUT_OF: Partial<Record<ChartOption, { input: string; lead: string }>> = {
+  branch: { input: 'versionFromBranch', lead: 'is true, and the source branch (Build.SourceBranch) ' },
+  login: { input: 'containerRegistry', lead: '' },
+};
+
+/**
+ * A core error blaming one option, as the input that sets it: `input 'chartVersion' is not a SemVer 2 version: …`.
+ * `done` says what the task did before it failed; other errors keep their words.
+ */
+export function namingInput(error: unknown, done?: string, loginInput?: string): Error {
+  const after = done ? `; ${done}` : '';
+  if (error instanceof ChartError && error.blame) {
+    const { option, problem } = error.blame;
+    const mapped = (option === 'login' && loginInput ? { input: loginInput, lead: '' } : INPUT_OF[option]) ?? { input: option, lead: '' };
+    return new InputError(mapped.input, `${mapped.lead}${problem}${after}`);
+  }
+  if (!after) return error instanceof Error ? error : new Error(String(error));
+  return new Error(`${error instanceof Error ? error.message : String(error)}${after}`, { cause: error });
 }
 
 /**
- * A path input made absolute against the job's working directory (as the agent roots filePath inputs); a `$(…)`
- * the agent left unexpanded (the variable does not exist) is refused.
+ * A path input made absolute against the job's working directory (as the agent roots filePath inputs). A control
+ * character (a line break from a YAML block) makes it a path nobody meant.
  */
 function readPathInput(inputs: InputSource, name: string, base: string, fallback?: string): string | undefined {
-  const value = readString(inputs, name) ?? fallback;
+  const value = readString(inputs, name, fallback);
   if (value === undefined) return undefined;
-  if (/\$\([^)]*\)/.test(value)) throw new InputError(name, `holds '${value}', a variable this job does not define: set the input to a path`);
+  if (/[\0-\x1f\x7f]/.test(value)) throw new InputError(name, `is '${printable(value)}', which holds a control character: set it to one path`);
   return path.resolve(base, value);
 }
 
@@ -50,7 +74,11 @@ export function readPackageHelmChartInputs(inputs: InputSource, variables: { get
     return { package: options };
   }
   if (!chartRepository) throw new InputError('chartRepository', 'is required when push is true: host/path, e.g. myacr.azurecr.io/helm');
-  const connection = readRegistryConnection(inputs, 'containerRegistry');
-  const login = connection && { ...connection, label: "input 'containerRegistry'" };
-  return { package: options, push: { chartRepository: resolveChartRepository(chartRepository, connection?.host), login } };
+  // A Docker Registry connection, or an AzureRM connection with its registry; its label names the input.
+  const login = readRegistryLogin(inputs);
+  try {
+    return { package: options, push: { chartRepository: resolveChartRepository(chartRepository, login?.host), login }, loginInput: login && inputOfLogin(login) };
+  } catch (error) {
+    throw namingInput(error);
+  }
 }
