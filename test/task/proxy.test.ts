@@ -119,6 +119,7 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
       const from = squid.accessLog().length;
       const taskRun = await run('PackageHelmChart', {
         ...agent(),
+        reader: 'late',
         inputs: { chartPath: CHART, push: 'true', chartRepository: `oci://${proxied(secure)}/proxy-charts`, containerRegistry: 'reg' },
         endpoints: [login(secure)],
       });
