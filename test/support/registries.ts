@@ -30,6 +30,11 @@ export interface StartRegistryOptions {
   anonymousGrants?: Record<string, string[]>;
   /** 'token' only: the host the challenge's realm names instead of 127.0.0.1 (the issuer still listens there). */
   tokenRealmHost?: string;
+  /**
+   * 'token' only: the whole realm the challenge names, for a token service in front of the issuer (the ACR-like one of
+   * acr-registry.ts answers `/oauth2/token` on the registry's own origin and asks the issuer behind it).
+   */
+  tokenRealm?: string;
   /** Serve HTTPS with this certificate (PEM files); with `clientCAs` the registry also requires a client certificate. */
   tls?: { certificate: string; key: string; clientCAs?: string[] };
   /**
@@ -244,7 +249,12 @@ export async function startRegistry(kind: RegistryKind, options: StartRegistryOp
         anonymousGrants: options.anonymousGrants,
       });
       auth = {
-        token: { realm: options.tokenRealmHost ? tokenIssuer.realm.replace('//127.0.0.1:', `//${options.tokenRealmHost}:`) : tokenIssuer.realm, service: TOKEN_SERVICE, issuer: TOKEN_ISSUER, rootcertbundle: certPath },
+        token: {
+          realm: options.tokenRealm ?? (options.tokenRealmHost ? tokenIssuer.realm.replace('//127.0.0.1:', `//${options.tokenRealmHost}:`) : tokenIssuer.realm),
+          service: TOKEN_SERVICE,
+          issuer: TOKEN_ISSUER,
+          rootcertbundle: certPath,
+        },
       };
     }
 

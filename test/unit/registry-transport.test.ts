@@ -17,7 +17,11 @@ function scripted(reply: Reply) {
   const calls: Call[] = [];
   const fetch = (async (input: string | URL | Request, init?: RequestInit) => {
     const headers = new Headers(init?.headers);
-    const call = { url: String(input), method: init?.method ?? 'GET', authorization: headers.get('authorization') };
+    const call = {
+      url: input instanceof Request ? input.url : input.toString(),
+      method: init?.method ?? 'GET',
+      authorization: headers.get('authorization'),
+    };
     calls.push(call);
     return reply(call, calls.length);
   }) as typeof globalThis.fetch;
@@ -40,7 +44,13 @@ function client(fetch: typeof globalThis.fetch, extra: Partial<ConstructorParame
     registry: 'registry.example',
     fetch,
     log,
-    retry: { random: () => 0, sleep: async (ms) => void delays.push(ms) },
+    retry: {
+      random: () => 0,
+      sleep: (ms) => {
+        delays.push(ms);
+        return Promise.resolve();
+      },
+    },
     ...extra,
   });
   return { client: c, log, delays };
@@ -60,7 +70,13 @@ describe('registry transport (scripted fetch)', () => {
     const first = await c.request({ method: 'GET', path: '/v2/team/app/manifests/v1', scopes: [pull('team/app')], expect: [200] });
     assert.equal(first.body.toString(), '{"a":1}');
     await c.request({ method: 'HEAD', path: '/v2/prod/team/app/manifests/v1', scopes: [pull('prod/team/app')], expect: [200] });
-    await c.request({ method: 'PUT', path: '/v2/prod/team/app/manifests/v1', scopes: ['repository:prod/team/app:push'], body: '{}', expect: [200] });
+    await c.request({
+      method: 'PUT',
+      path: '/v2/prod/team/app/manifests/v1',
+      scopes: ['repository:prod/team/app:push'],
+      body: '{}',
+      expect: [200],
+    });
 
     const tokenCalls = calls.filter((c) => c.url.startsWith(REALM));
     assert.equal(tokenCalls.length, 1, 'one token for the whole job');
@@ -72,7 +88,7 @@ describe('registry transport (scripted fetch)', () => {
       calls.filter((c) => !c.url.startsWith(REALM)).map((c) => `${c.method} ${c.authorization ?? '-'}`),
       ['GET -', 'GET Bearer TOKEN-1', 'HEAD Bearer TOKEN-1', 'PUT Bearer TOKEN-1'],
     );
-    assert.deepEqual(c.stats, { requests: 4, tokenRequests: 1, challenges: 1, retries: 0, writes: 1 });
+    assert.deepEqual(c.stats, { requests: 4, tokenRequests: 1, challenges: 1, retries: 0, writes: 1, exchanges: 0 });
     assert.ok(log.secrets.includes('TOKEN-1'), 'the issued token is registered as a secret');
     assert.ok(log.secrets.includes('pw-123'));
     assert.ok(log.secrets.includes(Buffer.from('ci:pw-123').toString('base64')));
@@ -111,7 +127,13 @@ describe('registry transport (scripted fetch)', () => {
     });
     const { client: c } = client(fetch, { credentials: { username: 'reader', password: 'r' } });
     await assert.rejects(
-      c.request({ method: 'POST', path: '/v2/prod/app/blobs/uploads/', scopes: ['repository:prod/app:push'], expect: [202], idempotent: true }),
+      c.request({
+        method: 'POST',
+        path: '/v2/prod/app/blobs/uploads/',
+        scopes: ['repository:prod/app:push'],
+        expect: [202],
+        idempotent: true,
+      }),
       (error: unknown) => {
         assert.ok(error instanceof RegistryError);
         assert.equal(error.status, 401);
@@ -131,7 +153,7 @@ describe('registry transport (scripted fetch)', () => {
       if (call.url.startsWith(REALM)) return tokenResponse(`T${++issued}`, 60);
       return call.authorization ? ok() : bearerChallenge();
     });
-    const { client: c } = client(fetch, { retry: { now: () => now, sleep: async () => undefined } });
+    const { client: c } = client(fetch, { retry: { now: () => now, sleep: () => Promise.resolve() } });
     await c.request({ method: 'GET', path: '/v2/a/tags/list', scopes: [pull('a')], expect: [200] });
     now += 30_000;
     await c.request({ method: 'GET', path: '/v2/a/tags/list', scopes: [pull('a')], expect: [200] });
@@ -150,19 +172,28 @@ describe('registry transport (scripted fetch)', () => {
     const { client: c } = client(fetch, { credentials: { username: 'u', password: 'right' } });
     await c.request({ method: 'GET', path: '/v2/a/manifests/1', scopes: [pull('a')], expect: [200] });
     await c.request({ method: 'GET', path: '/v2/a/manifests/2', scopes: [pull('a')], expect: [200] });
-    assert.deepEqual(calls.map((c) => c.authorization), [null, good, good]);
+    assert.deepEqual(
+      calls.map((c) => c.authorization),
+      [null, good, good],
+    );
 
     const wrong = client(fetch, { credentials: { username: 'u', password: 'wrong' } });
-    await assert.rejects(wrong.client.request({ method: 'GET', path: '/v2/a/manifests/1', scopes: [pull('a')], expect: [200] }), (error: unknown) => {
-      assert.ok(error instanceof RegistryError);
-      assert.match(error.message, /^401 UNAUTHORIZED: registry\.example refused the credentials of user 'u'/);
-      assert.doesNotMatch(error.message, /wrong/);
-      return true;
-    });
+    await assert.rejects(
+      wrong.client.request({ method: 'GET', path: '/v2/a/manifests/1', scopes: [pull('a')], expect: [200] }),
+      (error: unknown) => {
+        assert.ok(error instanceof RegistryError);
+        assert.match(error.message, /^401 UNAUTHORIZED: registry\.example refused the credentials of user 'u'/);
+        assert.doesNotMatch(error.message, /wrong/);
+        return true;
+      },
+    );
     assert.equal(wrong.client.stats.requests, 2, 'one try with the credentials, no loop');
 
     const none = client(fetch);
-    await assert.rejects(none.client.request({ method: 'GET', path: '/v2/a/manifests/1', scopes: [pull('a')], expect: [200] }), /needs credentials for this/);
+    await assert.rejects(
+      none.client.request({ method: 'GET', path: '/v2/a/manifests/1', scopes: [pull('a')], expect: [200] }),
+      /needs credentials for this/,
+    );
 
     // The label says where the credentials come from (or would be set): the task's input.
     const labelled = client(fetch, { credentials: { username: 'u', password: 'wrong' }, credentialsLabel: "input 'containerRegistry'" });
@@ -196,14 +227,19 @@ describe('registry transport (scripted fetch)', () => {
 
   it('reports a connection that keeps failing as a temporary NETWORK_ERROR after the last attempt', async () => {
     const { fetch, calls } = scripted(() => {
-      throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }) });
+      throw new TypeError('fetch failed', {
+        cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }),
+      });
     });
-    const { client: c } = client(fetch, { retry: { attempts: 3, sleep: async () => undefined } });
+    const { client: c } = client(fetch, { retry: { attempts: 3, sleep: () => Promise.resolve() } });
     await assert.rejects(c.request({ method: 'GET', path: '/v2/a/manifests/v1', scopes: [], expect: [200] }), (error: unknown) => {
       assert.ok(error instanceof RegistryError);
       assert.equal(error.code, 'NETWORK_ERROR');
       assert.equal(error.temporary, true);
-      assert.match(error.message, /^NETWORK_ERROR: fetch failed: connect ECONNREFUSED 127\.0\.0\.1:9 \(GET https:\/\/registry\.example\/v2\/a\/manifests\/v1\)$/);
+      assert.match(
+        error.message,
+        /^NETWORK_ERROR: fetch failed: connect ECONNREFUSED 127\.0\.0\.1:9 \(GET https:\/\/registry\.example\/v2\/a\/manifests\/v1\)$/,
+      );
       return true;
     });
     assert.equal(calls.length, 3);
@@ -228,10 +264,18 @@ describe('registry transport (scripted fetch)', () => {
     const { fetch, calls } = scripted((call) => {
       if (call.url.startsWith(REALM)) return tokenResponse('T');
       if (call.url.startsWith('https://storage.example')) return new Response(null, { status: 201 });
-      return call.authorization ? new Response(null, { status: 202, headers: { location: 'https://storage.example/up?sig=abc' } }) : bearerChallenge();
+      return call.authorization
+        ? new Response(null, { status: 202, headers: { location: 'https://storage.example/up?sig=abc' } })
+        : bearerChallenge();
     });
     const { client: c } = client(fetch, { credentials: { username: 'u', password: 'p' } });
-    const started = await c.request({ method: 'POST', path: '/v2/a/blobs/uploads/', scopes: ['repository:a:push'], expect: [202], idempotent: true });
+    const started = await c.request({
+      method: 'POST',
+      path: '/v2/a/blobs/uploads/',
+      scopes: ['repository:a:push'],
+      expect: [202],
+      idempotent: true,
+    });
     await c.request({ method: 'PUT', path: started.headers.get('location')!, scopes: ['repository:a:push'], body: 'x', expect: [201] });
     assert.equal(calls.at(-1)!.url, 'https://storage.example/up?sig=abc');
     assert.equal(calls.at(-1)!.authorization, null);
@@ -240,7 +284,10 @@ describe('registry transport (scripted fetch)', () => {
   it('refuses a buffered body larger than the limit', async () => {
     const { fetch } = scripted(() => ok('x'.repeat(100)));
     const { client: c } = client(fetch);
-    await assert.rejects(c.request({ method: 'GET', path: '/v2/a/manifests/v1', scopes: [], expect: [200], maxBodyBytes: 10 }), /TOO_LARGE: the response has 100 bytes, more than the 10 accepted/);
+    await assert.rejects(
+      c.request({ method: 'GET', path: '/v2/a/manifests/v1', scopes: [], expect: [200], maxBodyBytes: 10 }),
+      /TOO_LARGE: the response has 100 bytes, more than the 10 accepted/,
+    );
   });
 
   it('talks http to loopback registries and https (Docker Hub: registry-1.docker.io) to the others', () => {

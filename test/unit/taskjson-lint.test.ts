@@ -79,9 +79,21 @@ describe('task.json lint', () => {
           }
           if (input.type === 'pickList' || input.type === 'radio') {
             const options = Object.keys(input.options ?? {});
-            assert.ok(options.length > 0, `${input.name}: options`);
+            // A pick list the service fills (a data source binding targets it) may have no options of its own.
+            const bound = (task.dataSourceBindings ?? []).some((binding: { target?: string }) => binding.target === input.name);
+            assert.ok(options.length > 0 || bound, `${input.name}: options`);
             if (input.defaultValue !== undefined) assert.ok(options.includes(input.defaultValue), `${input.name}: default not an option`);
           }
+        }
+      });
+
+      it('binds data sources to its own inputs (target, and the connection in endpointId)', () => {
+        for (const binding of task.dataSourceBindings ?? []) {
+          assert.ok(inputNames.has(binding.target), `dataSourceBinding target '${binding.target}'`);
+          const endpoint = /^\$\(([A-Za-z0-9]+)\)$/.exec(binding.endpointId ?? '')?.[1];
+          assert.ok(endpoint && inputNames.has(endpoint), `dataSourceBinding endpointId '${binding.endpointId}'`);
+          assert.match(task.inputs.find((input: { name: string }) => input.name === endpoint).type, /^connectedService:/, `${binding.endpointId} is a service connection`);
+          assert.ok(binding.dataSourceName, 'dataSourceName');
         }
       });
 

@@ -218,8 +218,11 @@ export class NetworkDispatcher {
     request.once('response', (response) => {
       clear(connecting);
       if (waiting) clear(waiting);
-      // Idle: the longest silence inside the body.
-      response.socket?.setTimeout(this.timeouts.idleMs, () => fail(new NetworkTimeoutError('UND_ERR_BODY_TIMEOUT', url.host, this.timeouts.idleMs)));
+      // Idle: the longest silence inside the body (on a kept-alive socket, undone when the body ends).
+      const socket = response.socket;
+      const onIdle = () => fail(new NetworkTimeoutError('UND_ERR_BODY_TIMEOUT', url.host, this.timeouts.idleMs));
+      socket?.setTimeout(this.timeouts.idleMs);
+      socket?.on('timeout', onIdle);
       if (proxy && response.statusCode === 407 && url.protocol === 'http:') {
         // Only a proxy answers 407: report it as the proxy's refusal, like a refused tunnel.
         response.resume();
@@ -233,7 +236,8 @@ export class NetworkDispatcher {
         if (handler.onData?.(chunk) === false) response.pause();
       });
       response.once('end', () => {
-        response.socket?.setTimeout(0);
+        socket?.setTimeout(0);
+        socket?.off('timeout', onIdle);
         if (finished) return;
         finished = true;
         handler.onComplete?.(response.rawTrailers.map((value) => Buffer.from(value, 'latin1')));

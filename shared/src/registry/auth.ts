@@ -1,3 +1,4 @@
+import type { NetworkOptions } from '../net/network';
 import { isLoopbackHost } from '../reference/reference';
 import { MAX_ERROR_BODY_BYTES, RegistryError } from './errors';
 import { parseRetryAfter } from './retry';
@@ -8,10 +9,63 @@ import { parseRetryAfter } from './retry';
  * (https://distribution.github.io/distribution/spec/auth/token/, /spec/auth/oauth/).
  */
 
-/** User name and password (or ACR service principal id and secret) for one registry host. */
-export interface RegistryCredentials {
+/**
+ * A user name and password: a registry user, an ACR service principal's id and secret, or an ACR refresh token as the
+ * password of the null-GUID user ({@link ACR_REFRESH_TOKEN_USER}). This is what the Docker engine takes.
+ */
+export interface PasswordCredentials {
+  kind?: 'password';
   username: string;
   password: string;
+}
+
+/** Options of an {@link EntraTokenSource} call: the transport the registry client uses, so proxy and certificates apply. */
+export interface EntraTokenRequest {
+  fetch: typeof globalThis.fetch;
+  network?: NetworkOptions;
+  signal?: AbortSignal;
+}
+
+/** Gets an Entra ID access token for the ACR audience; called at most once per run by a well-behaved source. */
+export type EntraTokenSource = (request: EntraTokenRequest) => Promise<string>;
+
+/**
+ * An Entra ID identity (service principal with a certificate or a federated token, managed identity) that signs in
+ * to Azure Container Registry by exchanging its Entra token for an ACR refresh token (Azure/acr docs/AAD-OAuth.md:
+ * `POST /oauth2/exchange`, then `POST /oauth2/token` per scope set). The Entra token goes only to ACR login servers.
+ */
+export interface EntraCredentials {
+  kind: 'entra';
+  /** Who signs in, for messages: `service principal '1111…' (workload identity federation)`, `managed identity`. */
+  identity: string;
+  /** The Entra tenant the exchange names; undefined lets the registry take its own. */
+  tenant?: string;
+  accessToken: EntraTokenSource;
+  /** Admit loopback hosts as login servers (the documented test seam; see reference/hosts.ts). */
+  admitLoopback?: boolean;
+}
+
+/** How a login proves who it is: a user name and password, or an Entra identity exchanged for an ACR token. */
+export type RegistryCredentials = PasswordCredentials | EntraCredentials;
+
+/** The user name that marks an ACR refresh token as the password (Azure/acr docs/AAD-OAuth.md). */
+export const ACR_REFRESH_TOKEN_USER = '00000000-0000-0000-0000-000000000000';
+
+/** True for credentials that are an ACR refresh token (the null-GUID user). */
+export function isAcrRefreshToken(credentials: PasswordCredentials): boolean {
+  return credentials.username === ACR_REFRESH_TOKEN_USER;
+}
+
+/** Who `credentials` are, for messages: `user 'ci'`, `the ACR refresh token`, or the Entra identity. */
+export function describeCredentials(credentials: RegistryCredentials | undefined, label?: string): string {
+  if (!credentials) return 'anonymous access';
+  const who =
+    credentials.kind === 'entra'
+      ? credentials.identity
+      : isAcrRefreshToken(credentials)
+        ? 'the ACR refresh token'
+        : `user '${credentials.username}'`;
+  return label ? `${who} (${label})` : who;
 }
 
 /** One challenge of a WWW-Authenticate header; `scheme` is lower case, parameter names too. */
@@ -110,7 +164,13 @@ function splitScope(scope: string): { resource: string; actions: string[] } | un
   if (last <= 0) return undefined;
   const resource = scope.slice(0, last);
   if (!resource.includes(':')) return undefined;
-  return { resource, actions: scope.slice(last + 1).split(',').filter(Boolean) };
+  return {
+    resource,
+    actions: scope
+      .slice(last + 1)
+      .split(',')
+      .filter(Boolean),
+  };
 }
 
 /** Merges scopes per resource (`repository:a:pull` + `repository:a:push` → `repository:a:pull,push`), sorted. */
@@ -146,19 +206,19 @@ export function scopesCover(held: Iterable<string>, wanted: Iterable<string>): b
   return true;
 }
 
-function basicHeader(credentials: RegistryCredentials): string {
+function basicHeader(credentials: PasswordCredentials): string {
   return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
 }
 
 /** `Authorization` value for Basic authentication. */
-export function basicAuthorization(credentials: RegistryCredentials): string {
+export function basicAuthorization(credentials: PasswordCredentials): string {
   return basicHeader(credentials);
 }
 
 /** Reads at most `limit` bytes of a response body as text. */
 export async function readLimitedText(response: Response, limit = MAX_ERROR_BODY_BYTES): Promise<string> {
   if (!response.body) return '';
-  const reader = response.body.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -180,11 +240,13 @@ export interface TokenRequest {
   realm: string;
   service?: string;
   scopes: readonly string[];
-  credentials?: RegistryCredentials;
+  credentials?: PasswordCredentials;
   /** Registry host the challenge came from, for messages. */
   registry: string;
   /** Where the credentials come from, for messages (e.g. `input 'containerRegistry'`). */
   credentialsLabel?: string;
+  /** Who the credentials are, for messages, when not their user name (an Entra identity behind a refresh token). */
+  identity?: string;
   now: () => number;
   signal?: AbortSignal;
   userAgent?: string;
@@ -195,10 +257,20 @@ function tokenUrl(realm: string, registry: string): URL {
   try {
     url = new URL(realm);
   } catch {
-    throw new RegistryError({ status: 0, code: 'BAD_CHALLENGE', message: `the registry ${registry} named a token realm that is not a URL: '${realm}'`, temporary: false });
+    throw new RegistryError({
+      status: 0,
+      code: 'BAD_CHALLENGE',
+      message: `the registry ${registry} named a token realm that is not a URL: '${realm}'`,
+      temporary: false,
+    });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new RegistryError({ status: 0, code: 'BAD_CHALLENGE', message: `the registry ${registry} named a token realm that is not http(s): ${url.protocol}`, temporary: false });
+    throw new RegistryError({
+      status: 0,
+      code: 'BAD_CHALLENGE',
+      message: `the registry ${registry} named a token realm that is not http(s): ${url.protocol}`,
+      temporary: false,
+    });
   }
   return url;
 }
@@ -218,17 +290,27 @@ function parseTokenBody(text: string, now: number): { token: string; expiresAt: 
   return { token, expiresAt: now + lifetimeMs - Math.min(TOKEN_EXPIRY_MARGIN_MS, lifetimeMs / 2) };
 }
 
+/** What to tell the reader when the token service refuses `who`. */
+function refusalHint(request: TokenRequest, who: string): string {
+  const fix = request.identity
+    ? 'the identity needs a role on the registry that allows this (AcrPull to pull, AcrPush to push)'
+    : "check the service connection's user name and password";
+  return `the token service of ${request.registry} refused ${who}: ${fix}`;
+}
+
 /**
  * Asks the token service (the challenge's `realm`) for a Bearer token covering `scopes`: GET with Basic credentials
  * (or none, for anonymous access), as Docker does; an OAuth2 password grant (POST form) when the service does not
- * answer GET (404/405) and credentials exist. Credentials never go to a plain-HTTP realm off the loopback.
+ * answer GET (404/405) and credentials exist. An ACR refresh token (the null-GUID user) is traded with a
+ * `grant_type=refresh_token` POST, one `scope` field per scope (Azure/acr docs/AAD-OAuth.md, `POST /oauth2/token`).
+ * Credentials never go to a plain-HTTP realm off the loopback.
  */
 export async function requestToken(request: TokenRequest): Promise<IssuedToken> {
   const scopes = normalizeScopes(request.scopes);
   const url = tokenUrl(request.realm, request.registry);
-  const who = request.credentials
-    ? `user '${request.credentials.username}'${request.credentialsLabel ? ` (${request.credentialsLabel})` : ''}`
-    : 'anonymous access';
+  const who = request.identity
+    ? `${request.identity}${request.credentialsLabel ? ` (${request.credentialsLabel})` : ''}`
+    : describeCredentials(request.credentials, request.credentialsLabel);
   if (request.credentials && url.protocol === 'http:' && !isLoopbackHost(url.host)) {
     throw new RegistryError({
       status: 0,
@@ -237,39 +319,52 @@ export async function requestToken(request: TokenRequest): Promise<IssuedToken> 
       temporary: false,
     });
   }
-  if (request.service) url.searchParams.set('service', request.service);
-  for (const scope of scopes) url.searchParams.append('scope', scope);
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (request.userAgent) headers['user-agent'] = request.userAgent;
-  if (request.credentials) headers.authorization = basicHeader(request.credentials);
-
-  let response = await request.fetch(url, { method: 'GET', headers, signal: request.signal });
-  let method = 'GET';
-  if ((response.status === 404 || response.status === 405) && request.credentials) {
-    await response.body?.cancel().catch(() => undefined);
-    const form = new URLSearchParams({
-      grant_type: 'password',
-      client_id: OAUTH_CLIENT_ID,
-      username: request.credentials.username,
-      password: request.credentials.password,
-    });
-    if (request.service) form.set('service', request.service);
-    if (scopes.length > 0) form.set('scope', scopes.join(' '));
-    const postUrl = tokenUrl(request.realm, request.registry);
-    method = 'POST';
-    response = await request.fetch(postUrl, {
+  const post = (form: URLSearchParams) =>
+    request.fetch(tokenUrl(request.realm, request.registry), {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        ...(request.userAgent ? { 'user-agent': request.userAgent } : {}),
+      },
       body: form.toString(),
       signal: request.signal,
     });
+
+  let response: Response;
+  let method: 'GET' | 'POST';
+  if (request.credentials && isAcrRefreshToken(request.credentials)) {
+    const form = new URLSearchParams({ grant_type: 'refresh_token' });
+    if (request.service) form.set('service', request.service);
+    for (const scope of scopes) form.append('scope', scope);
+    form.set('refresh_token', request.credentials.password);
+    method = 'POST';
+    response = await post(form);
+  } else {
+    if (request.service) url.searchParams.set('service', request.service);
+    for (const scope of scopes) url.searchParams.append('scope', scope);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (request.userAgent) headers['user-agent'] = request.userAgent;
+    if (request.credentials) headers.authorization = basicHeader(request.credentials);
+    response = await request.fetch(url, { method: 'GET', headers, signal: request.signal });
+    method = 'GET';
+    if ((response.status === 404 || response.status === 405) && request.credentials) {
+      await response.body?.cancel().catch(() => undefined);
+      const form = new URLSearchParams({
+        grant_type: 'password',
+        client_id: OAUTH_CLIENT_ID,
+        username: request.credentials.username,
+        password: request.credentials.password,
+      });
+      if (request.service) form.set('service', request.service);
+      if (scopes.length > 0) form.set('scope', scopes.join(' '));
+      method = 'POST';
+      response = await post(form);
+    }
   }
   const text = await readLimitedText(response, 1024 * 1024);
   if (response.status !== 200) {
-    const hint =
-      response.status === 401 || response.status === 403
-        ? `the token service of ${request.registry} refused ${who}: check the service connection's user name and password`
-        : `token request for ${who} failed`;
+    const hint = response.status === 401 || response.status === 403 ? refusalHint(request, who) : `token request for ${who} failed`;
     throw RegistryError.fromResponse({
       status: response.status,
       body: text,

@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import { sha256Digest, type Digest } from '../reference/reference';
 import { repositoryScope } from './auth';
 import { RegistryError } from './errors';
+import { reportedDigest } from './manifest';
 import { isRetryable, withRetry } from './retry';
 import type { RegistryClient } from './transport';
 
@@ -38,7 +39,13 @@ export async function blobExists(client: RegistryClient, repository: string, dig
 function locationOf(response: { headers: Headers; url: string }, what: string): string {
   const location = response.headers.get('location');
   if (!location) {
-    throw new RegistryError({ status: 0, code: 'NO_LOCATION', message: `${what}: the registry opened an upload without a Location`, url: response.url, temporary: true });
+    throw new RegistryError({
+      status: 0,
+      code: 'NO_LOCATION',
+      message: `${what}: the registry opened an upload without a Location`,
+      url: response.url,
+      temporary: true,
+    });
   }
   return new URL(location, response.url).toString();
 }
@@ -59,9 +66,16 @@ export async function mountBlob(client: RegistryClient, repository: string, dige
     idempotent: true,
   });
   if (response.status === 201) {
-    const reported = response.headers.get('docker-content-digest')?.trim();
+    const reported = reportedDigest(response.headers);
     if (reported && reported !== digest) {
-      throw new RegistryError({ status: 201, code: 'DIGEST_MISMATCH', message: `mount ${digest}: the registry mounted ${reported}`, url: response.url, method: 'POST', temporary: false });
+      throw new RegistryError({
+        status: 201,
+        code: 'DIGEST_MISMATCH',
+        message: `mount ${digest}: the registry mounted ${reported}`,
+        url: response.url,
+        method: 'POST',
+        temporary: false,
+      });
     }
     return { mounted: true };
   }
@@ -84,7 +98,13 @@ export async function startUpload(client: RegistryClient, repository: string): P
 /** Cancels an upload session (DELETE); failures are ignored, the registry expires abandoned sessions anyway. */
 export async function cancelUpload(client: RegistryClient, repository: string, location: string): Promise<void> {
   await client
-    .request({ method: 'DELETE', path: location, scopes: [repositoryScope(repository, ['pull', 'push'])], expect: [200, 202, 204, 404], idempotent: false })
+    .request({
+      method: 'DELETE',
+      path: location,
+      scopes: [repositoryScope(repository, ['pull', 'push'])],
+      expect: [200, 202, 204, 404],
+      idempotent: false,
+    })
     .catch(() => undefined);
 }
 
@@ -113,9 +133,16 @@ export async function completeUpload(
     body,
     expect: [201, 204],
   });
-  const reported = response.headers.get('docker-content-digest')?.trim();
+  const reported = reportedDigest(response.headers);
   if (reported && reported !== digest) {
-    throw new RegistryError({ status: response.status, code: 'DIGEST_MISMATCH', message: `upload ${digest}: the registry stored ${reported}`, url: response.url, method: 'PUT', temporary: false });
+    throw new RegistryError({
+      status: response.status,
+      code: 'DIGEST_MISMATCH',
+      message: `upload ${digest}: the registry stored ${reported}`,
+      url: response.url,
+      method: 'PUT',
+      temporary: false,
+    });
   }
 }
 
@@ -150,7 +177,14 @@ export async function getBlobStream(
     headers: { 'accept-encoding': 'identity' },
     expect: [200],
   });
-  if (!response.body) throw new RegistryError({ status: response.status, code: 'NO_BODY', message: `blob ${digest} came without a body`, url: response.url, method: 'GET' });
+  if (!response.body)
+    throw new RegistryError({
+      status: response.status,
+      code: 'NO_BODY',
+      message: `blob ${digest} came without a body`,
+      url: response.url,
+      method: 'GET',
+    });
   const length = Number(response.headers.get('content-length') ?? NaN);
   return { body: response.body, ...(Number.isFinite(length) ? { size: length } : {}) };
 }
@@ -171,7 +205,8 @@ export function verifyingStream(digest: Digest, size?: number): TransformStream<
     flush(controller) {
       const actual = `sha256:${hash.digest('hex')}`;
       if (actual !== digest) controller.error(new Error(`blob ${digest}: the bytes received hash to ${actual}`));
-      else if (size !== undefined && size >= 0 && seen !== size) controller.error(new Error(`blob ${digest}: ${seen} bytes received, ${size} expected`));
+      else if (size !== undefined && size >= 0 && seen !== size)
+        controller.error(new Error(`blob ${digest}: ${seen} bytes received, ${size} expected`));
     },
   });
 }

@@ -1,13 +1,20 @@
 import type { Log } from '../log';
 import { canonicalRegistry, sameRegistry } from '../reference/reference';
-import type { RegistryCredentials } from './auth';
+import type { PasswordCredentials, RegistryCredentials } from './auth';
 import { RegistryClient, type RegistryClientOptions } from './transport';
 
-/** Credentials for one registry host, as a service connection provides them. */
-export interface RegistryLogin {
+/** A login as the engine takes it (see {@link RegistryClient.passwordCredentials}). */
+export type PasswordLogin = RegistryLogin<PasswordCredentials>;
+
+/**
+ * The one credential model: who signs in to one registry host, as a service connection provides it. `registry/`,
+ * `docker/` (narrowed to what the engine takes: `RegistryLogin<PasswordCredentials>`) and `helm/` all take it; no
+ * login at all is anonymous access.
+ */
+export interface RegistryLogin<C extends RegistryCredentials = RegistryCredentials> {
   /** `host[:port]` as in image references; Docker Hub is `docker.io` (its aliases match too). */
   host: string;
-  credentials: RegistryCredentials;
+  credentials: C;
   /** Where these credentials come from, for messages, e.g. `input 'containerRegistry'`. */
   label?: string;
 }
@@ -16,7 +23,7 @@ export interface RegistryLogin {
 export type TransportOptions = Omit<RegistryClientOptions, 'registry' | 'credentials' | 'log'>;
 
 /** The login for `registry`, matched case-insensitively with Docker Hub's aliases folded. */
-export function loginFor(logins: readonly RegistryLogin[] | undefined, registry: string): RegistryLogin | undefined {
+export function loginFor<L extends { host: string }>(logins: readonly L[] | undefined, registry: string): L | undefined {
   return logins?.find((login) => sameRegistry(login.host, registry));
 }
 
@@ -57,4 +64,28 @@ export class RegistryClients {
     }
     return client;
   }
+}
+
+/**
+ * `login` as the engine takes it: user name and password as they are; an Entra identity exchanged, through `client`
+ * (a client for the login's host, made from `transport` when not given), for the null-GUID user and an ACR refresh
+ * token. The exchange is the client's own, so a task that also calls the registry API exchanges once.
+ */
+export async function passwordLogin(
+  login: RegistryLogin,
+  options: { client?: RegistryClient; transport?: TransportOptions; log: Log },
+): Promise<PasswordLogin> {
+  if (login.credentials.kind !== 'entra') return { ...login, credentials: login.credentials };
+  const client =
+    options.client ??
+    new RegistryClient({
+      ...options.transport,
+      registry: login.host,
+      credentials: login.credentials,
+      credentialsLabel: login.label,
+      log: options.log,
+    });
+  const credentials = await client.passwordCredentials();
+  if (!credentials) throw new Error(`the client for ${client.registry} has no credentials to hand to the engine`);
+  return { ...login, credentials };
 }

@@ -56,7 +56,10 @@ export function redactUrl(url: string): string {
   parsed.password = '';
   parsed.hash = '';
   const query = [...parsed.searchParams.entries()]
-    .map(([key, value]) => `${encodeURIComponent(key)}=${PLAIN_QUERY_KEYS.has(key) ? encodeURIComponent(value).replace(/%3A/gi, ':').replace(/%2F/gi, '/').replace(/%2C/gi, ',') : 'REDACTED'}`)
+    .map(
+      ([key, value]) =>
+        `${encodeURIComponent(key)}=${PLAIN_QUERY_KEYS.has(key) ? encodeURIComponent(value).replace(/%3A/gi, ':').replace(/%2F/gi, '/').replace(/%2C/gi, ',') : 'REDACTED'}`,
+    )
     .join('&');
   parsed.search = '';
   return query ? `${parsed.toString()}?${query}` : parsed.toString();
@@ -87,7 +90,10 @@ export function parseErrorBody(body: string): RegistryErrorDetail[] | undefined 
 
 /** A short, single-line rendering of a non-envelope body (HTML error pages, plain text). */
 function bodySnippet(body: string): string {
-  const text = body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  const text = body
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 

@@ -8,10 +8,18 @@ export {
   requestToken,
   scopesCover,
   type Challenge,
+  ACR_REFRESH_TOKEN_USER,
+  describeCredentials,
+  isAcrRefreshToken,
+  type EntraCredentials,
+  type EntraTokenRequest,
+  type EntraTokenSource,
   type IssuedToken,
+  type PasswordCredentials,
   type RegistryCredentials,
 } from './auth';
-export { RegistryClients, loginFor, type RegistryLogin, type TransportOptions } from './clients';
+export { RegistryClients, loginFor, passwordLogin, type PasswordLogin, type RegistryLogin, type TransportOptions } from './clients';
+export { assertAcrHost, exchangeForRefreshToken, type ExchangeRequest } from './acr';
 export { RegistryError, parseErrorBody, redactUrl, isTemporaryStatus, codeForStatus, type RegistryErrorDetail } from './errors';
 export {
   DEFAULT_ATTEMPTS,
@@ -40,6 +48,7 @@ export {
   manifestMediaType,
   parseManifestContent,
   putManifest,
+  reportedDigest,
   type Descriptor,
   type Manifest,
   type ManifestContent,

@@ -60,8 +60,7 @@ export interface ManifestHead {
 
 /** The references inside a manifest: child manifests for an index, config and layers for an image. */
 export type ManifestContent =
-  | { kind: 'index'; manifests: Descriptor[] }
-  | { kind: 'image'; config?: Descriptor; layers: Descriptor[]; blobs: Descriptor[] };
+  { kind: 'index'; manifests: Descriptor[] } | { kind: 'image'; config?: Descriptor; layers: Descriptor[]; blobs: Descriptor[] };
 
 /** True for OCI indexes and Docker manifest lists. */
 export function isIndexMediaType(mediaType: string): boolean {
@@ -146,6 +145,16 @@ export function parseManifestContent(bytes: Uint8Array, mediaType: string): Mani
   return { kind: 'image', config, layers, blobs };
 }
 
+/**
+ * The `Docker-Content-Digest` a response carries, when it is a digest this layer can check (`sha256:<64 hex>`); any
+ * other value (some registries send the bare hex) counts as absent, so the bytes are verified by their own hash, as
+ * go-containerregistry does.
+ */
+export function reportedDigest(headers: Headers): Digest | undefined {
+  const value = headers.get('docker-content-digest')?.trim();
+  return value && isDigest(value) ? value : undefined;
+}
+
 function manifestPath(repository: string, reference: string): string {
   return `/v2/${repository}/manifests/${reference}`;
 }
@@ -167,12 +176,17 @@ export async function getManifest(client: RegistryClient, repository: string, re
     expect: [200],
   });
   const digest = sha256Digest(response.body);
-  const reported = response.headers.get('docker-content-digest')?.trim();
+  const reported = reportedDigest(response.headers);
   if (isDigest(reference) && digest !== reference) {
     throw mismatch(`manifest ${repository}@${reference}`, `the registry sent bytes whose digest is ${digest}`, response.url, 'GET');
   }
   if (reported && reported !== digest) {
-    throw mismatch(`manifest ${repository}:${reference}`, `the registry says ${reported} but sent bytes whose digest is ${digest}`, response.url, 'GET');
+    throw mismatch(
+      `manifest ${repository}:${reference}`,
+      `the registry says ${reported} but sent bytes whose digest is ${digest}`,
+      response.url,
+      'GET',
+    );
   }
   const mediaType = manifestMediaType(response.body, response.headers.get('content-type'));
   if (SCHEMA1_MEDIA_TYPES.has(mediaType)) {
@@ -201,9 +215,9 @@ export async function headManifest(client: RegistryClient, repository: string, r
     expect: [200, 404],
   });
   if (response.status === 404) return undefined;
-  const reported = response.headers.get('docker-content-digest')?.trim();
+  const reported = reportedDigest(response.headers);
   const length = Number(response.headers.get('content-length') ?? NaN);
-  if (reported && isDigest(reported)) {
+  if (reported) {
     if (isDigest(reference) && reported !== reference) {
       throw mismatch(`manifest ${repository}@${reference}`, `the registry reports digest ${reported}`, response.url, 'HEAD');
     }
@@ -238,16 +252,26 @@ export async function putManifest(
     body: bytes,
     expect: [200, 201],
   });
-  const reported = response.headers.get('docker-content-digest')?.trim();
+  const reported = reportedDigest(response.headers);
   if (reported) {
     if (reported !== expected) {
-      throw mismatch(`put manifest ${repository}:${reference}`, `the registry stored ${reported}, the bytes sent are ${expected}`, response.url, 'PUT');
+      throw mismatch(
+        `put manifest ${repository}:${reference}`,
+        `the registry stored ${reported}, the bytes sent are ${expected}`,
+        response.url,
+        'PUT',
+      );
     }
     return expected;
   }
   const stored = await getManifest(client, repository, reference);
   if (stored.digest !== expected) {
-    throw mismatch(`put manifest ${repository}:${reference}`, `reading it back gives ${stored.digest}, the bytes sent are ${expected}`, response.url, 'PUT');
+    throw mismatch(
+      `put manifest ${repository}:${reference}`,
+      `reading it back gives ${stored.digest}, the bytes sent are ${expected}`,
+      response.url,
+      'PUT',
+    );
   }
   return expected;
 }

@@ -15,7 +15,15 @@ import { repositoryScope } from './auth';
 import { copyBlob, mountBlob } from './blob';
 import { RegistryClients, type RegistryLogin, type TransportOptions } from './clients';
 import { RegistryError } from './errors';
-import { getManifest, headManifest, parseManifestContent, putManifest, type Descriptor, type Manifest, type ManifestContent } from './manifest';
+import {
+  getManifest,
+  headManifest,
+  parseManifestContent,
+  putManifest,
+  type Descriptor,
+  type Manifest,
+  type ManifestContent,
+} from './manifest';
 import type { RegistryClient, TransportStats } from './transport';
 
 /*
@@ -181,7 +189,12 @@ export function planPromotion(options: PromoteImageOptions): Plan {
     if (problem) throw new OptionError('additionalTags', `has a value that is not a tag: '${tag}' (${problem})`);
     if (!tags.includes(tag)) tags.push(tag);
   }
-  if (sameRegistry(source.registry, target.registry) && source.repository === target.repository && sourceTag !== undefined && target.tag === sourceTag) {
+  if (
+    sameRegistry(source.registry, target.registry) &&
+    source.repository === target.repository &&
+    sourceTag !== undefined &&
+    target.tag === sourceTag
+  ) {
     // Promoting a tag onto itself changes nothing and hides a typo; say so.
     throw new OptionError('targetImage', `is the source itself (${formatTagged(target, sourceTag)}): name another repository or tag`);
   }
@@ -237,17 +250,24 @@ function failure(prefix: string, step: string, error: unknown): Error {
 export async function promoteImage(options: PromoteImageOptions, log: Log): Promise<PromoteImageResult> {
   const plan = planPromotion(options);
   const { source, target, tags } = plan;
-  const sourceInput = "input 'containerRegistry'";
-  const targetInput = "input 'targetContainerRegistry'";
+  // Each login's label says where it came from (the adapter sets the input: an AzureRM or a Docker Registry
+  // connection); without one, the PromoteImage@1 input these options are named after.
+  const sourceInput = options.containerRegistry?.label ?? "input 'containerRegistry'";
+  const targetInput = options.targetContainerRegistry?.label ?? "input 'targetContainerRegistry'";
   const crossRegistry = !sameRegistry(source.registry, target.registry);
   const logins: RegistryLogin[] = [
     ...(options.targetContainerRegistry ? [{ ...options.targetContainerRegistry, label: targetInput }] : []),
     ...(options.containerRegistry ? [{ ...options.containerRegistry, label: sourceInput }] : []),
     ...(options.logins ?? []),
   ];
-  for (const [connection, input] of [[options.containerRegistry, sourceInput], [options.targetContainerRegistry, targetInput]] as const) {
+  for (const [connection, input] of [
+    [options.containerRegistry, sourceInput],
+    [options.targetContainerRegistry, targetInput],
+  ] as const) {
     if (connection && !sameRegistry(connection.host, source.registry) && !sameRegistry(connection.host, target.registry)) {
-      log.warn(`${input} is for ${connection.host}, which neither the source (${source.registry}) nor the target (${target.registry}) is on: its credentials are not used`);
+      log.warn(
+        `${input} is for ${connection.host}, which neither the source (${source.registry}) nor the target (${target.registry}) is on: its credentials are not used`,
+      );
     }
   }
   const clients = new RegistryClients(
@@ -293,7 +313,9 @@ export async function promoteImage(options: PromoteImageOptions, log: Log): Prom
   log.info(`Promoting ${sourceText} → ${tags.map((t) => formatTagged(target, t)).join(', ')}`);
 
   // 1. The source, resolved once: every later step works on these bytes and this digest.
-  const manifest: Manifest = await step('read sourceImage', () => getManifest(sourceClient, source.repository, plan.sourceTag ?? (source.digest as string)));
+  const manifest: Manifest = await step('read sourceImage', () =>
+    getManifest(sourceClient, source.repository, plan.sourceTag ?? (source.digest as string)),
+  );
   if (source.digest && manifest.digest !== source.digest) {
     throw new OptionError(
       'sourceImage',
@@ -301,7 +323,7 @@ export async function promoteImage(options: PromoteImageOptions, log: Log): Prom
     );
   }
   const digest = manifest.digest;
-  const content = await step('read sourceImage', async () => parseManifestContent(manifest.bytes, manifest.mediaType));
+  const content = await step('read sourceImage', () => Promise.resolve(parseManifestContent(manifest.bytes, manifest.mediaType)));
   log.info(
     `Source ${sourceText} is ${digest} (${content.kind === 'index' ? `index of ${content.manifests.length} manifests` : `image with ${content.blobs.length} blobs`})`,
   );
@@ -334,7 +356,9 @@ export async function promoteImage(options: PromoteImageOptions, log: Log): Prom
     ...counted(),
   });
   if (toWrite.length === 0) {
-    log.info(`Already promoted: ${tags.map((t) => formatTagged(target, t)).join(', ')} ${tags.length === 1 ? 'points' : 'point'} at ${digest}; nothing to do`);
+    log.info(
+      `Already promoted: ${tags.map((t) => formatTagged(target, t)).join(', ')} ${tags.length === 1 ? 'points' : 'point'} at ${digest}; nothing to do`,
+    );
     return result([], 0, 0, 0);
   }
 
@@ -358,11 +382,20 @@ export async function promoteImage(options: PromoteImageOptions, log: Log): Prom
                 return;
               }
               // The registry would not mount (e.g. the blob lives elsewhere): stream it into the session it opened.
-              await copyBlob({ client: sourceClient, repository: source.repository }, { client: targetClient, repository: target.repository }, blob, mount.location);
+              await copyBlob(
+                { client: sourceClient, repository: source.repository },
+                { client: targetClient, repository: target.repository },
+                blob,
+                mount.location,
+              );
               copied++;
               return;
             }
-            const outcome = await copyBlob({ client: sourceClient, repository: source.repository }, { client: targetClient, repository: target.repository }, blob);
+            const outcome = await copyBlob(
+              { client: sourceClient, repository: source.repository },
+              { client: targetClient, repository: target.repository },
+              blob,
+            );
             if (outcome === 'copied') copied++;
           });
           blobsDone.set(blob.digest, done);
@@ -379,8 +412,8 @@ export async function promoteImage(options: PromoteImageOptions, log: Log): Prom
         const childManifest = await step(`read child manifest ${short(child.digest)}… (${platformOf(child)})`, () =>
           getManifest(sourceClient, source.repository, child.digest),
         );
-        const childContent = await step(`read child manifest ${short(child.digest)}…`, async () =>
-          parseManifestContent(childManifest.bytes, childManifest.mediaType),
+        const childContent = await step(`read child manifest ${short(child.digest)}…`, () =>
+          Promise.resolve(parseManifestContent(childManifest.bytes, childManifest.mediaType)),
         );
         await copyContent(childContent);
         await step(`put child manifest ${short(child.digest)}…`, () =>
@@ -399,7 +432,9 @@ export async function promoteImage(options: PromoteImageOptions, log: Log): Prom
 
   // 4. The exact source bytes under every tag that does not point at them yet; each PUT is checked by digest.
   for (const tag of toWrite) {
-    await step(`put ${formatTagged(target, tag)}`, () => putManifest(targetClient, target.repository, tag, manifest.bytes, manifest.mediaType));
+    await step(`put ${formatTagged(target, tag)}`, () =>
+      putManifest(targetClient, target.repository, tag, manifest.bytes, manifest.mediaType),
+    );
     log.info(`Tagged ${formatTagged(target, tag)} → ${digest}`);
   }
   log.info(`Promoted ${promotedImage}`);

@@ -2,14 +2,19 @@ import { silentLog, type Log } from '../log';
 import { describeConnectionFailure } from '../net/errors';
 import { networkFetch, type NetworkOptions } from '../net/network';
 import { canonicalRegistry, registryBaseUrl } from '../reference/reference';
+import { exchangeForRefreshToken } from './acr';
 import {
+  ACR_REFRESH_TOKEN_USER,
   basicAuthorization,
+  describeCredentials,
   normalizeScopes,
   parseChallenges,
   readLimitedText,
   requestToken,
   scopesCover,
+  type EntraCredentials,
   type IssuedToken,
+  type PasswordCredentials,
   type RegistryCredentials,
 } from './auth';
 import { RegistryError } from './errors';
@@ -17,15 +22,19 @@ import { parseRetryAfter, retryOptions, withRetry, type RetryOptions } from './r
 
 /*
  * One client per registry host: sends requests to the registry API, answers its auth challenge (anonymous, Basic,
- * Bearer token), and retries what is safe to retry under the one policy of retry.ts. Operations (manifest.ts,
- * blob.ts) sit on top of it; nothing here knows what a manifest is.
+ * Bearer token; an Entra identity through ACR's token exchange, acr.ts), and retries what is safe to retry under the
+ * one policy of retry.ts. Operations (manifest.ts, blob.ts) sit on top of it; nothing here knows what a manifest is.
  */
 
 /** Everything a client needs; only `registry` is required. */
 export interface RegistryClientOptions {
   /** `host[:port]` as in image references (`docker.io` for Docker Hub). */
   registry: string;
-  /** Basic credentials for this host (user name/password, or an ACR service principal's id and secret). */
+  /**
+   * Credentials for this host: a user name and password (a registry user, an ACR service principal's id and secret,
+   * an ACR refresh token as the null-GUID user's password), or an Entra identity the client exchanges for an ACR
+   * refresh token once, on the first Bearer challenge.
+   */
   credentials?: RegistryCredentials;
   /**
    * Where credentials for this host come from, or would be set, for messages: e.g. `input 'containerRegistry'` makes
@@ -90,6 +99,8 @@ export interface TransportStats {
   challenges: number;
   /** Retries after a temporary failure. */
   retries: number;
+  /** ACR token exchanges (`POST /oauth2/exchange`): one per Entra identity and registry. */
+  exchanges: number;
   /** Successful PUT/POST/PATCH/DELETE requests. */
   writes: number;
 }
@@ -120,7 +131,7 @@ export class RegistryClient {
   readonly log: Log;
   readonly retry: RetryOptions;
   readonly signal?: AbortSignal;
-  readonly stats: TransportStats = { requests: 0, tokenRequests: 0, challenges: 0, retries: 0, writes: 0 };
+  readonly stats: TransportStats = { requests: 0, tokenRequests: 0, challenges: 0, retries: 0, writes: 0, exchanges: 0 };
 
   private readonly credentials?: RegistryCredentials;
   private readonly credentialsLabel?: string;
@@ -132,6 +143,8 @@ export class RegistryClient {
   private bearer?: { realm: string; service?: string };
   private tokens: IssuedToken[] = [];
   private readonly pending = new Map<string, Promise<IssuedToken>>();
+  /** ACR refresh tokens of an Entra identity, by token realm origin and service: one exchange each. */
+  private readonly refreshTokens = new Map<string, Promise<string>>();
   private declared: string[] = [];
 
   constructor(options: RegistryClientOptions) {
@@ -146,7 +159,7 @@ export class RegistryClient {
     this.log = options.log ?? silentLog;
     this.signal = options.signal;
     this.userAgent = options.userAgent ?? USER_AGENT;
-    if (this.credentials?.password) {
+    if (this.credentials?.kind !== 'entra' && this.credentials?.password) {
       this.log.secret(this.credentials.password);
       this.log.secret(Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64'));
     }
@@ -155,6 +168,80 @@ export class RegistryClient {
   /** True when the client has credentials for its host. */
   get hasCredentials(): boolean {
     return this.credentials !== undefined;
+  }
+
+  /**
+   * The credentials as a user name and password, the form `docker login` and the engine take: as given, or for an
+   * Entra identity the null-GUID user with an ACR refresh token (the exchange this client makes anyway, made once:
+   * the registry's challenge is asked for first when the client has not seen one). Undefined without credentials.
+   */
+  async passwordCredentials(): Promise<PasswordCredentials | undefined> {
+    const credentials = this.credentials;
+    if (credentials?.kind !== 'entra') return credentials;
+    if (!this.bearer) await this.learnChallenge();
+    if (!this.bearer) {
+      throw new RegistryError({
+        status: 0,
+        code: 'NO_TOKEN_REALM',
+        message: `${this.registry} sends no Bearer challenge, so ${describeCredentials(credentials, this.credentialsLabel)} cannot be exchanged for an ACR token there`,
+        url: this.resolveUrl('/v2/'),
+        method: 'GET',
+        temporary: false,
+      });
+    }
+    const password = await this.refreshToken(credentials, this.bearer.realm, this.bearer.service);
+    // The engine may put them in a Basic header: that form is masked too.
+    this.log.secret(Buffer.from(`${ACR_REFRESH_TOKEN_USER}:${password}`).toString('base64'));
+    return { username: ACR_REFRESH_TOKEN_USER, password };
+  }
+
+  /** Asks `/v2/` without credentials, as Docker and `az acr login` do, to learn the registry's auth challenge. */
+  private async learnChallenge(): Promise<void> {
+    const request: RegistryRequest = { method: 'GET', path: '/v2/', scopes: [], expect: [200, 401] };
+    const url = this.resolveUrl(request.path);
+    const response = await this.withRetries(request, async () => {
+      const answer = await this.send(request, url, undefined);
+      if (answer.status === 200 || answer.status === 401) return answer;
+      throw RegistryError.fromResponse({
+        status: answer.status,
+        body: await readLimitedText(answer).catch(() => ''),
+        url,
+        method: 'GET',
+        retryAfterMs: parseRetryAfter(answer.headers.get('retry-after'), this.retry.now()),
+      });
+    });
+    await response.body?.cancel().catch(() => undefined);
+    const bearer = parseChallenges(response.headers.get('www-authenticate')).find((c) => c.scheme === 'bearer' && c.params.realm);
+    if (!bearer) return;
+    this.scheme = 'bearer';
+    this.bearer = { realm: bearer.params.realm, service: bearer.params.service };
+  }
+
+  /** The ACR refresh token for an Entra identity at this realm: exchanged once, a failure not remembered. */
+  private refreshToken(credentials: EntraCredentials, realm: string, service: string | undefined): Promise<string> {
+    const key = `${new URL(realm).origin} ${service ?? ''}`;
+    let token = this.refreshTokens.get(key);
+    if (!token) {
+      this.stats.exchanges++;
+      token = exchangeForRefreshToken({
+        fetch: this.fetchFn,
+        network: this.network,
+        credentials,
+        realm,
+        service,
+        registry: this.registry,
+        label: this.credentialsLabel,
+        now: this.retry.now,
+        signal: this.signal,
+        userAgent: this.userAgent,
+        secret: (value) => this.log.secret(value),
+      }).catch((error: unknown) => {
+        this.refreshTokens.delete(key);
+        throw this.networkError('POST', `${new URL(realm).origin}/oauth2/exchange`, error);
+      });
+      this.refreshTokens.set(key, token);
+    }
+    return token;
   }
 
   /**
@@ -301,7 +388,7 @@ export class RegistryClient {
         if (bearer.params.error === 'insufficient_scope' || rounds.freshRejected++ >= 1) return 'fail';
       }
     } else if (basic) {
-      if (!this.credentials || auth.header?.startsWith('Basic ')) return 'fail';
+      if (!this.credentials || this.credentials.kind === 'entra' || auth.header?.startsWith('Basic ')) return 'fail';
       this.scheme = 'basic';
     } else {
       return 'fail';
@@ -326,7 +413,7 @@ export class RegistryClient {
   private hintFor(response: Response, auth: Authorization): string | undefined {
     if (response.status !== 401 && response.status !== 403) return undefined;
     const label = this.credentialsLabel;
-    const who = this.credentials ? `user '${this.credentials.username}'${label ? ` (${label})` : ''}` : 'anonymous access';
+    const who = describeCredentials(this.credentials, label);
     const challenges = parseChallenges(response.headers.get('www-authenticate'));
     const challenge = challenges.find((c) => c.scheme === 'bearer') ?? challenges[0];
     const scope = challenge?.params.scope ? `'${challenge.params.scope}'` : 'this needs';
@@ -336,12 +423,16 @@ export class RegistryClient {
     if (challenge?.params.error === 'insufficient_scope') return `${who} lacks the access ${scope} (insufficient_scope)`;
     if (challenge?.params.error === 'invalid_token') return `${this.registry} does not accept the tokens issued for ${who} (invalid_token)`;
     if (response.status === 401 && auth.token) return `${who} lacks the access ${scope}`;
-    if (response.status === 401) return `${this.registry} refused the credentials of ${who}: check the service connection's user name and password`;
+    if (response.status === 401 && this.credentials?.kind === 'entra')
+      return `${this.registry} asks for Basic credentials, which ${who} does not have: Entra ID signs in to Azure Container Registry only`;
+    if (response.status === 401)
+      return `${this.registry} refused the credentials of ${who}: check the service connection's user name and password`;
     return `${who} is not allowed to do this`;
   }
 
   private async authorize(scopes: readonly string[]): Promise<Authorization> {
-    if (this.scheme === 'basic' && this.credentials) return { header: basicAuthorization(this.credentials), fresh: false };
+    if (this.scheme === 'basic' && this.credentials && this.credentials.kind !== 'entra')
+      return { header: basicAuthorization(this.credentials), fresh: false };
     if (this.scheme !== 'bearer' || !this.bearer) return { fresh: false };
     const wanted = normalizeScopes(scopes);
     const now = this.retry.now();
@@ -354,14 +445,19 @@ export class RegistryClient {
     if (!pending) {
       const { realm, service } = this.bearer;
       pending = (async () => {
+        const entra = this.credentials?.kind === 'entra' ? this.credentials : undefined;
+        const credentials: PasswordCredentials | undefined = entra
+          ? { username: ACR_REFRESH_TOKEN_USER, password: await this.refreshToken(entra, realm, service) }
+          : (this.credentials as PasswordCredentials | undefined);
         this.stats.tokenRequests++;
         const issued = await requestToken({
           fetch: this.fetchFn,
           realm,
           service,
           scopes: all,
-          credentials: this.credentials,
+          credentials,
           credentialsLabel: this.credentialsLabel,
+          identity: entra?.identity,
           registry: this.registry,
           now: this.retry.now,
           signal: this.signal,

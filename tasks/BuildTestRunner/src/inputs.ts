@@ -5,8 +5,9 @@ import { readDockerignore } from '../../../shared/src/docker/context';
 import { DockerignoreError } from '../../../shared/src/docker/dockerignore';
 import { dockerfileStages, targetProblem } from '../../../shared/src/docker/dockerfile';
 import type { Log } from '../../../shared/src/log';
+import type { RegistryLogin } from '../../../shared/src/registry';
 import {
-  InputError, readBool, readKeyValueLines, readPick, readRegistryConnection, readString, type InputSource,
+  InputError, inputOfLogin, readBool, readKeyValueLines, readPick, readRegistryLogin, readString, type InputSource,
 } from '../../../shared/src/pipeline';
 import { characterProblem, InvalidReferenceError, parseReference, printable, sameRegistry, tagProblem } from '../../../shared/src/reference';
 
@@ -90,18 +91,22 @@ function readBuildContext(inputs: InputSource, base: string, dockerfile: string)
 }
 
 /** The build's failure as an error naming the input at fault, when one is (the core's options are named after them). */
-export function namingInput(error: unknown, options: BuildImageOptions): unknown {
+export function namingInput(error: unknown, options: Pick<BuildTestRunnerInputs, 'logins'>): unknown {
   if (!(error instanceof BuildError) || !error.blame) return error;
   const { option, problem, registry } = error.blame;
   if (option === 'network') return new InputError('network', problem);
   if (option === 'context') return new InputError('buildContext', problem);
   const login = options.logins?.[0];
   if (!login) return new InputError('containerRegistry', `is empty, but registry ${registry} refused the base image to a build without credentials: set it to a service connection for ${registry} (${problem})`);
+  const input = inputOfLogin(login) ?? 'containerRegistry';
   if (registry && !sameRegistry(login.host, registry)) {
-    return new InputError('containerRegistry', `is for ${login.host}, but the base image comes from ${registry}, which refused it: use a service connection for ${registry} (${problem})`);
+    return new InputError(input, `is for ${login.host}, but the base image comes from ${registry}, which refused it: use a service connection for ${registry} (${problem})`);
   }
-  return new InputError('containerRegistry', `is for ${login.host}, which refused its credentials for the base image: check the service connection (${problem})`);
+  return new InputError(input, `is for ${login.host}, which refused its credentials for the base image: check the service connection (${problem})`);
 }
+
+/** The build's options, with the login as the service connection gives it (the engine's form is made in index.ts). */
+export type BuildTestRunnerInputs = Omit<BuildImageOptions, 'logins'> & { logins: RegistryLogin[] };
 
 /** `https://org@dev.azure.com/org/p/_git/r` → `https://dev.azure.com/org/p/_git/r`: a label is public, user info is not. */
 function withoutUserInfo(uri: string | undefined): string | undefined {
@@ -120,7 +125,7 @@ function withoutUserInfo(uri: string | undefined): string | undefined {
  * Every input of BuildTestRunner@1, checked before the engine is asked anything: the Dockerfile and context exist,
  * the target is one of the Dockerfile's stages, build arguments and labels are KEY=VALUE lines.
  */
-export function readBuildTestRunnerInputs(inputs: InputSource, variables: Variables, log: Log): BuildImageOptions {
+export function readBuildTestRunnerInputs(inputs: InputSource, variables: Variables, log: Log): BuildTestRunnerInputs {
   const base = variables.get('System.DefaultWorkingDirectory') || process.cwd();
   const dockerfile = readPathInput(inputs, 'dockerfile', base) ?? path.resolve(base, 'Dockerfile');
   let text: string;
@@ -155,7 +160,8 @@ export function readBuildTestRunnerInputs(inputs: InputSource, variables: Variab
     : {};
   const network = readString(inputs, 'network');
   if (network !== undefined && /[\s\0-\x1f\x7f]/.test(network)) throw new InputError('network', `is '${printable(network)}', which is not a network name (it holds white space)`);
-  const connection = readRegistryConnection(inputs, 'containerRegistry');
+  // A Docker Registry connection, or an AzureRM connection with its registry, for private base images.
+  const connection = readRegistryLogin(inputs);
   return {
     dockerfile,
     context,

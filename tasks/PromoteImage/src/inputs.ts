@@ -1,4 +1,13 @@
-import { readBool, readMultiLine, readRegistryConnection, readRequired, readString, type InputSource } from '../../../shared/src/pipeline';
+import {
+  readBool,
+  readMultiLine,
+  readRegistryLogin,
+  readRequired,
+  readString,
+  SIGN_IN_INPUTS,
+  TARGET_SIGN_IN_INPUTS,
+  type InputSource,
+} from '../../../shared/src/pipeline';
 import type { PromoteImageOptions } from '../../../shared/src/registry';
 
 /** Every input of PromoteImage@1, as the core's options (the transport is the adapter's to add). */
@@ -9,7 +18,8 @@ export function readPromoteImageInputs(inputs: InputSource): Omit<PromoteImageOp
     targetNamespace: readString(inputs, 'targetNamespace', 'prod'),
     additionalTags: readMultiLine(inputs, 'additionalTags'),
     allowOverwrite: readBool(inputs, 'allowOverwrite'),
-    containerRegistry: readRegistryConnection(inputs, 'containerRegistry'),
-    targetContainerRegistry: readRegistryConnection(inputs, 'targetContainerRegistry'),
+    // Each side signs in one way: a Docker Registry connection, or an AzureRM connection with its registry.
+    containerRegistry: readRegistryLogin(inputs, SIGN_IN_INPUTS),
+    targetContainerRegistry: readRegistryLogin(inputs, TARGET_SIGN_IN_INPUTS),
   };
 }

@@ -1,13 +1,15 @@
 import { connectEngine, describeEngine } from '../../../shared/src/docker/engine';
 import { PushError, pushImage, recordInLockFile, type ConfirmDigest } from '../../../shared/src/docker/push';
 import { runTask } from '../../../shared/src/pipeline';
-import { RegistryClient, RegistryError, resolveDigest } from '../../../shared/src/registry';
+import { passwordLogin, RegistryClient, RegistryError, resolveDigest } from '../../../shared/src/registry';
 import { readPushImageByDigestInputs } from './inputs';
 
 /** The engine's refusals carry no input name; a pipeline author needs to know which one to fix. */
-function namingConnection(error: unknown, hasLogin: boolean): unknown {
+function namingConnection(error: unknown, label: string | undefined, repository: string): unknown {
   if (!(error instanceof PushError) || !/unauthori[sz]ed|authentication required|auth credentials|denied|forbidden/i.test(error.message)) return error;
-  const hint = hasLogin ? "check the service connection in input 'containerRegistry'" : "set input 'containerRegistry' to a service connection for the registry";
+  const hint = label
+    ? `check the service connection in ${label}: it needs pull and push on ${repository}`
+    : "set input 'containerRegistry' to a service connection for the registry";
   return new PushError(`${error.message} (${hint})`);
 }
 
@@ -16,7 +18,7 @@ runTask(async ({ inputs, variables, outputs, log, command, signal, network }) =>
   const registry = new RegistryClient({
     registry: options.registry,
     credentials: options.connection?.credentials,
-    credentialsLabel: "input 'containerRegistry'",
+    credentialsLabel: options.connection?.label ?? "input 'containerRegistry'",
     log,
     signal,
     network,
@@ -31,8 +33,10 @@ runTask(async ({ inputs, variables, outputs, log, command, signal, network }) =>
   await confirm(repository, tags[0]).catch((error: unknown) => {
     if (!(error instanceof RegistryError && error.status === 404)) throw error;
   });
-  const pushed = await pushImage(docker, { sourceImage, repository, tags, login: connection, signal }, log, confirm).catch((error: unknown) => {
-    throw namingConnection(error, connection !== undefined);
+  // The engine takes a user name and password: an Azure identity's, the ACR refresh token the read above got.
+  const login = connection && (await passwordLogin(connection, { client: registry, log }));
+  const pushed = await pushImage(docker, { sourceImage, repository, tags, login, signal }, log, confirm).catch((error: unknown) => {
+    throw namingConnection(error, connection?.label, repository);
   });
   try {
     recordInLockFile(options.lockFile, {
@@ -47,7 +51,7 @@ runTask(async ({ inputs, variables, outputs, log, command, signal, network }) =>
     });
   } catch (error) {
     // The tags have moved already (the folder was proven writable before): say exactly what was pushed.
-    throw new Error(`pushed ${pushed.pinnedImage} as ${pushed.imageTags.join(', ')} but could not record it in lockFile '${options.lockFile}': ${(error as Error).message}`);
+    throw new Error(`pushed ${pushed.pinnedImage} as ${pushed.imageTags.join(', ')} but could not record it in lockFile '${options.lockFile}': ${(error as Error).message}`, { cause: error });
   }
   log.info(`Recorded ${pushed.pinnedImage} in ${options.lockFile}`);
   if (options.artifactName) command('artifact.upload', { containerfolder: options.artifactName, artifactname: options.artifactName }, options.lockFile);

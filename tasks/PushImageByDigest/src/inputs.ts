@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { readLockFile } from '../../../shared/src/docker/push';
 import type { Log } from '../../../shared/src/log';
 import {
-  InputError, readBool, readMultiLine, readRegistryConnection, readRequired, readString, type InputSource, type RegistryConnection,
+  InputError, readBool, readMultiLine, readRegistryLogin, readRequired, readString, type InputSource, type RegistryConnection,
 } from '../../../shared/src/pipeline';
 import { formatRepository, InvalidReferenceError, parseReference, parseRepository, printable, sameRegistry, tagProblem } from '../../../shared/src/reference';
 import { fileWriteProblem, folderWriteProblem } from '../../../shared/src/writable';
@@ -32,7 +32,8 @@ export interface PushImageByDigestInputs {
  */
 export function readPushImageByDigestInputs(inputs: InputSource, variables: Variables, log: Log): PushImageByDigestInputs {
   const base = variables.get('System.DefaultWorkingDirectory') || process.cwd();
-  const connection = readRegistryConnection(inputs, 'containerRegistry');
+  // A Docker Registry connection, or an AzureRM connection with its registry; its label names the input.
+  const connection = readRegistryLogin(inputs);
   const given = readRequired(inputs, 'repository');
   let repository: string;
   let registry: string;
@@ -46,7 +47,7 @@ export function readPushImageByDigestInputs(inputs: InputSource, variables: Vari
   }
   let login = connection;
   if (connection && !sameRegistry(connection.host, registry)) {
-    log.warn(`input 'containerRegistry' is for ${connection.host}, but repository '${given}' is on ${registry}: its credentials are not used`);
+    log.warn(`${connection.label} is for ${connection.host}, but repository '${given}' is on ${registry}: its credentials are not used`);
     login = undefined;
   }
 
