@@ -1,23 +1,129 @@
-// Bundles every task under tasks/ into dist/tasks/<Task>/: one esbuild bundle (index.js) beside its task.json and
-// icon.png. The task version's minor and patch follow package.json, so each release moves every task and agents
-// download the new bundle.
+// Bundles every task under tasks/ into dist/tasks/<Task>/: index.js (esbuild) beside its task.json and icon.png, and
+// lib/<package>.js for each package in SEPARATE_PACKAGES the task uses. The task version's minor and patch follow
+// package.json, so each release moves every task and agents download the new bundle.
 import { build } from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const root = resolve(import.meta.dirname, '..');
+// esbuild reports resolved paths with symlinks followed (a checkout may link its node_modules from elsewhere).
+const nodeModules = existsSync(join(root, 'node_modules')) ? realpathSync(join(root, 'node_modules')) : join(root, 'node_modules');
 
-/** See build/dockerode-session-unused.cjs. */
-const leaveOutDockerodeSession = {
-  name: 'leave-out-dockerode-session',
-  setup(build) {
-    build.onResolve({ filter: /^\.\/session$/ }, (args) =>
-      /[\\/]dockerode[\\/]lib$/.test(args.resolveDir) ? { path: join(root, 'build', 'dockerode-session-unused.cjs') } : undefined,
-    );
-  },
-};
+/**
+ * Packages only some runs need, each kept out of index.js in its own lib/<name>.js: a run parses it only when the
+ * code first asks for it (`await import('yaml')`, or a `require` inside the function that needs it); a static import
+ * still works, it just reads the file at start. Every run parses all of index.js (about 30 ms of CPU per MB on the
+ * test machine), so what most runs never touch stays out of it (bench/startup measures the effect).
+ */
+const SEPARATE_PACKAGES = [
+  'dockerode', // the engine tasks, once the inputs are read
+  'ssh2', // only for DOCKER_HOST=ssh:// (see build/docker-modem-ssh-on-use.cjs)
+  '@grpc/grpc-js', // only for a BuildKit build's session
+  'tar-stream', // build contexts and results copied out of a container
+  'azure-devops-node-api', // only publishMode 'api'
+  'yaml', // charts
+];
+
+/** Modules of those packages that the start itself needs, kept in index.js: the Test API's enums (api-model.ts). */
+const KEPT_INLINE = ['azure-devops-node-api/interfaces/TestInterfaces'];
+
+/** Modules no task calls, replaced at build time by a file in build/ that says why (and throws if ever called). */
+const REPLACED_MODULES = [
+  // dockerode's own BuildKit session (and @grpc/proto-loader, protobufjs behind it).
+  { importer: /[\\/]dockerode[\\/]lib$/, specifier: './session', by: 'dockerode-session-unused.cjs' },
+  // grpc-js's channelz and ORCA service definitions.
+  { importer: /[\\/]@grpc[\\/]grpc-js[\\/]build[\\/]src$/, specifier: '@grpc/proto-loader', by: 'grpc-proto-loader-unused.cjs' },
+  // task-lib's ToolRunner (tl.tool, tl.exec).
+  { importer: /[\\/]azure-pipelines-task-lib$/, specifier: './toolrunner', by: 'task-lib-toolrunner-unused.cjs' },
+  // typed-rest-client's NTLM handler.
+  { importer: /[\\/]typed-rest-client$/, specifier: './handlers/ntlm', by: 'rest-client-ntlm-unused.cjs' },
+  // Not unused, but loaded on first use: ssh2 loads as docker-modem loads, and only an ssh:// engine needs it.
+  { importer: /[\\/]docker-modem[\\/]lib$/, specifier: './ssh', by: 'docker-modem-ssh-on-use.cjs' },
+];
+
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const [, minor, patch] = version.split('.').map(Number);
+
+/** `@grpc/grpc-js` → `grpc-grpc-js.js` */
+const libFile = (pkg) => `${pkg.replace(/^@/, '').replace(/\//g, '-')}.js`;
+
+/** The SEPARATE_PACKAGES entry `specifier` names (`azure-devops-node-api/TestApi` → `azure-devops-node-api`). */
+const separatePackage = (specifier) =>
+  KEPT_INLINE.includes(specifier) ? undefined : SEPARATE_PACKAGES.find((pkg) => specifier === pkg || specifier.startsWith(`${pkg}/`));
+
+/**
+ * Resolves each import of a separate package to `require('<libPrefix><file>')[specifier]`, noting the specifier in
+ * `used`. Only the top-level copy of a package is separated: a dependency's own nested version stays in its bundle.
+ */
+function separatePackages(libPrefix, used, bundling) {
+  return {
+    name: 'separate-packages',
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, async (args) => {
+        const pkg = separatePackage(args.path);
+        if (!pkg || pkg === bundling || args.namespace === 'separate' || args.pluginData === 'resolving') return undefined;
+        const found = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolving' });
+        if (found.errors.length > 0 || !found.path.startsWith(join(nodeModules, ...pkg.split('/')) + sep)) return undefined;
+        if (!used.has(pkg)) used.set(pkg, new Set());
+        used.get(pkg).add(args.path);
+        return { path: args.path, namespace: 'separate', pluginData: pkg };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'separate' }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(libPrefix + libFile(args.pluginData))})[${JSON.stringify(args.path)}];`,
+        loader: 'js',
+      }));
+      b.onResolve({ filter: /.*/, namespace: 'separate' }, (args) => ({ path: args.path, external: true }));
+    },
+  };
+}
+
+const replaceModules = {
+  name: 'replace-modules',
+  setup(b) {
+    const specifiers = new Set(REPLACED_MODULES.map((r) => r.specifier));
+    b.onResolve({ filter: /.*/ }, (args) => {
+      if (!specifiers.has(args.path)) return undefined;
+      const rule = REPLACED_MODULES.find((r) => r.specifier === args.path && r.importer.test(args.resolveDir));
+      return rule ? { path: join(root, 'build', rule.by) } : undefined;
+    });
+  },
+};
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  // ssh2 tries an optional native addon and falls back to JS when it is missing.
+  external: ['cpu-features', '*.node'],
+};
+
+/** index.js for one task, then lib/ for every separate package it reaches (a lib may reach another). */
+async function bundleTask(source, out, target) {
+  const used = new Map();
+  await build({ ...common, entryPoints: [join(source, 'src', 'index.ts')], outfile: join(out, target), plugins: [replaceModules, separatePackages('./lib/', used)] });
+  const built = new Map();
+  for (let pending = [...used.keys()]; pending.length > 0; pending = [...used.keys()].filter((pkg) => built.get(pkg) !== [...used.get(pkg)].sort().join())) {
+    for (const pkg of pending) {
+      const specifiers = [...used.get(pkg)].sort();
+      built.set(pkg, specifiers.join());
+      await build({
+        ...common,
+        stdin: {
+          contents: `module.exports = {${specifiers.map((s) => `${JSON.stringify(s)}: require(${JSON.stringify(s)})`).join(', ')}};`,
+          resolveDir: root,
+          sourcefile: `lib/${libFile(pkg)}`,
+        },
+        outfile: join(out, 'lib', libFile(pkg)),
+        plugins: [replaceModules, separatePackages('./', used, pkg)],
+      });
+    }
+  }
+}
 
 /** Task folders with a task.json and an entry point; a folder still missing either is not a task yet (the lint test says so). */
 export function taskFolders() {
@@ -33,36 +139,78 @@ export function taskFolders() {
     .sort();
 }
 
+/**
+ * Replaces `out` by `staging` with renames only, so that no build deletes a folder another build has just put in
+ * place (the tests' builds run side by side): the old folder is moved aside, then removed.
+ */
+function swapIn(staging, out) {
+  const asides = [];
+  for (let attempt = 1; ; attempt++) {
+    const aside = `${out}.old-${process.pid}-${attempt}`;
+    try {
+      renameSync(out, aside);
+      asides.push(aside);
+    } catch (error) {
+      if (error.code !== 'ENOENT') throw error;
+    }
+    try {
+      renameSync(staging, out);
+      break;
+    } catch (error) {
+      // Another build put its folder in place between the two renames: move that one aside too.
+      if (attempt >= 5 || !['ENOTEMPTY', 'EEXIST', 'EPERM'].includes(error.code)) throw error;
+    }
+  }
+  for (const aside of asides) rmSync(aside, { recursive: true, force: true });
+}
+
+/** Bundles every task; throws when there is none, so a build never silently produces nothing. */
 export async function bundleTasks() {
   const names = taskFolders();
+  if (names.length === 0) throw new Error(`no task to bundle: no folder under ${join(root, 'tasks')} has task.json and src/index.ts`);
   for (const name of names) {
     const source = join(root, 'tasks', name);
     const out = join(root, 'dist', 'tasks', name);
-    rmSync(out, { recursive: true, force: true });
-    mkdirSync(out, { recursive: true });
-    const task = JSON.parse(readFileSync(join(source, 'task.json'), 'utf8'));
-    await build({
-      entryPoints: [join(source, 'src', 'index.ts')],
-      outfile: join(out, task.execution.Node20_1.target),
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      minify: true,
-      legalComments: 'none',
-      logLevel: 'warning',
-      // ssh2 (through dockerode) tries an optional native addon and falls back to JS when it is missing.
-      external: ['cpu-features', '*.node'],
-      plugins: [leaveOutDockerodeSession],
-    });
-    task.version = { Major: task.version.Major, Minor: minor, Patch: patch };
-    writeFileSync(join(out, 'task.json'), JSON.stringify(task, null, 2) + '\n');
-    copyFileSync(join(source, 'icon.png'), join(out, 'icon.png'));
+    // Built beside and swapped in, so a task run while another process rebuilds sees one whole bundle or the other.
+    const staging = `${out}.building-${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    mkdirSync(staging, { recursive: true });
+    try {
+      const task = JSON.parse(readFileSync(join(source, 'task.json'), 'utf8'));
+      await bundleTask(source, staging, task.execution.Node20_1.target);
+      task.version = { Major: task.version.Major, Minor: minor, Patch: patch };
+      writeFileSync(join(staging, 'task.json'), JSON.stringify(task, null, 2) + '\n');
+      copyFileSync(join(source, 'icon.png'), join(staging, 'icon.png'));
+      swapIn(staging, out);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
   }
   return names;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const names = await bundleTasks();
-  console.log(`bundled ${names.length} task(s): ${names.join(', ')}`);
+/** True when this module is the script node was started with (a file URL compare: paths may hold spaces). */
+export function isMain(moduleUrl) {
+  const script = process.argv[1];
+  if (!script) return false;
+  // Node reports the module by its real path; the command line may name it through a link.
+  const real = existsSync(script) ? realpathSync(script) : resolve(script);
+  return moduleUrl === pathToFileURL(real).href;
 }
+
+/** Runs a build script's `main`: any failure is one line on stderr and exit code 1, never a stack trace. */
+export function runScript(name, main) {
+  main().catch((error) => {
+    // The tool that failed has printed its details above; this is the line that says the step failed.
+    console.error(`${name}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`);
+    process.exitCode = 1;
+  });
+}
+
+if (isMain(import.meta.url)) {
+  runScript('bundle', async () => {
+    const names = await bundleTasks();
+    console.log(`bundled ${names.length} task(s) into ${relative(process.cwd(), join(root, 'dist', 'tasks')) || '.'}: ${names.join(', ')}`);
+  });
+}
+

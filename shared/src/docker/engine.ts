@@ -1,16 +1,19 @@
-import * as https from 'node:https';
-import Docker from 'dockerode';
+import type * as https from 'node:https';
+import type Docker from 'dockerode';
 import type { Log } from '../log';
+import { registryHostFromUrl } from '../reference/hosts';
+import type { PasswordCredentials } from '../registry/auth';
+import type { RegistryLogin as Login } from '../registry/clients';
 import { redactHost, resolveEngineEndpoint, type EngineEndpoint, type ResolveEndpointOptions } from './endpoint';
 
 export { EngineSettingsError, type EngineEndpoint } from './endpoint';
 
-/** Credentials for one registry host, handed to the engine per call (never written to a Docker config file). */
-export interface RegistryLogin {
-  /** `host[:port]` as in image references; Docker Hub is `docker.io`. */
-  host: string;
-  credentials: { username: string; password: string };
-}
+/**
+ * The one login type (registry/clients.ts) with what the engine takes: a user name and password, handed to it per
+ * call (never written to a Docker config file). An Entra identity is first exchanged for the null-GUID user and an
+ * ACR refresh token (RegistryClient.passwordCredentials).
+ */
+export type RegistryLogin = Login<PasswordCredentials>;
 
 const endpoints = new WeakMap<Docker, EngineEndpoint>();
 
@@ -48,7 +51,7 @@ export function dockerFor(endpoint: EngineEndpoint, env: NodeJS.ProcessEnv = pro
       port: url.port || 22,
       username: decodeURIComponent(url.username) || undefined,
       sshOptions: { agent: env.SSH_AUTH_SOCK },
-    } as Docker.DockerOptions);
+    });
   } else {
     const url = new URL(endpoint.host);
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -62,7 +65,8 @@ export function dockerFor(endpoint: EngineEndpoint, env: NodeJS.ProcessEnv = pro
         ? {
             // The TLS settings live in the agent: dockerode passes no rejectUnauthorized of its own, and the hijacked
             // BuildKit session connection is made through the same agent.
-            agent: new https.Agent({
+            // eslint-disable-next-line @typescript-eslint/no-require-imports -- only TLS engines need https
+            agent: new (require('node:https') as typeof https).Agent({
               ca: tls.ca,
               cert: tls.cert,
               key: tls.key,
@@ -72,13 +76,16 @@ export function dockerFor(endpoint: EngineEndpoint, env: NodeJS.ProcessEnv = pro
             }),
           }
         : {}),
-    } as Docker.DockerOptions);
+    });
   }
   endpoints.set(docker, endpoint);
   return docker;
 }
 
 /**
+ * Loaded when the first client is made, not as the task starts: a run that stops at its inputs never reads dockerode
+ * (build/bundle.mjs keeps it in its own file; bench/startup measures the difference).
+ *
  * dockerode's modem computes defaults from process.env before it looks at the options: with DOCKER_HOST set it reads
  * DOCKER_CERT_PATH's three files and throws a bare ENOENT when one is missing (even for plain HTTP, or a DOCKER_TLS
  * setup without a client certificate, which the CLI allows). The endpoint is resolved already, so the modem is made
@@ -88,7 +95,9 @@ function newDocker(options: Docker.DockerOptions): Docker {
   const host = process.env.DOCKER_HOST;
   delete process.env.DOCKER_HOST;
   try {
-    return new Docker(options);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- on first use, see above
+    const Dockerode = require('dockerode') as typeof Docker;
+    return new Dockerode(options);
   } finally {
     if (host !== undefined) process.env.DOCKER_HOST = host;
   }
@@ -221,12 +230,9 @@ export async function describeEngine(docker: Docker): Promise<EngineInfo> {
   };
 }
 
-const dockerHubAliases = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
-
-/** `registry-1.docker.io` and the other Docker Hub names → `docker.io`; other hosts lower-cased. */
+/** `registry-1.docker.io` and the other Docker Hub names → `docker.io`; other hosts lower-cased (reference/hosts.ts). */
 export function canonicalRegistryHost(host: string): string {
-  const h = host.trim().toLowerCase().replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  return dockerHubAliases.has(h) ? 'docker.io' : h;
+  return registryHostFromUrl(host) ?? host.trim().toLowerCase();
 }
 
 /** The server address the engine expects in an auth config: Docker Hub still goes by its v1 index URL. */
@@ -247,7 +253,7 @@ export function encodeRegistryHeader(value: object, log: Log, urlSafe: boolean):
 }
 
 /** The login for `host` among `logins`, Docker Hub aliases matched. */
-export function loginFor(logins: readonly RegistryLogin[] | undefined, host: string): RegistryLogin | undefined {
+export function loginFor<L extends { host: string }>(logins: readonly L[] | undefined, host: string): L | undefined {
   const wanted = canonicalRegistryHost(host);
   return logins?.find((login) => canonicalRegistryHost(login.host) === wanted);
 }

@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { TLSSocket } from 'node:tls';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type Docker from 'dockerode';
 import type { Log } from '../log';
 import { canonicalRegistryHost, loginFor, type RegistryLogin } from './engine';
@@ -70,6 +69,9 @@ export interface BuildSession {
  * Docker Hub aliases included) and anonymously for every other host. Nothing is written to disk.
  */
 export async function openBuildSession(docker: Docker, logins: readonly RegistryLogin[], log: Log): Promise<BuildSession> {
+  // Loaded here, not as the task starts: only BuildKit builds open a session (build/bundle.mjs keeps grpc in its own
+  // file). Before the dial, so the hijacked connection meets a server as soon as it is up.
+  const { Server, ServerCredentials } = await import('@grpc/grpc-js');
   const id = randomUUID();
   const socket = await new Promise<Duplex>((resolve, reject) => {
     docker.modem.dial(
@@ -85,12 +87,12 @@ export async function openBuildSession(docker: Docker, logins: readonly Registry
           'X-Docker-Expose-Session-Grpc-Method': [methods.credentials, methods.health],
         },
         statusCodes: { 101: true, 200: true, 400: 'bad request', 404: 'sessions not supported', 500: 'server error' },
-      } as never,
-      (error: unknown, stream: unknown) => (error ? reject(error) : resolve(stream as Duplex)),
+      },
+      (error: Error | null, stream: unknown) => (error ? reject(error) : resolve(stream as Duplex)),
     );
   });
 
-  const server = new grpc.Server();
+  const server = new Server();
   server.addService(authService, {
     Credentials: (call: grpc.ServerUnaryCall<{ host: string }, CredentialsResponse>, callback: grpc.sendUnaryData<CredentialsResponse>) => {
       const host = call.request.host;
@@ -105,10 +107,12 @@ export async function openBuildSession(docker: Docker, logins: readonly Registry
   // Through a tcp:// engine with TLS the hijacked socket is a TLSSocket whose ALPN chose nothing (alpnProtocol false,
   // the request was HTTP/1.1): Node's HTTP/2 server takes that for an HTTP/1 client, answers 403 and BuildKit reports
   // "connection closed". What the upgraded connection carries is h2c, whatever TLS negotiated beneath it.
-  if (socket instanceof TLSSocket) (socket as { alpnProtocol: string | false | null }).alpnProtocol = 'h2';
-  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  // (`encrypted` marks a TLSSocket: checked without loading node:tls for every build.)
+  const overTls = socket as Duplex & { encrypted?: boolean; alpnProtocol?: string | false | null };
+  if (overTls.encrypted === true) overTls.alpnProtocol = 'h2';
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   injector.injectConnection(socket);
-  socket.on('error', (error) => log.debug(`BuildKit session connection: ${error.message}`));
+  socket.on('error', (error: Error) => log.debug(`BuildKit session connection: ${error.message}`));
 
   let closed = false;
   return {
