@@ -367,5 +367,5 @@ export async function stopSharedRegistries(): Promise<void> {
   const started = [...shared.values()];
   shared.clear();
   const settled = await Promise.allSettled(started);
-  await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+  await Promise.all(settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.stop()] : [])));
 }
