@@ -106,6 +106,9 @@ const common = {
 async function bundleTask(source, out, target) {
   const used = new Map();
   await build({ ...common, entryPoints: [join(source, 'src', 'index.ts')], outfile: join(out, target), plugins: [replaceModules, separatePackages('./lib/', used)] });
+  // A package reached only through code the bundle dropped (an unused export of a module's index.ts) needs no lib/.
+  const index = readFileSync(join(out, target), 'utf8');
+  for (const pkg of [...used.keys()]) if (!index.includes(`./lib/${libFile(pkg)}`)) used.delete(pkg);
   const built = new Map();
   for (let pending = [...used.keys()]; pending.length > 0; pending = [...used.keys()].filter((pkg) => built.get(pkg) !== [...used.get(pkg)].sort().join())) {
     for (const pkg of pending) {

@@ -15,6 +15,14 @@
 //         https://learn.microsoft.com/rest/api/azure/devops/test/attachments/create-test-run-attachment?view=azure-devops-rest-7.1
 //   POST  {project}/_apis/test/Runs/{runId}/Results/{testCaseResultId}/attachments
 //         Attachments - Create Test Result Attachment (same docs folder)
+//   POST  {project}/_apis/test/Runs/{runId}/Results/{testCaseResultId}/attachments?testSubResultId={id}
+//         Attachments - Create Test Sub Result Attachment
+//         https://learn.microsoft.com/rest/api/azure/devops/test/attachments/create-test-sub-result-attachment?view=azure-devops-rest-7.1
+// What the bodies carry beyond the typings, from the same docs: a result's `subResults` (TestSubResult) with the
+// `resultGroupType` that says what they are (ResultGroupType: Rerun, DataDriven, OrderedTest, Generic), at most
+// 1000 a level and 3 levels deep (the service's TestSubResultMaxSubResultPerLevel/MaxHierarchyLevel); the custom
+// fields the service takes without registration (CustomTestField: AttemptId int, IsTestResultFlaky bool); a run's
+// `pipelineReference` (PipelineReference: pipelineId, stage/phase/job names of at most 256 characters, attempts).
 // Location ids — the REST docs do not print them; they are the ones the SDK asks for (LocationsApi.getResourceAreas,
 // TestApi.createTestRun/updateTestRun/addTestResultsToTestRun/createTestRunAttachment/createTestResultAttachment)
 // and the OPTIONS discovery (`OPTIONS {collection}/_apis/{area}`, VsoClient.beginGetAreaLocations) returns them.
@@ -23,6 +31,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { repoRoot } from './env';
@@ -38,6 +47,13 @@ export const LOCATION_IDS = {
 
 /** Per the REST docs: at most 1000 results per "Results - Add". */
 const MAX_RESULTS_PER_ADD = 1000;
+/** Sub-results: per level and levels deep (TestSubResultMaxSubResultPerLevel, TestSubResultMaxHierarchyLevel). */
+const MAX_SUB_RESULTS_PER_LEVEL = 1000;
+const MAX_SUB_RESULT_LEVELS = 3;
+/** PipelineReference: stage, phase and job names. */
+const MAX_PIPELINE_NAME_CHARS = 256;
+/** CustomTestField keys allowed on results without registration, with the form of their value. */
+const CUSTOM_FIELDS: Record<string, RegExp> = { IsTestResultFlaky: /^(true|false)$/i, AttemptId: /^-?\d{1,10}$/ };
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 interface Location {
@@ -160,6 +176,7 @@ export interface ContractAttachment {
   /** Kept for attachments up to 64 KiB. */
   content?: Buffer;
   resultId?: number;
+  subResultId?: number;
 }
 
 export interface ContractRun {
@@ -173,6 +190,10 @@ export interface ContractRun {
   batches: number[];
   /** The first `keepResults` result bodies, as received. */
   results: Record<string, any>[];
+  /** Ids given to each result, in order, for the kept results. */
+  resultIds: number[];
+  /** Sub-results stored, all levels. */
+  subResultCount: number;
   attachments: ContractAttachment[];
 }
 
@@ -188,6 +209,10 @@ export interface AdoContractServer {
   violations: string[];
   /** Every request body as text, up to 1 MiB each (for leak checks). */
   bodies: string[];
+  /** The most "Results - Add" requests that were open at once (a publisher that sends batches concurrently). */
+  readonly maxConcurrentResultAdds: number;
+  /** "Results - Add" requests held unanswered (stallResultsAfter). */
+  readonly stalled: number;
   close(): Promise<void>;
 }
 
@@ -200,6 +225,14 @@ export interface ContractServerOptions {
   keepBodies?: boolean;
   /** Answer 503 to every "Results - Add" after this many succeeded (a service fault mid-run). */
   failResultsAfter?: number;
+  /** Never answer a "Results - Add" after this many succeeded (a service that hangs; for cancels mid-publish). */
+  stallResultsAfter?: number;
+  /** Answer each "Results - Add" this much later, so that concurrent calls overlap observably. */
+  resultsLatencyMs?: number;
+  /** Host name in the URLs it hands out (default 127.0.0.1), e.g. a name only a test proxy resolves. */
+  host?: string;
+  /** Serve HTTPS with this certificate and key (PEM text). */
+  tls?: { cert: string; key: string };
 }
 
 /** Starts the server on a random loopback port. */
@@ -216,9 +249,22 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
   let nextRunId = 1;
   let nextResultId = 100000;
   let nextAttachmentId = 1;
+  let nextSubResultId = 1;
   let resultAdds = 0;
+  let openResultAdds = 0;
+  let maxConcurrentResultAdds = 0;
+  let stalled = 0;
+  /** Sub-result ids of each result, for sub-result attachments. */
+  const subResultsOf = new Map<number, Set<number>>();
 
-  const server = http.createServer((req, res) => {
+  const server = options.tls ? https.createServer(options.tls) : http.createServer();
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const isResultAdd = req.method === 'POST' && /\/_apis\/test\/runs\/\d+\/results$/i.test(new URL(req.url ?? '/', 'http://localhost').pathname);
+    if (isResultAdd) {
+      openResultAdds++;
+      maxConcurrentResultAdds = Math.max(maxConcurrentResultAdds, openResultAdds);
+      res.once('close', () => openResultAdds--);
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -231,7 +277,13 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
       const apiVersion = /api-version=([^;,\s]+)/.exec(accept)?.[1];
       const entry = { method: req.method ?? '', path: url.pathname, apiVersion, status: 200 };
       requests.push(entry);
+      let delayed = false;
       const reply = (status: number, body?: unknown) => {
+        if (isResultAdd && options.resultsLatencyMs && !delayed) {
+          delayed = true;
+          setTimeout(() => reply(status, body), options.resultsLatencyMs);
+          return;
+        }
         entry.status = status;
         const text = body === undefined ? '' : JSON.stringify(body);
         res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
@@ -278,10 +330,23 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
         if (!versionOk(apiVersion, location(LOCATION_IDS.runs))) return violation(`api-version ${apiVersion} not offered`);
         const problems = checkAgainstTypings(body, 'RunCreateModel');
         if (typeof body?.name !== 'string' || !body.name.trim()) problems.push('RunCreateModel.name: empty');
+        if (body?.pipelineReference !== undefined) problems.push(...pipelineReferenceProblems(body.pipelineReference, body.build?.id));
         if (body?.state !== undefined && !enumNames('TestRunState').has(body.state)) problems.push(`state '${body.state}' is not a TestRunState`);
         if (problems.length) return violation(problems.join('; '));
         const id = nextRunId++;
-        runs.set(id, { id, created: body, state: body.state ?? 'NotStarted', updates: [], resultCount: 0, outcomes: {}, batches: [], results: [], attachments: [] });
+        runs.set(id, {
+          id,
+          created: body,
+          state: body.state ?? 'NotStarted',
+          updates: [],
+          resultCount: 0,
+          outcomes: {},
+          batches: [],
+          results: [],
+          resultIds: [],
+          subResultCount: 0,
+          attachments: [],
+        });
         return reply(200, { id, name: body.name, state: body.state ?? 'NotStarted', url: `${baseUrl()}/${project}/_apis/test/Runs/${id}`, build: body.build });
       }
       const runId = Number(rest[4]);
@@ -306,6 +371,10 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
         if (options.failResultsAfter !== undefined && resultAdds >= options.failResultsAfter) {
           return reply(503, { message: 'TF400898: An Internal Error Occurred.', typeKey: 'ServiceUnavailableException' });
         }
+        if (options.stallResultsAfter !== undefined && resultAdds >= options.stallResultsAfter) {
+          stalled++;
+          return;
+        }
         resultAdds++;
         const outcomes = enumNames('TestOutcome');
         const problems: string[] = [];
@@ -315,14 +384,23 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
           if (typeof r?.automatedTestName !== 'string' || !r.automatedTestName) problems.push(`[${i}].automatedTestName: empty`);
           if (!outcomes.has(r?.outcome)) problems.push(`[${i}].outcome '${r?.outcome}' is not a TestOutcome`);
           if (r?.state !== 'Completed') problems.push(`[${i}].state must be Completed`);
+          problems.push(...customFieldProblems(r?.customFields, `[${i}]`));
+          problems.push(...subResultProblems(r, `[${i}]`, 1));
         });
         if (problems.length) return violation(problems.slice(0, 10).join('; '));
         run.batches.push(body.length);
         const answer = body.map((r: any) => {
           run.resultCount++;
           run.outcomes[r.outcome] = (run.outcomes[r.outcome] ?? 0) + 1;
-          if (run.results.length < keepResults) run.results.push(r);
-          return { id: nextResultId++, testCaseTitle: r.testCaseTitle, outcome: r.outcome, testRun: { id: String(run.id) } };
+          const id = nextResultId++;
+          if (run.results.length < keepResults) {
+            run.results.push(r);
+            run.resultIds.push(id);
+          }
+          const ids = new Set<number>();
+          const subResults = storeSubResults(r.subResults, ids, run);
+          if (ids.size > 0) subResultsOf.set(id, ids);
+          return { id, testCaseTitle: r.testCaseTitle, outcome: r.outcome, testRun: { id: String(run.id) }, ...(subResults ? { subResults } : {}) };
         });
         return reply(200, { count: answer.length, value: answer });
       }
@@ -330,6 +408,8 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
         run && req.method === 'POST' && ((tail.length === 3 && tail[2] === 'attachments') || (tail.length === 5 && tail[2] === 'results' && tail[4] === 'attachments'));
       if (run && attachmentRoute) {
         const resultId = tail.length === 5 ? Number(rest[6]) : undefined;
+        const subParam = url.searchParams.get('testSubResultId');
+        const subResultId = subParam === null ? undefined : Number(subParam);
         const loc = location(resultId === undefined ? LOCATION_IDS.runAttachments : LOCATION_IDS.resultAttachments);
         if (!versionOk(apiVersion, loc)) return violation(`api-version ${apiVersion} not offered`);
         const problems = checkAgainstTypings(body, 'TestAttachmentRequestModel');
@@ -338,6 +418,9 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
         const types = ['GeneralAttachment', 'AfnStrip', 'BugFilingData', 'CodeCoverage', 'IntermediateCollectorData', 'RunConfig', 'TestImpactDetails', 'TmiTestRunDeploymentFiles', 'TmiTestRunReverseDeploymentFiles', 'TmiTestResultDetail', 'TmiTestRunSummary', 'ConsoleLog'];
         if (body?.attachmentType !== undefined && !types.includes(body.attachmentType)) problems.push(`attachmentType '${body.attachmentType}' is not known`);
         if (resultId !== undefined && !(resultId >= 100000 && resultId < nextResultId)) problems.push(`result ${rest[6]} does not exist`);
+        if (subResultId !== undefined && (resultId === undefined || !subResultsOf.get(resultId)?.has(subResultId))) {
+          problems.push(`sub-result ${subParam} is not one of result ${rest[6]}`);
+        }
         if (problems.length) return violation(problems.join('; '));
         const bytes = Buffer.from(body.stream, 'base64');
         run.attachments.push({
@@ -348,6 +431,7 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
           sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
           content: bytes.length <= 64 * 1024 ? bytes : undefined,
           resultId,
+          subResultId,
         });
         const id = nextAttachmentId++;
         return reply(200, { id, url: `${baseUrl()}/${project}/_apis/test/Runs/${run.id}/attachments/${id}` });
@@ -356,8 +440,20 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
     });
   });
 
+  /** Gives every sub-result an id (as the service answers them, in the order sent); returns the answer's subResults. */
+  function storeSubResults(subs: any[] | undefined, ids: Set<number>, run: ContractRun): any[] | undefined {
+    if (!Array.isArray(subs) || subs.length === 0) return undefined;
+    return subs.map((sub) => {
+      const id = nextSubResultId++;
+      ids.add(id);
+      run.subResultCount++;
+      const nested = storeSubResults(sub.subResults, ids, run);
+      return { id, displayName: sub.displayName, outcome: sub.outcome, ...(nested ? { subResults: nested } : {}) };
+    });
+  }
+
   function baseUrl(): string {
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/${collection}`;
+    return `${options.tls ? 'https' : 'http'}://${options.host ?? '127.0.0.1'}:${(server.address() as AddressInfo).port}/${collection}`;
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -369,12 +465,77 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
     requests,
     violations,
     bodies,
+    get maxConcurrentResultAdds() {
+      return maxConcurrentResultAdds;
+    },
+    get stalled() {
+      return stalled;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+}
+
+/** A ResultGroupType as sent: its name or its number. */
+function groupTypeName(value: unknown): string | undefined {
+  const names = ['None', 'Rerun', 'DataDriven', 'OrderedTest', 'Generic'];
+  if (typeof value === 'number') return names[value];
+  if (typeof value === 'string') return names.find((n) => n.toLowerCase() === value.toLowerCase());
+  return undefined;
+}
+
+/** A result's or sub-result's subResults against the docs: group type set when (and only when) there are any. */
+function subResultProblems(r: any, where: string, level: number): string[] {
+  const problems: string[] = [];
+  const subs = r?.subResults;
+  const group = r?.resultGroupType === undefined ? undefined : groupTypeName(r.resultGroupType);
+  if (r?.resultGroupType !== undefined && group === undefined) problems.push(`${where}.resultGroupType '${r.resultGroupType}' is not a ResultGroupType`);
+  if (subs === undefined) {
+    if (group !== undefined && group !== 'None') problems.push(`${where}: resultGroupType ${group} without subResults`);
+    return problems;
+  }
+  if (!Array.isArray(subs) || subs.length === 0) return [...problems, `${where}.subResults: must be a non-empty array`];
+  if (group === undefined || group === 'None') problems.push(`${where}: subResults without a resultGroupType`);
+  if (level > MAX_SUB_RESULT_LEVELS) problems.push(`${where}.subResults: deeper than ${MAX_SUB_RESULT_LEVELS} levels`);
+  if (subs.length > MAX_SUB_RESULTS_PER_LEVEL) problems.push(`${where}.subResults: ${subs.length} in one level (at most ${MAX_SUB_RESULTS_PER_LEVEL})`);
+  const outcomes = enumNames('TestOutcome');
+  subs.forEach((sub: any, i: number) => {
+    const at = `${where}.subResults[${i}]`;
+    if (typeof sub?.displayName !== 'string' || !sub.displayName) problems.push(`${at}.displayName: empty`);
+    if (!outcomes.has(sub?.outcome)) problems.push(`${at}.outcome '${sub?.outcome}' is not a TestOutcome`);
+    problems.push(...customFieldProblems(sub?.customFields, at));
+    problems.push(...subResultProblems(sub, at, level + 1));
+  });
+  return problems;
+}
+
+function customFieldProblems(fields: unknown, where: string): string[] {
+  if (fields === undefined) return [];
+  if (!Array.isArray(fields)) return [`${where}.customFields: expected an array`];
+  return fields.flatMap((f: any, i: number) => {
+    const form = CUSTOM_FIELDS[f?.fieldName];
+    if (!form) return [`${where}.customFields[${i}]: '${f?.fieldName}' is not a field the service takes without registration`];
+    return typeof f.value === 'string' && form.test(f.value) ? [] : [`${where}.customFields[${i}]: value '${f.value}' is not a ${f.fieldName} value`];
+  });
+}
+
+/** PipelineReference against the docs: the pipeline is the build the run is linked to; names within 256 characters. */
+function pipelineReferenceProblems(ref: any, buildId: unknown): string[] {
+  const problems: string[] = [];
+  if (!Number.isSafeInteger(ref?.pipelineId) || ref.pipelineId <= 0) problems.push('pipelineReference.pipelineId: not a build id');
+  else if ((typeof buildId === 'string' || typeof buildId === 'number') && String(ref.pipelineId) !== String(buildId)) {
+    problems.push(`pipelineReference.pipelineId ${ref.pipelineId} is not the run's build ${buildId}`);
+  }
+  for (const [key, name] of [['stageReference', 'stageName'], ['phaseReference', 'phaseName'], ['jobReference', 'jobName']] as const) {
+    const node = ref?.[key];
+    if (node === undefined) continue;
+    if (typeof node[name] !== 'string' || !node[name] || node[name].length > MAX_PIPELINE_NAME_CHARS) problems.push(`pipelineReference.${key}.${name}: empty or longer than ${MAX_PIPELINE_NAME_CHARS}`);
+    if (node.attempt !== undefined && !(Number.isSafeInteger(node.attempt) && node.attempt >= 1)) problems.push(`pipelineReference.${key}.attempt: not an attempt number`);
+  }
+  return problems;
 }
 
 /** The SDK asks for `M.m-preview.R`; the location must offer that version and resource version. */

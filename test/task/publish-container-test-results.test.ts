@@ -9,7 +9,7 @@ import { outcomeClass, type TestOutcome } from '../../shared/src/testresults/mod
 import { findFiles } from '../../shared/src/pipeline/files';
 import { startAdoContractServer, type AdoContractServer, type ContractRun } from '../support/ado-contract-server';
 import { RESULTS_CORPUS, resultCorpusExpectations } from '../support/corpus';
-import { needOrSkip, testdataAvailable } from '../support/env';
+import { needOrSkip, repoRoot, testdataAvailable } from '../support/env';
 import {
   assertFailedCleanly,
   assertNoSecrets,
@@ -22,6 +22,7 @@ import {
 
 const TASK = 'PublishContainerTestResults';
 const CORPUS = RESULTS_CORPUS;
+const FIXTURES = path.join(repoRoot, 'test', 'fixtures', 'test-results');
 const BUILD_ID = '4711';
 
 function junit(name: string, cases: { name: string; fail?: boolean; skip?: boolean }[]): string {
@@ -96,8 +97,8 @@ describe('PublishContainerTestResults@1 task (bundle run as the agent runs it)',
         needOrSkip(this, false, 'the test-results corpus (../shared/testdata/test-results)');
       });
     }
-    for (const [index, [relative, e]] of expected.entries()) {
-      it(`${relative} (contract server): ${e.total} = ${e.passed} passed, ${e.failed} failed, ${e.skipped} skipped`, async () => {
+    for (const [index, [relative, { api: e }]] of expected.entries()) {
+      it(`${relative}, api mode (contract server): ${e.total} = ${e.passed} passed, ${e.failed} failed, ${e.skipped} skipped`, async () => {
         // The first file is read by an agent that reads late and slowly (harness.ts); the others as they come.
         const run = await apiRun({ searchFolder: CORPUS, testResultsFiles: relative }, { reader: index === 0 ? 'late' : 'fast' });
         assert.equal(run.result, 'Succeeded', describeRun(run));
@@ -115,6 +116,120 @@ describe('PublishContainerTestResults@1 task (bundle run as the agent runs it)',
         assertNoSecrets(run, [server.token]);
       });
     }
+    for (const [relative, { agent: e }] of expected) {
+      it(`${relative}, agent mode (results.publish): outputs say what the agent publishes, ${e.total} = ${e.passed} passed, ${e.failed} failed, ${e.skipped} skipped`, async () => {
+        const run = await runBundledTask(TASK, { inputs: { searchFolder: CORPUS, testResultsFiles: relative, publishMode: 'agent' } });
+        assert.equal(run.result, 'Succeeded', describeRun(run));
+        assert.deepEqual(outputCounts(run), {
+          totalTests: String(e.total),
+          passedTests: String(e.passed),
+          failedTests: String(e.failed),
+          skippedTests: String(e.skipped),
+        });
+        const publishes = run.commands.filter((c) => c.command === 'results.publish');
+        assert.deepEqual(publishes.map((c) => c.properties.resultFiles), e.publishes ? [path.join(CORPUS, relative)] : []);
+        assert.equal(server.requests.length, 0, 'the agent publishes; the task calls no REST API');
+      });
+    }
+  });
+
+  describe('rule sets, reruns and where a run came from (fixtures modelled on real tool output)', () => {
+    const fixture = (name: string) => path.join(FIXTURES, name);
+
+    for (const mode of ['api', 'agent'] as const) {
+      it(`a TRX without outcomes fails the task with failTaskOnFailedTests, ${mode} mode`, async () => {
+        const inputs = { searchFolder: FIXTURES, testResultsFiles: 'trx-no-outcome.trx', failTaskOnFailedTests: 'true', publishMode: mode };
+        const run = mode === 'api' ? await apiRun(inputs) : await runBundledTask(TASK, { inputs });
+        assertFailedCleanly(run, /^2 of 2 tests failed \(failTaskOnFailedTests is true\)$/);
+        assert.equal(run.outputs.failedTests, '2');
+        if (mode === 'api') assertCompleteRun(server.runs.get(Number(run.outputs.testRunId)), 2);
+        else assert.equal(run.commands.filter((c) => c.command === 'results.publish').length, 1);
+      });
+    }
+
+    it('contract server (Results - Add subResults, resultGroupType Rerun and DataDriven): reruns and data rows post one result per test with sub-results; flaky tests are counted in the summary', async () => {
+      const inputs = { searchFolder: FIXTURES, testResultsFiles: 'surefire-reruns.xml\nvstest-retry.trx', testRunTitle: 'Reruns' };
+      const run = await apiRun(inputs);
+      assert.equal(run.result, 'Succeeded', describeRun(run));
+      assert.deepEqual(server.violations, []);
+      const published = server.runs.get(Number(run.outputs.testRunId));
+      assertCompleteRun(published, 10);
+      assert.deepEqual(outputCounts(run), { totalTests: '10', passedTests: '6', failedTests: '3', skippedTests: '1' });
+      const grouped = published.results.filter((r) => r.subResults);
+      assert.deepEqual(grouped.map((r) => [r.testCaseTitle, r.resultGroupType, r.subResults.length]), [
+        ['retriesPaymentTimeout', 1, 3],
+        ['rejectsEmptyBasket', 1, 3],
+        ['Checkout.Tests.CartTests.SyncsWithInventory', 1, 2],
+        ['Checkout.Tests.CartTests.EmptiesCart', 1, 3],
+      ]);
+      assert.ok(run.lines.includes('2 flaky tests: failed, then passed on a rerun (counted as passed):'), run.lines.join('\n'));
+      const summary = fs.readFileSync(run.commands.find((c) => c.command === 'task.uploadsummary')!.message, 'utf8');
+      assert.match(summary, /### Flaky tests\n\n2 flaky tests/);
+
+      const agent = await runBundledTask(TASK, { inputs: { ...inputs, publishMode: 'agent' } });
+      assert.deepEqual(outputCounts(agent), { totalTests: '13', passedTests: '6', failedTests: '6', skippedTests: '1' }, 'the agent posts every TRX attempt');
+      assert.ok(!agent.lines.some((l) => /flaky/.test(l)), 'the agent does not merge reruns');
+    });
+
+    it('contract server (Runs - Create, pipelineReference): runs from two jobs of two stages carry distinct pipeline references and readable titles', async () => {
+      put('TEST-app.xml', junit('app', [{ name: 'a' }, { name: 'b', fail: true }]));
+      const jobVariables = (stage: string, job: string, attempt: string) => ({
+        'System.DefinitionId': '31',
+        'System.StageName': stage,
+        'System.StageDisplayName': `${stage} stage`,
+        'System.StageAttempt': '1',
+        'System.PhaseName': job,
+        'System.PhaseAttempt': attempt,
+        'System.JobName': job,
+        'System.JobDisplayName': `${job} job`,
+        'System.JobAttempt': attempt,
+      });
+      const first = await apiRun({ testResultsFiles: '*.xml' }, { variables: jobVariables('Build', 'linux', '1') });
+      const second = await apiRun({ testResultsFiles: '*.xml' }, { variables: jobVariables('Verify', 'windows', '2') });
+      for (const run of [first, second]) assert.equal(run.result, 'Succeeded', describeRun(run));
+      assert.deepEqual(server.violations, []);
+      const [a, b] = [first, second].map((run) => server.runs.get(Number(run.outputs.testRunId))!);
+      assert.deepEqual(a.created.pipelineReference, {
+        pipelineId: Number(BUILD_ID),
+        pipelineDefinitionId: 31,
+        stageReference: { stageName: 'Build', attempt: 1 },
+        phaseReference: { phaseName: 'linux', attempt: 1 },
+        jobReference: { jobName: 'linux', attempt: 1 },
+      });
+      assert.deepEqual(b.created.pipelineReference, {
+        pipelineId: Number(BUILD_ID),
+        pipelineDefinitionId: 31,
+        stageReference: { stageName: 'Verify', attempt: 1 },
+        phaseReference: { phaseName: 'windows', attempt: 2 },
+        jobReference: { jobName: 'windows', attempt: 2 },
+      });
+      assert.equal(a.created.name, 'JUnit test results (Build stage › linux job)');
+      assert.equal(b.created.name, 'JUnit test results (Verify stage › windows job)');
+    });
+
+    it('agent mode: a file the agent will not read is a warning naming it and counts nothing; the others are handed over', async () => {
+      const run = await runBundledTask(TASK, {
+        inputs: { searchFolder: FIXTURES, testResultsFiles: 'junit-escape-reference.xml\nctest-missing-status.xml\nsurefire-reruns.xml', publishMode: 'agent' },
+      });
+      assert.equal(run.result, 'SucceededWithIssues', describeRun(run));
+      for (const name of ['junit-escape-reference.xml', 'ctest-missing-status.xml']) {
+        assert.equal(run.warnings.filter((w) => w.includes(`'${name}'`)).length, 1, `${name}\n${run.warnings.join('\n')}`);
+      }
+      assert.deepEqual(run.commands.filter((c) => c.command === 'results.publish').map((c) => c.properties.resultFiles), [fixture('surefire-reruns.xml')]);
+      assert.deepEqual(outputCounts(run), { totalTests: '5', passedTests: '3', failedTests: '1', skippedTests: '1' });
+    });
+
+    it('contract server (Runs - Update, state Aborted): a job cancelled mid-publish leaves the run Aborted with the reason', async () => {
+      await server.close();
+      server = await startAdoContractServer({ stallResultsAfter: 1 });
+      put('many.xml', junit('many', Array.from({ length: 3000 }, (_, i) => ({ name: `t${i}` }))));
+      const run = await apiRun({ testResultsFiles: 'many.xml' }, { cancelAfterMs: 4000 });
+      assert.equal(run.result, 'Cancelled', describeRun(run));
+      assert.ok(server.stalled > 0, 'the publish was under way');
+      const published = server.runs.get(1)!;
+      assert.equal(published.state, 'Aborted');
+      assert.equal(published.updates.at(-1)?.errorMessage, 'the job was cancelled');
+    });
   });
 
   it('contract server: a run per file with mergeTestResults false; testRunId is the first; platform and configuration recorded', async () => {
@@ -300,8 +415,8 @@ describe('PublishContainerTestResults: testResultsFiles patterns (task-lib findM
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   /** findMatch writes task.debug lines as it walks; they are the agent's, not this test's. */
   const quietly = <T>(fn: () => T): T => {
-    const write = process.stdout.write;
-    process.stdout.write = (() => true) as typeof process.stdout.write;
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = () => true;
     try {
       return fn();
     } finally {

@@ -17,7 +17,8 @@ function roundTrip(command: LoggingCommand): { command: string; properties: Reco
 
 const junit = (name: string) => `<testsuite><testcase classname="c" name="${name}"/></testsuite>`;
 const trx = `<TestRun xmlns="http://microsoft.com/schemas/VisualStudio/TeamTest/2010"><Results>
-<UnitTestResult testId="1" testName="t" outcome="Passed" duration="00:00:01"/></Results></TestRun>`;
+<UnitTestResult testId="1" testName="t" outcome="Passed" duration="00:00:01"/></Results>
+<TestDefinitions><UnitTest name="t" id="1"><TestMethod className="Ns.C, Asm" name="t"/></UnitTest></TestDefinitions></TestRun>`;
 
 describe('testresults: agent mode (results.publish)', () => {
   let dir: string;
@@ -77,6 +78,15 @@ describe('testresults: agent mode (results.publish)', () => {
     const separate: LoggingCommand[] = [];
     await publishTestResults({ files, mergeResults: false }, createAgentPublisher((c) => separate.push(c)), memoryLog());
     assert.deepEqual(separate.map((c) => [c.properties.mergeResults, c.properties.resultFiles]), files.map((f) => ['false', f]));
+  });
+
+  it('outputs say what the agent publishes: a TRX result whose test has no definition is not counted', async () => {
+    const file = path.join(dir, 'undefined-test.trx');
+    fs.writeFileSync(file, trx.replace(/<TestDefinitions>.*<\/TestDefinitions>/, ''));
+    const sent: LoggingCommand[] = [];
+    const result = await publishTestResults({ files: [file] }, createAgentPublisher((c) => sent.push(c)), memoryLog());
+    assert.equal(result.counts.total, 0, 'TrxResultReader drops a result without an automated test name');
+    assert.equal(sent.length, 1, 'the file is still well-formed and handed over');
   });
 
   it('a path with a comma cannot be handed to the agent: warned about, not published', async () => {

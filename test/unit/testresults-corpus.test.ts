@@ -2,8 +2,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readResultFile, scanResultFile, type ParsedFile } from '../../shared/src/testresults/parse';
-import type { TestResult } from '../../shared/src/testresults/model';
-import { RESULTS_CORPUS, resultCorpusExpectations } from '../support/corpus';
+import type { RuleSet, TestResult } from '../../shared/src/testresults/model';
+import { countsOf, RESULTS_CORPUS, resultCorpusExpectations, RULE_SETS } from '../support/corpus';
 import { needOrSkip, testdataAvailable } from '../support/env';
 
 const CORPUS = RESULTS_CORPUS;
@@ -22,11 +22,23 @@ async function readAll(file: string, options: Parameters<typeof readResultFile>[
   return { parsed, results, batches };
 }
 
+/**
+ * A file as each publishMode reads it. api: the first pass checks the file, collects TRX definitions and counts
+ * reruns; the second (the one that publishes) reads the results. agent: the pass that gives the task's outputs.
+ */
+async function readAs(rules: RuleSet, file: string, options: Parameters<typeof readResultFile>[2] = {}): Promise<{ parsed: ParsedFile; results: TestResult[]; batches: number[] }> {
+  if (rules === 'agent') {
+    const results: TestResult[] = [];
+    const parsed = await scanResultFile(file, (r) => results.push(r), { ...options, rules });
+    return { parsed, results, batches: [results.length] };
+  }
+  const first = await scanResultFile(file, () => {}, options);
+  return readAll(file, { ...options, trxDefinitions: first.trxDefinitions, reruns: first.reruns, mergeReruns: true });
+}
+
 /** Publishing reads a TRX file twice: definitions from the first pass name the results of the second. */
 async function readTwice(file: string): Promise<{ parsed: ParsedFile; results: TestResult[] }> {
-  const first = await scanResultFile(file, () => {});
-  const { parsed, results } = await readAll(file, { trxDefinitions: first.trxDefinitions });
-  return { parsed, results };
+  return readAs('api', file);
 }
 
 const byTitle = (results: TestResult[], title: string) => {
@@ -45,26 +57,24 @@ describe('testresults: real-world corpus', () => {
     return;
   }
 
-  for (const [relative, expected] of cases) {
-    it(`${relative}: ${expected.total} results = ${expected.passed} passed, ${expected.failed} failed, ${expected.skipped} skipped, ${expected.other} other (${expected.format})`, async () => {
-      const { parsed, results, batches } = await readAll(path.join(CORPUS, relative));
-      assert.equal(parsed.format, expected.format);
-      const { total, passed, failed, skipped, other } = parsed.counts;
-      assert.deepEqual({ total, passed, failed, skipped, other }, {
-        total: expected.total,
-        passed: expected.passed,
-        failed: expected.failed,
-        skipped: expected.skipped,
-        other: expected.other,
+  for (const rules of RULE_SETS) {
+    for (const [relative, expected] of cases) {
+      const e = expected[rules];
+      it(`${relative}, ${rules} mode: ${e.total} results = ${e.passed} passed, ${e.failed} failed, ${e.skipped} skipped, ${e.other} other (${expected.format})`, async () => {
+        assert.equal(e.publishes, true, 'every corpus file publishes (a file that does not is a warning, tested with fixtures)');
+        const { parsed, results, batches } = await readAs(rules, path.join(CORPUS, relative));
+        assert.equal(results.length, e.total, 'the count first: one result per test');
+        assert.equal(parsed.format, expected.format);
+        assert.deepEqual(parsed.counts, countsOf(e));
+        assert.equal(batches.reduce((sum, n) => sum + n, 0), e.total, 'the batches hold every result');
+        assert.ok(batches.every((n) => n >= (rules === 'api' ? 1 : 0) && n <= 1000), 'every batch within 1..1000');
+        for (const r of results) {
+          assert.ok(r.title.trim(), 'every result has a title');
+          assert.ok(r.fullName.trim(), 'every result has a full name');
+        }
+        assert.deepEqual(parsed.truncated, {});
       });
-      assert.equal(results.length, expected.total);
-      assert.ok(batches.every((n) => n > 0 && n <= 1000));
-      for (const r of results) {
-        assert.ok(r.title.trim(), 'every result has a title');
-        assert.ok(r.fullName.trim(), 'every result has a full name');
-      }
-      assert.deepEqual(parsed.truncated, {});
-    });
+    }
   }
 
   describe('what each dialect carries', () => {
@@ -72,6 +82,13 @@ describe('testresults: real-world corpus', () => {
       needOrSkip(this, testdataAvailable(), 'the test-results corpus (../shared/testdata/test-results)');
     });
     const file = (relative: string) => path.join(CORPUS, relative);
+    /** EXPECTED.json's counts for one corpus file: how many results an "each result …" assertion must see. */
+    const counts = (relative: string) => {
+      const found = cases.find(([name]) => name === relative);
+      assert.ok(found, `EXPECTED.json lists ${relative}`);
+      return found[1];
+    };
+    const apiCounts = (relative: string) => counts(relative).api;
 
     it('JUnit: failure bodies become stack traces, the first line the message when there is no message attribute', async () => {
       const { results } = await readAll(file('junit/dorny-jest-junit.xml'));
@@ -85,10 +102,13 @@ describe('testresults: real-world corpus', () => {
 
     it('JUnit: <error> fails a test; CDATA and system-out are read', async () => {
       const build = await readAll(file('junit/jstemmer-go-013-build-error.xml'));
-      assert.ok(build.results.filter((r) => r.outcome === 'Failed').every((r) => r.errorMessage === 'Build error'));
+      const buildFailures = build.results.filter((r) => r.outcome === 'Failed');
+      assert.equal(buildFailures.length, apiCounts('junit/jstemmer-go-013-build-error.xml').failed);
+      assert.ok(buildFailures.every((r) => r.errorMessage === 'Build error'));
       const go = await readAll(file('junit/jstemmer-go-001-pass-fail-skip.xml'));
       assert.ok(go.results.some((r) => r.stdout && r.outcome === 'Passed'), 'a passing test with system-out CDATA');
       const skippedGo = go.results.filter((r) => r.outcome === 'NotExecuted');
+      assert.equal(skippedGo.length, apiCounts('junit/jstemmer-go-001-pass-fail-skip.xml').skipped);
       assert.ok(skippedGo.every((r) => r.errorMessage === 'Skipped'));
     });
 
@@ -98,33 +118,47 @@ describe('testresults: real-world corpus', () => {
       assert.equal(noClass.length, 2, 'the two .phpt cases have no classname');
       assert.ok(noClass.every((r) => r.storage), 'the enclosing suite names them');
       const nette = await readAll(file('junit/dorny-nette-tester.xml'));
+      assert.equal(nette.results.length, apiCounts('junit/dorny-nette-tester.xml').total);
       assert.ok(nette.results.every((r) => r.durationMs === undefined));
       const pytest = await readAll(file('junit/enricomi-pytest-horovod.xml'));
-      assert.ok(pytest.results.filter((r) => r.outcome === 'NotExecuted').every((r) => r.errorMessage));
+      const pytestSkipped = pytest.results.filter((r) => r.outcome === 'NotExecuted');
+      assert.equal(pytestSkipped.length, apiCounts('junit/enricomi-pytest-horovod.xml').skipped);
+      assert.ok(pytestSkipped.every((r) => r.errorMessage));
     });
 
-    it('TRX: data-driven rows are results, their parent is not; definitions give class names', async () => {
+    it('TRX: a data-driven test is one result, its rows DataDriven sub-results beneath it; definitions give class names', async () => {
       const { results } = await readTwice(file('trx/trx2junit-mstest-datadriven.trx'));
-      assert.deepEqual(
-        results.map((r) => r.fullName).sort(),
-        [
-          'MsTestSample.DataDriven.Failing_test',
-          'MsTestSample.DataDriven.Slow_test',
-          'MsTestSample.DataDriven.Two_pass_one_fails (0)',
-          'MsTestSample.DataDriven.Two_pass_one_fails (1)',
-          'MsTestSample.DataDriven.Two_pass_one_fails (2)',
-        ],
-      );
-      const row = byTitle(results, 'Two_pass_one_fails (1)');
+      assert.equal(results.length, counts('trx/trx2junit-mstest-datadriven.trx').api.total);
+      assert.deepEqual(results.map((r) => r.fullName).sort(), [
+        'MsTestSample.DataDriven.Failing_test',
+        'MsTestSample.DataDriven.Slow_test',
+        'MsTestSample.DataDriven.Two_pass_one_fails',
+      ]);
+      const parent = byTitle(results, 'Two_pass_one_fails');
+      assert.equal(parent.outcome, 'Failed');
+      assert.equal(parent.resultGroupType, 'DataDriven');
+      assert.deepEqual(parent.subResults?.map((r) => [r.displayName, r.outcome]), [
+        ['Two_pass_one_fails (0)', 'Passed'],
+        ['Two_pass_one_fails (1)', 'Failed'],
+        ['Two_pass_one_fails (2)', 'Passed'],
+      ]);
+      const row = parent.subResults?.[1];
+      assert.ok(row);
       assert.equal(row.errorMessage, 'Assert.Fail failed. Failing for demo purposes');
       assert.equal(row.durationMs, 28);
+      assert.ok(results.filter((r) => r !== parent).every((r) => r.subResults === undefined));
     });
 
-    it('TRX: NotRunnable, Aborted and NotExecuted map to NotApplicable, Aborted and NotExecuted; StdOut is read', async () => {
+    it('TRX: NotRunnable, Aborted and NotExecuted map to NotApplicable, Aborted and NotExecuted (api), all NotExecuted (agent); StdOut is read', async () => {
       const vs = await readTwice(file('trx/enricomi-mstest-vs2015.trx'));
-      const outcomes = new Map<string, number>();
-      for (const r of vs.results) outcomes.set(r.outcome, (outcomes.get(r.outcome) ?? 0) + 1);
-      assert.deepEqual(Object.fromEntries(outcomes), { Passed: 2, Failed: 2, Aborted: 1, NotExecuted: 19, NotApplicable: 1 });
+      const tally = (results: TestResult[]) => {
+        const outcomes = new Map<string, number>();
+        for (const r of results) outcomes.set(r.outcome, (outcomes.get(r.outcome) ?? 0) + 1);
+        return Object.fromEntries(outcomes);
+      };
+      assert.deepEqual(tally(vs.results), { Passed: 2, Failed: 2, Aborted: 1, NotExecuted: 19, NotApplicable: 1 });
+      const agent = await readAs('agent', file('trx/enricomi-mstest-vs2015.trx'));
+      assert.deepEqual(tally(agent.results), { Passed: 2, Failed: 2, NotExecuted: 21 });
       const xunit = await readTwice(file('trx/dorny-xunit.trx'));
       const skipped = xunit.results.find((r) => r.outcome === 'NotExecuted')!;
       assert.equal(skipped.stdout, 'Skipped test');
@@ -158,6 +192,7 @@ describe('testresults: real-world corpus', () => {
       assert.equal(byTitle(v20.results, 'MyProject.Tests.SampleFact.FailedTest').errorMessage, 'Xunit.Sdk.TrueException: Assert.True() Failure');
       assert.equal(byTitle(v20.results, 'MyProject.Tests.SampleFact.SkippedTest').errorMessage, 'On Purpose');
       const v23 = await readAll(file('xunit2/jenkins-xunit-2.3-output.xml'));
+      assert.equal(v23.results.length, apiCounts('xunit2/jenkins-xunit-2.3-output.xml').total);
       assert.ok(v23.results.every((r) => r.stdout));
     });
 
@@ -169,14 +204,18 @@ describe('testresults: real-world corpus', () => {
       assert.equal(byTitle(results, 'cppcheck').durationMs, 1654);
     });
 
-    it('reads the same results whatever the chunk boundaries (1-byte to 4 KiB pieces)', async () => {
-      for (const [relative] of cases) {
-        const whole = await readAll(file(relative));
-        // One-byte reads are a syscall each: only for the smaller files, which still cover every construct.
-        const sizes = fs.statSync(file(relative)).size < 16 * 1024 ? [1, 7, 4096] : [7, 4096];
-        for (const chunkBytes of sizes) {
-          const pieces = await readAll(file(relative), { chunkBytes });
-          assert.deepEqual(pieces.results, whole.results, `${relative} in ${chunkBytes}-byte chunks`);
+    it('reads the same results whatever the chunk boundaries (1-byte to 4 KiB pieces), in both modes', async () => {
+      assert.ok(cases.length > 0, 'EXPECTED.json lists the corpus files');
+      for (const rules of RULE_SETS) {
+        for (const [relative, expected] of cases) {
+          const whole = await readAs(rules, file(relative));
+          assert.equal(whole.results.length, expected[rules].total, relative);
+          // One-byte reads are a syscall each: only for the smaller files, which still cover every construct.
+          const sizes = fs.statSync(file(relative)).size < 16 * 1024 ? [1, 7, 4096] : [7, 4096];
+          for (const chunkBytes of sizes) {
+            const pieces = await readAs(rules, file(relative), { chunkBytes });
+            assert.deepEqual(pieces.results, whole.results, `${relative} in ${chunkBytes}-byte chunks (${rules})`);
+          }
         }
       }
     });

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
+import type * as tar from 'tar-stream';
 import type { Log } from '../log';
 
 /** An archive entry that would land outside the destination; extraction stops at the first. */
@@ -69,7 +69,7 @@ export async function extractArchive(
   await fs.promises.mkdir(destination, { recursive: true });
   const root = await fs.promises.realpath(destination);
   const files: string[] = [];
-  const extract = tar.extract();
+  const extract = (await import('tar-stream')).extract();
 
   const relativeName = (raw: string, isDirectory = false): string | undefined => {
     if (raw.includes('\0')) throw new UnsafeArchiveError(raw, 'the name contains a NUL byte');

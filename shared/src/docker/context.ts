@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
+import type * as tar from 'tar-stream';
 import { Dockerignore } from './dockerignore';
 
 /** A build context ready to send: the tar stream and where the Dockerfile sits inside it. */
@@ -80,7 +80,8 @@ export async function packBuildContext(contextDir: string, dockerfile: string): 
   const entries = await listContext(contextDir, inside ? [dockerfileName] : []);
   if (!inside) entries.push({ name: dockerfileName, absolute: dockerfile, stat: await fs.promises.stat(dockerfile) });
 
-  const pack = tar.pack();
+  // Loaded here: a run that stops at its inputs never reads tar-stream (build/bundle.mjs keeps it in its own file).
+  const pack = (await import('tar-stream')).pack();
   void (async () => {
     for (const entry of entries) {
       const header = {

@@ -27,3 +27,4 @@ export { loadChartDir, loadChartArchive, type Chart } from './load';
 export { pinImageInValues, checkImagePin, checkValuesKey, type ImagePin, type PinResult } from './values';
 export { IgnoreRules, goPathMatch } from './ignore';
 export type { ChartMetadata, ChartDependency, ChartLock } from './metadata';
+export { pushChartToRegistry, resolveChartRepository, registryChartTarget, type PushChartToRegistryOptions } from './registry-target';

@@ -16,3 +16,5 @@ export {
 export { ACR_ON_LOOPBACK_VARIABLE, IMDS_ENDPOINT_VARIABLE } from './azure';
 export { readAccessToken } from './vss';
 export { findFiles } from './files';
+export type { Log } from '../log';
+export { fileWriteProblem, folderWriteProblem } from '../writable';

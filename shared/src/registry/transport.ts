@@ -416,7 +416,8 @@ export class RegistryClient {
     const who = describeCredentials(this.credentials, label);
     const challenges = parseChallenges(response.headers.get('www-authenticate'));
     const challenge = challenges.find((c) => c.scheme === 'bearer') ?? challenges[0];
-    const scope = challenge?.params.scope ? `'${challenge.params.scope}'` : 'this needs';
+    // Sorted as normalizeScopes writes them: the registry echoes the actions in the order the request named them.
+    const scope = challenge?.params.scope ? `'${normalizeScopes([challenge.params.scope]).join(' ')}'` : 'this needs';
     if (response.status === 401 && !this.credentials) {
       return `${this.registry} needs credentials for this: ${label ? `set ${label} to a service connection for it` : 'use a service connection for it'}`;
     }

@@ -42,20 +42,20 @@ export function createAgentPublisher(send: (command: LoggingCommand) => void): T
     refuses(file) {
       return file.includes(',') ? 'has a comma in its path, which the agent\'s results.publish cannot take' : undefined;
     },
-    async startRun(spec): Promise<TestRunSession> {
+    startRun(spec): Promise<TestRunSession> {
       const command = resultsPublishCommand(spec);
-      return {
+      const nothing = () => Promise.resolve();
+      return Promise.resolve({
         runId: undefined,
-        async addResults() {
-          return undefined;
-        },
-        async addRunAttachment() {},
-        async addResultAttachment() {},
-        async complete() {
+        addResults: () => Promise.resolve(undefined),
+        addRunAttachment: nothing,
+        addResultAttachment: nothing,
+        complete() {
           send(command);
+          return Promise.resolve();
         },
-        async abort() {},
-      };
+        abort: nothing,
+      });
     },
   };
 }

@@ -2,10 +2,15 @@ import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearerto
 import type { IRequestOptions } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
 import { LocationsApi } from 'azure-devops-node-api/LocationsApi';
 import { TestApi, type ITestApi } from 'azure-devops-node-api/TestApi';
-import type { RunCreateModel, TestCaseResult } from 'azure-devops-node-api/interfaces/TestInterfaces';
-import { FORMAT_LABELS, type ResultFormat, type TestResult } from './model';
+import type { RunCreateModel, TestCaseResult, TestSubResult } from 'azure-devops-node-api/interfaces/TestInterfaces';
+import { describeConnectionFailure, ProxyError } from '../net/errors';
+import type { NetworkOptions } from '../net/network';
+import { proxyFor } from '../net/route';
+import { pipelineReferenceOf, toTestCaseResult } from './api-model';
 import { MAX_BATCH_RESULTS } from './parse';
-import type { AttachmentUpload, TestRunPublisher, TestRunSession, TestRunSpec } from './publisher';
+import type { AttachmentUpload, PostedResult, PostedSubResult, TestRunPublisher, TestRunSession, TestRunSpec } from './publisher';
+
+export { toTestCaseResult } from './api-model';
 
 /** Retries for the SDK's idempotent requests (GET/OPTIONS on 502/503/504); POSTs are never repeated. */
 const SDK_MAX_RETRIES = 3;
@@ -26,6 +31,49 @@ export interface ApiPublisherOptions {
   buildUri?: string;
 }
 
+/**
+ * The SDK's request options for a client of `url`: the proxy our routing picks for it and the certificates.
+ * azure-devops-node-api reads neither by itself when its clients are built directly; typed-rest-client under it would
+ * fall back to HTTPS_PROXY on its own, so "direct" is said explicitly with an empty proxyUrl.
+ */
+function sdkRequestOptions(url: string, network: NetworkOptions | undefined): IRequestOptions {
+  const options: IRequestOptions = { allowRetries: true, maxRetries: SDK_MAX_RETRIES, socketTimeout: SDK_SOCKET_TIMEOUT_MS };
+  const proxy = proxyFor(new URL(url), network);
+  options.proxy = proxy ? { proxyUrl: proxy.url, proxyUsername: proxy.username, proxyPassword: proxy.password } : { proxyUrl: '' };
+  const tls = network?.tls;
+  if (tls?.rejectUnauthorized === false) options.ignoreSslError = true;
+  if (tls?.caFile || tls?.certFile) options.cert = { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, passphrase: tls.passphrase };
+  return options;
+}
+
+/**
+ * A connection failure of the SDK in one line naming the setting to fix. typed-rest-client tunnels through the proxy
+ * with the `tunnel` package, whose errors carry the proxy's answer only in their text.
+ */
+function connectionFailure(error: unknown, url: string, network: NetworkOptions | undefined): Error {
+  const text = error instanceof Error ? error.message : String(error);
+  const tunnel = /^tunneling socket could not be established, (?:statusCode=(\d+)|cause=(.*))$/.exec(text);
+  // An answer from the service (statusCode) or anything but a socket error is not a connection failure.
+  if ((error as { statusCode?: unknown }).statusCode !== undefined || (!tunnel && typeof (error as { code?: unknown }).code !== 'string')) return error as Error;
+  const proxy = proxyFor(new URL(url), network);
+  const cause = tunnel && proxy ? new ProxyError(proxy, new URL(url).host, tunnel[1] ? { status: Number(tunnel[1]) } : { cause: new Error(tunnel[2]) }) : error;
+  return new Error(describeConnectionFailure(cause, url, network).message, { cause: error });
+}
+
+/** `api` with every method's failure to connect described by `connectionFailure`. */
+function describingFailures<T extends object>(api: T, url: string, network: NetworkOptions | undefined): T {
+  return new Proxy(api, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
+        return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(connectionFailure(error, url, network))) : result;
+      };
+    },
+  });
+}
+
 /** Resource area of the Test API (WebApi.getTestApi looks it up under this id). */
 const TEST_RESOURCE_AREA_ID = 'c2aa639c-3ccc-4740-b3b6-ce2a1e1d984e';
 
@@ -35,12 +83,12 @@ const TEST_RESOURCE_AREA_ID = 'c2aa639c-3ccc-4740-b3b6-ce2a1e1d984e';
  * find the Test resource area's URL, then open the client there — without loading `WebApi`, which pulls in every
  * API client of the SDK: that code stays in memory and V8 sizes the heap in proportion to what stays.
  * The token is not sent on redirects to another origin: each handler sends it only to the first host it serves,
- * so the location client and the Test client get one each.
+ * so the location client and the Test client get one each. Both go out through `network` (proxy and certificates).
  */
-export async function connectWithAccessToken(collectionUri: string, accessToken: string): Promise<ITestApi> {
+export async function connectWithAccessToken(collectionUri: string, accessToken: string, network?: NetworkOptions): Promise<ITestApi> {
   const handlers = () => [new BearerCredentialHandler(accessToken, false)];
-  const options: IRequestOptions = { allowRetries: true, maxRetries: SDK_MAX_RETRIES, socketTimeout: SDK_SOCKET_TIMEOUT_MS };
-  const areas: unknown = await new LocationsApi(collectionUri, handlers(), options).getResourceAreas();
+  const locations = describingFailures(new LocationsApi(collectionUri, handlers(), sdkRequestOptions(collectionUri, network)), collectionUri, network);
+  const areas: unknown = await locations.getResourceAreas();
   let serverUrl = collectionUri;
   // On Azure DevOps Server the answer is {count: 0, value: null} and every area lives at the collection URL.
   if (Array.isArray(areas) && areas.length > 0) {
@@ -48,26 +96,16 @@ export async function connectWithAccessToken(collectionUri: string, accessToken:
     if (!test?.locationUrl) throw new Error(`the Test resource area is not offered by ${collectionUri}`);
     serverUrl = test.locationUrl;
   }
-  return new TestApi(serverUrl, handlers(), options);
+  return describingFailures(new TestApi(serverUrl, handlers(), sdkRequestOptions(serverUrl, network)), serverUrl, network);
 }
 
-/** A result as `TestCaseResult` (azure-devops-node-api TestInterfaces) for "Results - Add". */
-export function toTestCaseResult(result: TestResult, format: ResultFormat): TestCaseResult {
-  const body: TestCaseResult = {
-    testCaseTitle: result.title,
-    automatedTestName: result.fullName,
-    automatedTestType: FORMAT_LABELS[format],
-    outcome: result.outcome,
-    state: 'Completed',
-  };
-  if (result.storage) body.automatedTestStorage = result.storage;
-  if (result.durationMs !== undefined) body.durationInMs = result.durationMs;
-  if (result.startedDate) body.startedDate = new Date(result.startedDate);
-  if (result.completedDate) body.completedDate = new Date(result.completedDate);
-  if (result.computerName) body.computerName = result.computerName;
-  if (result.errorMessage) body.errorMessage = result.errorMessage;
-  if (result.stackTrace) body.stackTrace = result.stackTrace;
-  return body;
+/** The ids the service gave sub-results, in the order they were sent (a missing id is -1: nothing is attached). */
+function postedSubResults(sent: TestSubResult[] | undefined, answered: TestSubResult[] | undefined): PostedSubResult[] | undefined {
+  if (!sent?.length) return undefined;
+  return sent.map((s, i) => {
+    const a = answered?.[i];
+    return { id: typeof a?.id === 'number' ? a.id : -1, subResults: postedSubResults(s.subResults, a?.subResults) };
+  });
 }
 
 /** The SDK's errors carry `statusCode`; say which call failed and why, in one line. */
@@ -105,6 +143,8 @@ export function createApiPublisher(options: ApiPublisherOptions): TestRunPublish
       if (options.buildUri) model.build!.url = options.buildUri;
       if (spec.buildPlatform) model.buildPlatform = spec.buildPlatform;
       if (spec.buildConfiguration) model.buildFlavor = spec.buildConfiguration;
+      const pipelineId = Number(options.buildId);
+      if (Number.isSafeInteger(pipelineId) && pipelineId > 0) model.pipelineReference = pipelineReferenceOf(spec.origin ?? {}, pipelineId);
       let runId: number;
       try {
         const run = await client.createTestRun(model, project);
@@ -126,7 +166,7 @@ export function createApiPublisher(options: ApiPublisherOptions): TestRunPublish
       return {
         runId,
         async addResults(results, format) {
-          const ids: number[] = [];
+          const posted: PostedResult[] = [];
           for (let start = 0; start < results.length; start += MAX_BATCH_RESULTS) {
             const batch = results.slice(start, start + MAX_BATCH_RESULTS).map((r) => toTestCaseResult(r, format));
             let added: TestCaseResult[];
@@ -138,9 +178,9 @@ export function createApiPublisher(options: ApiPublisherOptions): TestRunPublish
             if (!Array.isArray(added) || added.length !== batch.length) {
               throw new Error(`adding ${batch.length} results to ${where} failed: the service answered with ${Array.isArray(added) ? added.length : 'no'} results`);
             }
-            for (const r of added) ids.push(r.id ?? -1);
+            added.forEach((r, i) => posted.push({ id: r.id ?? -1, subResults: postedSubResults(batch[i].subResults, r.subResults) }));
           }
-          return ids;
+          return posted;
         },
         async addRunAttachment(u) {
           try {
@@ -149,11 +189,13 @@ export function createApiPublisher(options: ApiPublisherOptions): TestRunPublish
             throw failure(`attaching '${u.fileName}' to ${where}`, error);
           }
         },
-        async addResultAttachment(resultId, u) {
+        async addResultAttachment(resultId, u, subResultId) {
           try {
-            await client.createTestResultAttachment(upload(u), project, runId, resultId);
+            if (subResultId === undefined) await client.createTestResultAttachment(upload(u), project, runId, resultId);
+            else await client.createTestSubResultAttachment(upload(u), project, runId, resultId, subResultId);
           } catch (error) {
-            throw failure(`attaching '${u.fileName}' to result ${resultId} of ${where}`, error);
+            const target = subResultId === undefined ? `result ${resultId}` : `sub-result ${subResultId} of result ${resultId}`;
+            throw failure(`attaching '${u.fileName}' to ${target} of ${where}`, error);
           }
         },
         async complete() {

@@ -10,8 +10,59 @@ import type { AttachmentRef } from './model';
 export const MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024;
 /** Files attached per run (result files, TRX/NUnit attachments): each one is a request. */
 export const MAX_ATTACHMENTS_PER_RUN = 500;
-/** Failed results whose console output is attached as its own log (one request each). */
-export const MAX_CONSOLE_LOGS_PER_RUN = 200;
+/**
+ * Console logs attached per run, one request each: failing tests' output (and that of failed rows and attempts).
+ * A person reads the first failures; a run with more failing tests than this has its further logs counted only.
+ */
+export const MAX_CONSOLE_LOGS_PER_RUN = 1000;
+/** One console log: its first and last halves are kept, the cut said between. */
+export const MAX_CONSOLE_LOG_BYTES = 64 * 1024;
+/** Console logs of one run together; past this they are counted, not attached. */
+export const MAX_CONSOLE_BYTES_PER_RUN = 50 * 1024 * 1024;
+/**
+ * The REST docs give `stackTrace` 1000 characters (TestCaseResult): a longer stack trace or message is also put in
+ * the console log whole (up to its cap), so nothing a person needs is lost to the field.
+ */
+export const ERROR_FIELD_CHARS = 1000;
+
+/** What a failed result or sub-result has to say beyond its fields. */
+export interface ConsoleText {
+  stdout?: string;
+  stderr?: string;
+  errorMessage?: string;
+  stackTrace?: string;
+}
+
+/** `bytes` cut to `max`: the first and the last half kept, on character boundaries, the cut said between. */
+export function headAndTail(bytes: Buffer, max: number): Buffer {
+  if (bytes.length <= max) return bytes;
+  const marker = Buffer.from(`\n[… ${bytes.length - max} bytes cut: the log is longer than ${mib(max)} …]\n`);
+  const keep = Math.max(0, max - marker.length);
+  let headEnd = Math.floor(keep / 2);
+  while (headEnd > 0 && (bytes[headEnd] & 0xc0) === 0x80) headEnd--;
+  let tailStart = bytes.length - (keep - Math.floor(keep / 2));
+  while (tailStart < bytes.length && (bytes[tailStart] & 0xc0) === 0x80) tailStart++;
+  return Buffer.concat([bytes.subarray(0, headEnd), marker, bytes.subarray(tailStart)]);
+}
+
+/**
+ * The console log attached to a failed result (`Standard_Console_Output.log`, as the agent names it): its standard
+ * output and error, and its error message and stack trace when they are longer than the result's fields keep.
+ * Undefined when there is nothing beyond the fields.
+ */
+export function consoleLog(text: ConsoleText): Buffer | undefined {
+  const long = (value: string | undefined) => (value && value.length > ERROR_FIELD_CHARS ? value : undefined);
+  const sections: [string, string | undefined][] = [
+    ['standard output', text.stdout],
+    ['standard error', text.stderr],
+    ['error message', long(text.errorMessage)],
+    ['stack trace', long(text.stackTrace) ?? (long(text.errorMessage) ? text.stackTrace : undefined)],
+  ];
+  const present = sections.filter(([, value]) => value && value.trim());
+  if (present.length === 0) return undefined;
+  const body = present.length === 1 && present[0][0] === 'standard output' ? present[0][1]! : present.map(([title, value]) => `----- ${title} -----\n${value}`).join('\n');
+  return headAndTail(Buffer.from(body, 'utf8'), MAX_CONSOLE_LOG_BYTES);
+}
 
 export type LoadedAttachment = { ok: true; path: string; bytes: Buffer } | { ok: false; reason: string };
 

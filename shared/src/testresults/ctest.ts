@@ -1,20 +1,27 @@
 import * as zlib from 'node:zlib';
 import type { RunInfo, TestOutcome } from './model';
-import { attr, clip, ElementPath, nonEmpty, secondsToMs, type FormatReader, type ReaderContext } from './reader';
+import {
+  attr,
+  clip,
+  ElementPath,
+  nonEmpty,
+  outputBudget,
+  same,
+  secondsToMs,
+  UnreadableFileError,
+  type FormatReader,
+  type ReaderContext,
+} from './reader';
 import type { XmlAttributes } from './xml';
 
-/** CTest `Status` → Azure DevOps outcome (README.md beside this file). */
+/**
+ * CTest `Status` → Azure DevOps outcome, as the agent's CtestResultReader.GetTestCaseOutcome (both rule sets):
+ * passed, failed, and anything else (notrun, disabled, …) NotExecuted; compared case-insensitively.
+ */
 export function ctestOutcome(status: string | undefined): TestOutcome {
-  switch (status) {
-    case 'passed':
-      return 'Passed';
-    case 'failed':
-      return 'Failed';
-    case 'notrun':
-      return 'NotExecuted';
-    default:
-      return 'Inconclusive';
-  }
+  if (same(status, 'passed')) return 'Passed';
+  if (same(status, 'failed')) return 'Failed';
+  return 'NotExecuted';
 }
 
 interface Case {
@@ -22,6 +29,9 @@ interface Case {
   attrs: XmlAttributes;
   name?: string;
   fullName?: string;
+  /** `Name` and `FullName` as written: the agent drops a test whose text is empty. */
+  rawName?: string;
+  rawFullName?: string;
   path?: string;
   measurement?: string;
   valueAttrs?: XmlAttributes;
@@ -32,21 +42,27 @@ interface Case {
 const NAME_BUDGET = 4096;
 
 /**
- * CTest `Testing/<stamp>/Test.xml` (`<Site>`): only `<Test Status=…>` elements are results; the `<TestList>` entries
- * repeat the names without a status.
+ * CTest `Testing/<stamp>/Test.xml` (`<Site>`), read as the agent's CtestResultReader does: the results are the
+ * `/Site/Testing/Test` elements (the `<TestList>` entries repeat the names without a status). A file without
+ * `/Site/Testing`, or with a `Test` there that has no `Status`, makes the agent's reader fail: it is refused whole.
  */
 export function ctestReader(ctx: ReaderContext): FormatReader {
   const run: RunInfo = { format: 'ctest', attachments: [] };
-  const { limits } = ctx;
+  const { limits, rules } = ctx;
   const at = new ElementPath();
   let current: Case | undefined;
+  let testing = false;
 
   return {
     run,
     open(name, attrs, depth) {
       at.push(name);
       if (!current) {
-        if (name === 'Test' && attrs.Status !== undefined && at.at(1) === 'Testing') {
+        if (name === 'Testing' && depth === 2) testing = true;
+        if (name === 'Test' && depth === 3 && at.at(1) === 'Testing') {
+          if (attrs.Status === undefined) {
+            throw new UnreadableFileError("has a <Test> under /Site/Testing without a Status, which the agent's CTest reader cannot read");
+          }
           current = { depth, attrs, measurements: {} };
         }
         return;
@@ -55,9 +71,13 @@ export function ctestReader(ctx: ReaderContext): FormatReader {
       if (name === 'NamedMeasurement') current.measurement = attr(attrs, 'name');
       if (name === 'Value') {
         current.valueAttrs = attrs;
-        if (at.at(1) === 'Measurement') return limits.maxOutputBytes;
+        // Encoded output must arrive whole to be decoded (it is cut to the cap once decoded); plain text keeps its ends.
+        if (at.at(1) === 'Measurement') return attrs.encoding === 'base64' ? 2 * limits.maxOutputBytes : outputBudget(limits);
         if (at.at(1) === 'NamedMeasurement') return NAME_BUDGET;
       }
+    },
+    end() {
+      if (!testing) throw new UnreadableFileError("has no /Site/Testing element, which the agent's CTest reader needs");
     },
     close(name, depth, text, truncated) {
       const parent = at.at(1);
@@ -71,8 +91,13 @@ export function ctestReader(ctx: ReaderContext): FormatReader {
       }
       if (name === 'NamedMeasurement') cur.measurement = undefined;
       if (text === undefined) return;
-      if (name === 'Name') cur.name = nonEmpty(text);
-      else if (name === 'FullName') cur.fullName = nonEmpty(text);
+      if (name === 'Name' && depth === cur.depth + 1 && cur.rawName === undefined) {
+        cur.rawName = text;
+        cur.name = nonEmpty(text);
+      } else if (name === 'FullName' && depth === cur.depth + 1 && cur.rawFullName === undefined) {
+        cur.rawFullName = text;
+        cur.fullName = nonEmpty(text);
+      }
       else if (name === 'Path') cur.path = nonEmpty(text);
       else if (name === 'Value' && parent === 'Measurement') {
         if (truncated) ctx.truncated('output');
@@ -100,6 +125,8 @@ export function ctestReader(ctx: ReaderContext): FormatReader {
   }
 
   function emitCase(cur: Case): void {
+    // The agent's mandatory fields are the Name and FullName texts; the API rules keep every test.
+    if (rules === 'agent' && (!cur.rawName || !cur.rawFullName)) return;
     const name = cur.name ?? cur.fullName ?? '(unnamed test)';
     const outcome = ctestOutcome(cur.attrs.Status);
     const m = cur.measurements;

@@ -1,6 +1,14 @@
 /** The result-file formats we read. `nunit2`/`nunit3` and `xunit2` are told apart by their root element. */
 export type ResultFormat = 'junit' | 'trx' | 'nunit2' | 'nunit3' | 'xunit2' | 'ctest';
 
+/**
+ * Which rules decide what is a result and what its outcome is (shared/src/testresults/README.md, "Two rule sets"):
+ * `agent` are the Azure Pipelines agent's public readers exactly (publishMode agent: the task's outputs must say what
+ * the agent publishes); `api` are the same with the deviations that never hide a failure, never invent a pass and
+ * never drop a test (publishMode api).
+ */
+export type RuleSet = 'api' | 'agent';
+
 /** What a user can ask for (`testResultsFormat`): `auto` detects the format from each file's root element. */
 export type FormatChoice = 'auto' | 'junit' | 'vstest' | 'nunit' | 'xunit' | 'ctest';
 
@@ -46,6 +54,39 @@ export interface AttachmentRef {
   candidates: string[];
 }
 
+/**
+ * How a result's sub-results relate to it (`ResultGroupType` in azure-devops-node-api's TestInterfaces): data rows
+ * of one test, attempts of a rerun test, steps of an ordered test, or any other grouping.
+ */
+export type ResultGroupType = 'DataDriven' | 'Rerun' | 'OrderedTest' | 'Generic';
+
+/**
+ * A row, attempt or step beneath a result (`TestSubResult`). It is not counted: the result above it is. At most
+ * MAX_SUB_RESULT_LEVELS deep and MAX_SUB_RESULTS_PER_LEVEL per level, the service's limits.
+ */
+export interface SubResult {
+  displayName: string;
+  outcome: TestOutcome;
+  durationMs?: number;
+  startedDate?: string;
+  completedDate?: string;
+  computerName?: string;
+  errorMessage?: string;
+  stackTrace?: string;
+  /** Console output of a failed row or attempt (attached to the sub-result). */
+  stdout?: string;
+  stderr?: string;
+  /** Set on rerun attempts: 1 for the first run. */
+  attempt?: number;
+  resultGroupType?: ResultGroupType;
+  subResults?: SubResult[];
+}
+
+/** The service keeps sub-results this many levels deep (TestSubResultMaxHierarchyLevel). */
+export const MAX_SUB_RESULT_LEVELS = 3;
+/** … and this many per level (TestSubResultMaxSubResultPerLevel); the agent cuts there too. */
+export const MAX_SUB_RESULTS_PER_LEVEL = 1000;
+
 /** One test result, whatever format it came from. */
 export interface TestResult {
   /** The title people read (`testCaseTitle`). */
@@ -64,6 +105,16 @@ export interface TestResult {
   stdout?: string;
   stderr?: string;
   attachments?: AttachmentRef[];
+  /** Rows, attempts or steps beneath this result, and how they relate to it. */
+  resultGroupType?: ResultGroupType;
+  subResults?: SubResult[];
+  /** Failed on an attempt, then passed on a rerun (an explicit rerun marker in the file; api rules only). */
+  flaky?: boolean;
+  /**
+   * TRX (api rules): `testId` and `testName`, which a rerun of the same test repeats with another `executionId`.
+   * Used to merge attempts into one result; not published.
+   */
+  rerunKey?: string;
 }
 
 /** Run-level facts a file carries besides its results. */
@@ -75,6 +126,8 @@ export interface RunInfo {
   completedDate?: string;
   /** Files the run itself points to (TRX collector attachments, result files). */
   attachments: AttachmentRef[];
+  /** Why the rules read no result from a file that parsed (it is warned about, naming the file). */
+  unread?: string;
 }
 
 export interface ResultCounts {

@@ -9,6 +9,7 @@ import {
   FORMAT_LABELS,
   type ResultCounts,
   type ResultFormat,
+  type RuleSet,
   type RunInfo,
   type TestResult,
 } from './model';
@@ -20,7 +21,9 @@ import {
   type ReaderFactory,
   type ResultLimits,
   type TrxDefinition,
+  UnreadableFileError,
 } from './reader';
+import { RerunCounter, RerunMerger } from './reruns';
 import { trxReader } from './trx';
 import { DEFAULT_XML_LIMITS, XmlError, XmlTokenizer, type XmlHandler, type XmlLimits } from './xml';
 import { xunitReader } from './xunit';
@@ -77,6 +80,8 @@ const READERS: Record<ResultFormat, ReaderFactory> = {
 };
 
 export interface ReadResultsOptions {
+  /** Which rules decide what is a result and its outcome (default `api`). */
+  rules?: RuleSet;
   /** Formats to accept (from `testResultsFormat`); undefined detects any. */
   formats?: ResultFormat[];
   /** At most this many results per batch (default 500, at most 1000). */
@@ -88,6 +93,14 @@ export interface ReadResultsOptions {
   trxDefinitions?: Map<string, TrxDefinition>;
   /** TRX: collect definitions in this pass (returned in `ParsedFile.trxDefinitions`). */
   collectTrxDefinitions?: boolean;
+  /**
+   * TRX reruns (api rules): a counter to fill (the first pass), or, with `mergeReruns`, the counter an earlier pass
+   * filled, so that attempts of one test are merged into one result.
+   */
+  reruns?: RerunCounter;
+  mergeReruns?: boolean;
+  /** Told the format as soon as the root element says it, before any result. */
+  onFormat?: (format: ResultFormat) => void;
   /** Read size (default 64 KiB); tests use tiny ones to cut tokens at every possible place. */
   chunkBytes?: number;
   signal?: AbortSignal;
@@ -98,6 +111,12 @@ export interface ParsedFile {
   format: ResultFormat;
   run: RunInfo;
   counts: ResultCounts;
+  /** Results that failed on an attempt and passed on a rerun (counted as passed). */
+  flaky: number;
+  /** TRX reruns (api rules): the first pass's counter, for the pass that publishes. */
+  reruns?: RerunCounter;
+  /** Tests whose rerun attempts could not all be held at once, published as more than one result. */
+  rerunsSplit: number;
   /** Fields cut to their cap, by kind ('stack trace', 'output', …). */
   truncated: Record<string, number>;
   trxDefinitions?: Map<string, TrxDefinition>;
@@ -157,6 +176,8 @@ export async function readResultFile(
 ): Promise<ParsedFile> {
   const limits: ResultLimits = { ...DEFAULT_RESULT_LIMITS, ...options.limits };
   const xmlLimits: XmlLimits = { ...DEFAULT_XML_LIMITS, ...options.xmlLimits };
+  const rules = options.rules ?? 'api';
+  let flaky = 0;
   const batchSize = Math.max(1, Math.min(options.batchSize ?? DEFAULT_BATCH_RESULTS, MAX_BATCH_RESULTS));
   const maxBatchBytes = options.maxBatchBytes ?? MAX_BATCH_BYTES;
   const counts = emptyCounts();
@@ -166,17 +187,27 @@ export async function readResultFile(
   let pendingBytes = 0;
   const collected = options.collectTrxDefinitions ? new Map<string, TrxDefinition>() : undefined;
 
-  const ctx: ReaderContext = {
-    file,
-    limits,
-    emit(result) {
+  const add = (result: TestResult) => {
       countResult(counts, result.outcome);
+      if (result.flaky) flaky++;
       pending.push(result);
       pendingBytes += resultBytes(result);
       if (pending.length >= batchSize || pendingBytes >= maxBatchBytes) {
         ready.push(pending);
         pending = [];
         pendingBytes = 0;
+      }
+  };
+  let merger: RerunMerger | undefined;
+  const ctx: ReaderContext = {
+    file,
+    limits,
+    rules,
+    emit(result) {
+      if (merger) merger.add(result);
+      else {
+        if (result.rerunKey !== undefined && !options.mergeReruns) options.reruns?.add(result.rerunKey);
+        add(result);
       }
     },
     truncated(what) {
@@ -185,6 +216,7 @@ export async function readResultFile(
     trxDefinitions: options.trxDefinitions,
     collectTrxDefinitions: collected,
   };
+  if (options.mergeReruns && options.reruns && options.reruns.repeated > 0) merger = new RerunMerger(options.reruns, ctx, add);
 
   let reader: FormatReader | undefined;
   let format: ResultFormat | undefined;
@@ -199,6 +231,15 @@ export async function readResultFile(
           );
         }
         reader = READERS[format](ctx);
+        // The agent's TRX reader loads with XmlDocument.LoadXml, which reads `&#x1B;`; its other readers use
+        // XmlReader.Create, which refuses a reference to a character XML does not allow.
+        if (rules === 'agent' && format !== 'trx') {
+          tokenizer.strictCharacterReferences = true;
+          if (Object.values(attrs).some((value) => /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/.test(value))) {
+            throw new XmlError('is not well-formed XML: it has a character reference to a character XML does not allow');
+          }
+        }
+        options.onFormat?.(format);
       }
       return reader.open(name, attrs, depth);
     },
@@ -243,6 +284,8 @@ export async function readResultFile(
     }
     if (decode) tokenizer.write(decode(Buffer.alloc(0), true));
     tokenizer.end();
+    reader!.end?.();
+    merger?.flush();
     if (pending.length > 0) {
       ready.push(pending);
       pending = [];
@@ -250,27 +293,60 @@ export async function readResultFile(
     while (ready.length > 0) await onBatch(ready.shift()!);
   } catch (error) {
     if (error instanceof ResultFileError) throw error;
-    if (error instanceof XmlError) throw new ResultFileError(file, error.message);
+    if (error instanceof XmlError || error instanceof UnreadableFileError) throw new ResultFileError(file, error.message);
     const code = (error as NodeJS.ErrnoException).code;
     if (code && typeof code === 'string' && code.startsWith('E')) throw new ResultFileError(file, `cannot be read (${code})`);
     throw error;
   }
-  return { file, format: format!, run: reader!.run, counts, truncated, trxDefinitions: collected };
+  return {
+    file,
+    format: format!,
+    run: reader!.run,
+    counts,
+    flaky,
+    truncated,
+    trxDefinitions: collected,
+    reruns: options.reruns,
+    rerunsSplit: merger?.split ?? 0,
+  };
 }
 
-/** Reads a file through without keeping its results: counts, run facts and (for TRX) definitions. */
-export function scanResultFile(
+/**
+ * Reads a file through without keeping its results: counts, run facts, for TRX its definitions and (api rules) how
+ * often each test repeats. Under the agent's rules a TRX result without a named definition is dropped, and TRX
+ * files define their tests after their results: such a file is read twice, results only from the second pass.
+ */
+export async function scanResultFile(
   file: string,
   onResult: (result: TestResult) => void,
-  options: Omit<ReadResultsOptions, 'collectTrxDefinitions' | 'batchSize'> = {},
+  options: Omit<ReadResultsOptions, 'collectTrxDefinitions' | 'batchSize' | 'mergeReruns'> = {},
 ): Promise<ParsedFile> {
-  return readResultFile(
+  const rules = options.rules ?? 'api';
+  let deferred = false;
+  const first = await readResultFile(
+    file,
+    (batch) => {
+      if (!deferred) for (const result of batch) onResult(result);
+    },
+    {
+      ...options,
+      collectTrxDefinitions: true,
+      reruns: rules === 'api' ? (options.reruns ?? new RerunCounter()) : undefined,
+      onFormat: (format) => {
+        deferred = format === 'trx' && rules === 'agent' && !options.trxDefinitions;
+        options.onFormat?.(format);
+      },
+    },
+  );
+  if (!deferred) return first;
+  const second = await readResultFile(
     file,
     (batch) => {
       for (const result of batch) onResult(result);
     },
-    { ...options, collectTrxDefinitions: true },
+    { ...options, trxDefinitions: first.trxDefinitions },
   );
+  return { ...second, trxDefinitions: first.trxDefinitions };
 }
 
 /** For messages: a path relative to `root` when it lies inside it. */

@@ -1,26 +1,18 @@
 import * as path from 'node:path';
 import type { Log } from '../log';
-import {
-  loadAttachment,
-  MAX_ATTACHMENT_BYTES,
-  MAX_ATTACHMENTS_PER_RUN,
-  MAX_CONSOLE_LOGS_PER_RUN,
-  mib,
-} from './attachments';
+import { mib } from './attachments';
 import {
   addCounts,
   emptyCounts,
   FORMAT_LABELS,
   formatsFor,
-  outcomeClass,
-  type AttachmentRef,
   type FormatChoice,
   type ResultCounts,
-  type ResultFormat,
-  type TestResult,
+  type RuleSet,
 } from './model';
-import { displayPath, readResultFile, ResultFileError, scanResultFile, type ParsedFile } from './parse';
-import type { TestRunPublisher, TestRunSession, TestRunSpec } from './publisher';
+import { displayPath, ResultFileError, scanResultFile, type ParsedFile } from './parse';
+import { postRun } from './post';
+import type { PipelineNode, RunOrigin, TestRunPublisher, TestRunSpec } from './publisher';
 import { DEFAULT_RESULT_LIMITS, type ResultLimits } from './reader';
 import { SummaryCollector, summaryMarkdown, summaryTable, type FileSummary } from './summary';
 
@@ -45,6 +37,8 @@ export interface PublishTestResultsOptions {
   searchFolder?: string;
   /** The patterns that were searched, for the "nothing matched" message. */
   patterns?: string[];
+  /** Where the runs come from (build, stage, phase, job): api mode's pipeline reference and the default title. */
+  origin?: RunOrigin;
   limits?: Partial<ResultLimits>;
   signal?: AbortSignal;
 }
@@ -55,6 +49,8 @@ export type PublishedFile = FileSummary;
 export interface PublishTestResultsResult {
   /** Totals over the published files (the task's outputs). */
   counts: ResultCounts;
+  /** Tests that failed, then passed on a rerun (counted as passed). */
+  flaky: number;
   /** Ids of the runs created (api mode; the agent's runs are not known to the task). */
   runIds: number[];
   files: PublishedFile[];
@@ -72,22 +68,38 @@ function describeTruncation(truncated: Record<string, number>, limits: ResultLim
   const what = kinds.map(([kind, n]) => `${n} ${kind}${n === 1 ? '' : 's'}`).join(', ');
   return (
     `${what} longer than the caps (messages ${mib(limits.maxMessageBytes)}, stack traces ${mib(limits.maxStackTraceBytes)}, ` +
-    `output ${mib(limits.maxOutputBytes)}, names ${limits.maxNameChars} characters) were cut`
+    `output ${mib(limits.maxOutputBytes)}, names ${limits.maxNameChars} characters, sub-results 1000 a level, 3 levels deep, ` +
+    `${mib(limits.maxSubResultTextBytes)} of text a test) were cut`
   );
 }
 
-function defaultTitle(files: ParsedFile[], merged: boolean, display: (f: string) => string): string {
+/** A stage or job as a person knows it; the agent calls an unnamed one `__default`. */
+function shown(node: PipelineNode | undefined): string | undefined {
+  if (!node || node.name === '__default') return undefined;
+  return node.displayName || node.name;
+}
+
+/** `(Build › Linux)`: where a run came from, for its title. */
+function originSuffix(origin: RunOrigin | undefined): string {
+  const parts = [shown(origin?.stage), shown(origin?.job)].filter(Boolean);
+  return parts.length > 0 ? ` (${parts.join(' › ')})` : '';
+}
+
+/** A title a person can read in the Tests tab when testRunTitle is empty: the format, the file, stage and job. */
+function defaultTitle(files: ParsedFile[], merged: boolean, display: (f: string) => string, origin: RunOrigin | undefined): string {
   const labels = [...new Set(files.map((f) => FORMAT_LABELS[f.format]))];
-  if (merged) return labels.length === 1 ? `${labels[0]} test results` : 'Test results';
+  const where = originSuffix(origin);
+  if (merged) return `${labels.length === 1 ? `${labels[0]} test results` : 'Test results'}${where}`;
   const only = files[0];
-  return only.run.name ?? `${FORMAT_LABELS[only.format]} test results: ${display(only.file)}`;
+  return `${only.run.name ?? `${FORMAT_LABELS[only.format]} test results: ${display(only.file)}`}${where}`;
 }
 
 /**
- * Publishes result files as test runs of the build. Each file is first read through on its own (counted,
- * summarised, checked): a file that is not a good result file is a warning and an issue, and none of it is
- * published; the others are. Then each run is created, filled in batches (never a whole file in memory),
- * given its attachments and completed. Errors from the service end the run as aborted and are thrown.
+ * Publishes result files as test runs of the build. Each file is first read through on its own (checked, and
+ * under the agent's rules counted): a file that is not a good result file is a warning and an issue, and none of it
+ * is published; the others are. Then each run is created and, in api mode, filled in batches (never a whole file in
+ * memory), given its attachments and completed; in agent mode the agent is handed the files. A service error or a
+ * cancel ends the run Aborted with the reason, and is thrown.
  */
 export async function publishTestResults(
   options: PublishTestResultsOptions,
@@ -95,6 +107,7 @@ export async function publishTestResults(
   log: Log,
 ): Promise<PublishTestResultsResult> {
   const limits: ResultLimits = { ...DEFAULT_RESULT_LIMITS, ...options.limits };
+  const rules: RuleSet = publisher.mode;
   const formats = formatsFor(options.format ?? 'auto');
   const merge = options.mergeResults ?? true;
   const attach = options.publishRunAttachments ?? true;
@@ -114,6 +127,7 @@ export async function publishTestResults(
     if (!options.failOnMissingFiles) log.warn(message);
     return {
       counts: emptyCounts(),
+      flaky: 0,
       runIds: [],
       files,
       summaryMarkdown: summaryMarkdown(summary, { title: options.runTitle ?? 'Test results', notice: message }),
@@ -122,8 +136,10 @@ export async function publishTestResults(
     };
   }
 
-  // Pass 1: read every file through, keeping only counts and bounded summary data.
+  // Pass 1: read every file through, keeping only counts and bounded data. In agent mode this is what the agent will
+  // publish, so it is also the summary; in api mode the summary is what the second pass posts.
   const good: ParsedFile[] = [];
+  const entries = new Map<string, PublishedFile>();
   for (const file of options.files) {
     options.signal?.throwIfAborted();
     const refused = publisher.refuses?.(file);
@@ -134,12 +150,22 @@ export async function publishTestResults(
     }
     const fileSummary = new SummaryCollector();
     try {
-      const parsed = await scanResultFile(file, (r) => fileSummary.add(r), { formats, limits, signal: options.signal });
-      summary.merge(fileSummary);
+      const parsed = await scanResultFile(file, (r) => fileSummary.add(r), { rules, formats, limits, signal: options.signal });
+      if (parsed.run.unread) {
+        warnIssue(`result file '${display(file)}' ${parsed.run.unread}; nothing of it was published`);
+        files.push({ file, problem: parsed.run.unread });
+        continue;
+      }
       good.push(parsed);
-      files.push({ file, format: parsed.format, counts: parsed.counts });
+      const entry: PublishedFile = { file, format: parsed.format, counts: parsed.counts, flaky: parsed.flaky };
+      files.push(entry);
+      entries.set(file, entry);
+      if (publisher.readsFiles) summary.merge(fileSummary);
       const cut = describeTruncation(parsed.truncated, limits);
       if (cut) warnIssue(`result file '${display(file)}': ${cut}`);
+      if (parsed.reruns && parsed.reruns.untracked > 0) {
+        warnIssue(`result file '${display(file)}' has more distinct tests than reruns are tracked for; the reruns of ${parsed.reruns.untracked} are published as separate results`);
+      }
       log.debug(`${display(file)}: ${FORMAT_LABELS[parsed.format]}, ${parsed.counts.total} results`);
     } catch (error) {
       if (!(error instanceof ResultFileError)) throw error;
@@ -163,7 +189,7 @@ export async function publishTestResults(
 
   const runIds: number[] = [];
   for (const parsedFiles of groups) {
-    let title = options.runTitle || defaultTitle(parsedFiles, merge, display);
+    let title = options.runTitle || defaultTitle(parsedFiles, merge, display, options.origin);
     if (options.runTitle && !merge && good.length > 1) title = `${options.runTitle} (${display(parsedFiles[0].file)})`;
     const spec: TestRunSpec = {
       title,
@@ -174,15 +200,33 @@ export async function publishTestResults(
       buildConfiguration: options.buildConfiguration || undefined,
       startedDate: parsedFiles.map((p) => p.run.startedDate).filter(Boolean).sort()[0],
       publishAttachments: attach,
+      origin: options.origin,
     };
-    const runCounts = emptyCounts();
-    for (const p of parsedFiles) addCounts(runCounts, p.counts);
     const session = await publisher.startRun(spec);
+    const runCounts = emptyCounts();
     try {
-      if (!publisher.readsFiles) await fillRun(session, parsedFiles);
+      let published = parsedFiles;
+      if (!publisher.readsFiles) {
+        published = await postRun({
+          session,
+          files: parsedFiles,
+          attach,
+          rootOf: (file) => options.searchFolder ?? path.dirname(file),
+          display,
+          limits,
+          summary,
+          log,
+          signal: options.signal,
+        });
+        // What was posted is what the outputs count (reruns merged into one result each).
+        for (const parsed of published) Object.assign(entries.get(parsed.file)!, { counts: parsed.counts, flaky: parsed.flaky });
+      }
+      for (const p of published) addCounts(runCounts, p.counts);
+      options.signal?.throwIfAborted();
       await session.complete(runCounts);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const reason: unknown = options.signal?.aborted ? options.signal.reason : error;
+      const message = reason instanceof Error ? reason.message : String(reason);
       await session.abort(message);
       throw error;
     }
@@ -195,85 +239,18 @@ export async function publishTestResults(
 
   for (const line of summaryTable(summary, display)) log.info(line);
   const counts = summary.counts;
-  const title = options.runTitle || (good.length > 0 ? defaultTitle(good, true, display) : 'Test results');
+  const title = options.runTitle || (good.length > 0 ? defaultTitle(good, true, display, options.origin) : 'Test results');
   const failure =
     options.failOnFailedTests && counts.failed > 0
       ? `${counts.failed} of ${counts.total} tests failed (failTaskOnFailedTests is true)`
       : undefined;
-  return { counts, runIds, files, summaryMarkdown: summaryMarkdown(summary, { title, display }), issues, failure };
-
-  async function fillRun(session: TestRunSession, parsedFiles: ParsedFile[]): Promise<void> {
-    let attachments = 0;
-    let consoleLogs = 0;
-    let consoleLogsSkipped = 0;
-    const attachFile = async (ref: AttachmentRef | string, root: string, owner: string, upload: (bytes: Buffer, name: string) => Promise<void>) => {
-      const name = typeof ref === 'string' ? path.basename(ref) : path.basename(ref.name.replace(/\\/g, '/'));
-      const shown = typeof ref === 'string' ? display(ref) : ref.name;
-      if (attachments >= MAX_ATTACHMENTS_PER_RUN) {
-        log.warn(`attachment '${shown}' of ${owner} was not attached: the run already has ${MAX_ATTACHMENTS_PER_RUN} attachments`);
-        return;
-      }
-      const loaded = await loadAttachment(ref, root, MAX_ATTACHMENT_BYTES);
-      if (!loaded.ok) {
-        log.warn(`attachment '${shown}' of ${owner} was not attached: it ${loaded.reason}`);
-        return;
-      }
-      attachments++;
-      await upload(loaded.bytes, name);
-    };
-
-    for (const parsed of parsedFiles) {
-      const root = options.searchFolder ?? path.dirname(parsed.file);
-      const owner = `'${display(parsed.file)}'`;
-      await readResultFile(
-        parsed.file,
-        async (batch: TestResult[]) => {
-          const ids = await session.addResults(batch, parsed.format);
-          if (!attach || !ids) return;
-          for (let i = 0; i < batch.length; i++) {
-            const result = batch[i];
-            const id = ids[i];
-            if (id === undefined || id < 0) continue;
-            for (const ref of result.attachments ?? []) {
-              await attachFile(ref, root, `test '${result.fullName}'`, (bytes, fileName) =>
-                session.addResultAttachment(id, { fileName, bytes, kind: 'GeneralAttachment' }),
-              );
-            }
-            const output = [result.stdout, result.stderr && `--- stderr ---\n${result.stderr}`].filter(Boolean).join('\n');
-            if (output && outcomeClass(result.outcome) === 'failed') {
-              if (consoleLogs >= MAX_CONSOLE_LOGS_PER_RUN) consoleLogsSkipped++;
-              else {
-                consoleLogs++;
-                await session.addResultAttachment(id, {
-                  fileName: 'Standard_Console_Output.log',
-                  bytes: Buffer.from(output, 'utf8'),
-                  kind: 'ConsoleLog',
-                });
-              }
-            }
-          }
-        },
-        { formats: [parsed.format], limits, trxDefinitions: parsed.trxDefinitions, signal: options.signal },
-      ).catch((error: unknown) => {
-        // The file parsed in pass 1; failing now means it changed meanwhile. The run cannot be half right.
-        if (error instanceof ResultFileError) throw new Error(`${error.message} (it changed while it was published)`);
-        throw error;
-      });
-      if (!attach) continue;
-      await attachFile(parsed.file, path.dirname(parsed.file), owner, (bytes, fileName) =>
-        session.addRunAttachment({ fileName, bytes, kind: 'GeneralAttachment', comment: `${FORMAT_LABELS[parsed.format]} result file` }),
-      );
-      for (const ref of parsed.run.attachments) {
-        const coverage = /\.(coverage|cobertura\.xml)$/i.test(ref.name);
-        await attachFile(ref, root, owner, (bytes, fileName) =>
-          session.addRunAttachment({ fileName, bytes, kind: coverage ? 'CodeCoverage' : 'GeneralAttachment' }),
-        );
-      }
-    }
-    if (consoleLogsSkipped > 0) {
-      log.warn(
-        `the console output of ${consoleLogsSkipped} more failed tests was not attached (at most ${MAX_CONSOLE_LOGS_PER_RUN} per run)`,
-      );
-    }
-  }
+  return {
+    counts,
+    flaky: summary.flakyCount,
+    runIds,
+    files,
+    summaryMarkdown: summaryMarkdown(summary, { title, display }),
+    issues,
+    failure,
+  };
 }

@@ -1,5 +1,28 @@
 import type { ResultCounts, ResultFormat, TestResult } from './model';
 
+/** A stage, phase or job of the pipeline: its name (as the agent's `System.StageName` …), display name and attempt. */
+export interface PipelineNode {
+  name: string;
+  displayName?: string;
+  /** 1 for the first run; a retried stage or job counts up (`System.StageAttempt` …). */
+  attempt?: number;
+}
+
+/**
+ * Where a run comes from: the build and the job's place in the pipeline, from the job's `System.*` variables as
+ * the agent sets them. In api mode it becomes the run's `pipelineReference`, so runs of parallel jobs and stages
+ * are told apart in the Tests tab; it also names the run when no title is given.
+ */
+export interface RunOrigin {
+  /** `Build.BuildId`. */
+  buildId?: number;
+  /** `System.DefinitionId`. */
+  definitionId?: number;
+  stage?: PipelineNode;
+  phase?: PipelineNode;
+  job?: PipelineNode;
+}
+
 /** What a run is made of, decided by the core before the publisher sees any result. */
 export interface TestRunSpec {
   title: string;
@@ -13,6 +36,7 @@ export interface TestRunSpec {
   buildConfiguration?: string;
   startedDate?: string;
   publishAttachments: boolean;
+  origin?: RunOrigin;
 }
 
 /** `attachmentType` values of Azure DevOps (TestAttachmentRequestModel) that we use. */
@@ -25,20 +49,33 @@ export interface AttachmentUpload {
   comment?: string;
 }
 
+/** A sub-result as the service stored it: its id, and those of its own sub-results, in the order sent. */
+export interface PostedSubResult {
+  id: number;
+  subResults?: PostedSubResult[];
+}
+
+/** A result as the service stored it. */
+export interface PostedResult {
+  id: number;
+  subResults?: PostedSubResult[];
+}
+
 /** One open test run. */
 export interface TestRunSession {
   /** The run's id, once the service assigned one (api mode). */
   readonly runId?: number;
   /**
-   * Adds results (at most 1000), in order. Returns their ids in the run, in the same order, when the publisher
-   * assigns ids; result attachments need them.
+   * Adds results (at most 1000), in order. Returns their ids in the run (and their sub-results'), in the same
+   * order, when the publisher assigns ids; attachments need them. Several calls may be in flight at once.
    */
-  addResults(results: TestResult[], format: ResultFormat): Promise<number[] | undefined>;
+  addResults(results: TestResult[], format: ResultFormat): Promise<PostedResult[] | undefined>;
   addRunAttachment(upload: AttachmentUpload): Promise<void>;
-  addResultAttachment(resultId: number, upload: AttachmentUpload): Promise<void>;
-  /** Closes the run as completed. */
+  /** Attaches to a result, or to one of its sub-results when `subResultId` is given. */
+  addResultAttachment(resultId: number, upload: AttachmentUpload, subResultId?: number): Promise<void>;
+  /** Closes the run as completed: only once every result and attachment was posted. */
   complete(counts: ResultCounts): Promise<void>;
-  /** Closes the run as aborted after an error; best effort. */
+  /** Closes the run as aborted with the reason, after an error or a cancel; best effort. */
   abort(reason: string): Promise<void>;
 }
 

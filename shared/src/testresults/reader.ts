@@ -1,6 +1,7 @@
 import * as path from 'node:path';
-import type { AttachmentRef, ResultFormat, RunInfo, TestResult } from './model';
-import type { XmlAttributes, XmlHandler } from './xml';
+import type { AttachmentRef, ResultFormat, RuleSet, RunInfo, SubResult, TestResult } from './model';
+import { MAX_SUB_RESULT_LEVELS, MAX_SUB_RESULTS_PER_LEVEL } from './model';
+import type { HeadAndTail, XmlAttributes, XmlHandler } from './xml';
 
 /**
  * Caps on what one result may carry. Result files are untrusted: without them one 50 MB stack trace, or a million
@@ -11,8 +12,13 @@ export interface ResultLimits {
   maxMessageBytes: number;
   /** A stack trace, or a failure body that serves as one. */
   maxStackTraceBytes: number;
-  /** Standard output or error of one result. */
+  /** Standard output or error of one result: its first and last halves are kept, the cut said between. */
   maxOutputBytes: number;
+  /**
+   * Text (messages, stack traces, output) of all the sub-results of one result together; past it, rows and attempts
+   * keep their names and outcomes only. A data-driven test may have a thousand rows.
+   */
+  maxSubResultTextBytes: number;
   /** Test titles and names; Azure DevOps stores `automatedTestName` in a bounded column. */
   maxNameChars: number;
   /** TRX test definitions remembered to name results (one small entry per test). */
@@ -23,21 +29,37 @@ export const DEFAULT_RESULT_LIMITS: ResultLimits = {
   maxMessageBytes: 32 * 1024,
   maxStackTraceBytes: 64 * 1024,
   maxOutputBytes: 64 * 1024,
+  maxSubResultTextBytes: 256 * 1024,
   maxNameChars: 512,
   maxTrxDefinitions: 200_000,
 };
 
-/** A TRX `TestDefinitions/UnitTest` entry, to give results their class and assembly. */
+/** A TRX `TestDefinitions` entry, to give results their class and assembly. */
 export interface TrxDefinition {
   className?: string;
   method?: string;
   storage?: string;
+  /**
+   * The name the agent gives results of this test (`TestMethod` className up to its first comma, a dot and its name;
+   * else the definition's `name`); a result whose definition gives none is dropped under the agent's rules.
+   */
+  agentName?: string;
+}
+
+/**
+ * A file the rules say cannot be read as a whole (the agent's reader fails on it): the file is a warning naming it
+ * and none of it is published.
+ */
+export class UnreadableFileError extends Error {
+  override name = 'UnreadableFileError';
 }
 
 export interface ReaderContext {
   /** The result file, absolute. */
   file: string;
   limits: ResultLimits;
+  /** Which rules decide what is a result and its outcome (README.md beside this file). */
+  rules: RuleSet;
   emit(result: TestResult): void;
   /** A field was longer than its cap and was cut. */
   truncated(what: string): void;
@@ -50,6 +72,8 @@ export interface ReaderContext {
 /** One format's reader: an XML handler that emits results and ends with the run's facts. */
 export interface FormatReader extends XmlHandler {
   readonly run: RunInfo;
+  /** The file ended (well-formed); throws UnreadableFileError when the rules cannot read it as a whole. */
+  end?(): void;
 }
 
 export function clip(ctx: ReaderContext, value: string | undefined, max: number, what: string): string | undefined {
@@ -119,6 +143,59 @@ export function attachmentRef(ctx: ReaderContext, name: string, bases: string[])
     for (const base of bases) candidates.push(path.resolve(dir, base, portable));
   }
   return { name: name.trim(), candidates: [...new Set(candidates)] };
+}
+
+/** What readers ask the tokenizer for console output: its head and its tail. */
+export function outputBudget(limits: ResultLimits): HeadAndTail {
+  return { headAndTail: limits.maxOutputBytes };
+}
+
+/** The attribute as written, or undefined when absent: the agent's readers test `IsNullOrEmpty`, not trimmed. */
+export function rawAttr(attrs: XmlAttributes, name: string): string | undefined {
+  return Object.prototype.hasOwnProperty.call(attrs, name) ? attrs[name] : undefined;
+}
+
+/** Case-insensitive equality, as the agent's readers compare outcome values (`StringComparison.OrdinalIgnoreCase`). */
+export function same(value: string | undefined, expected: string): boolean {
+  return value !== undefined && value.toLowerCase() === expected.toLowerCase();
+}
+
+/**
+ * Collects the sub-results of one result within the service's limits (MAX_SUB_RESULTS_PER_LEVEL per level,
+ * MAX_SUB_RESULT_LEVELS deep) and the text budget; what does not fit is counted as cut.
+ */
+export class SubResultBudget {
+  private textLeft: number;
+  constructor(
+    private readonly ctx: ReaderContext,
+  ) {
+    this.textLeft = ctx.limits.maxSubResultTextBytes;
+  }
+
+  /** Adds `sub` to `list` (at nesting `level`, 1 for a result's own sub-results); false when it did not fit. */
+  add(list: SubResult[], sub: SubResult, level: number): boolean {
+    if (level > MAX_SUB_RESULT_LEVELS) {
+      this.ctx.truncated('sub-result level');
+      return false;
+    }
+    if (list.length >= MAX_SUB_RESULTS_PER_LEVEL) {
+      this.ctx.truncated('sub-result');
+      return false;
+    }
+    const text = (sub.errorMessage?.length ?? 0) + (sub.stackTrace?.length ?? 0) + (sub.stdout?.length ?? 0) + (sub.stderr?.length ?? 0);
+    if (text > this.textLeft) {
+      if (text > 0) this.ctx.truncated('sub-result text');
+      sub.errorMessage = sub.errorMessage?.slice(0, Math.min(200, this.textLeft));
+      sub.stackTrace = undefined;
+      sub.stdout = undefined;
+      sub.stderr = undefined;
+      this.textLeft -= sub.errorMessage?.length ?? 0;
+    } else {
+      this.textLeft -= text;
+    }
+    list.push(sub);
+    return true;
+  }
 }
 
 /** Readers track their own element path where a name alone is ambiguous (`message` under `failure` or `reason`). */

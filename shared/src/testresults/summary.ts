@@ -3,6 +3,8 @@ import { firstLine } from './reader';
 
 /** How many failed tests the Markdown summary lists (the rest are counted). */
 export const SUMMARY_MAX_FAILURES = 50;
+/** How many flaky tests it names (the rest are counted). */
+export const SUMMARY_MAX_FLAKY = 50;
 /** How many of the slowest tests it lists. */
 export const SUMMARY_MAX_SLOWEST = 10;
 /** Cells are cut to this many characters: the summary is a page people scan, not the full report. */
@@ -22,6 +24,8 @@ export interface FileSummary {
   file: string;
   format?: ResultFormat;
   counts?: ResultCounts;
+  /** Tests that failed, then passed on a rerun (counted as passed). */
+  flaky?: number;
   /** Why the file was not published. */
   problem?: string;
 }
@@ -35,6 +39,9 @@ export class SummaryCollector {
   durationMs = 0;
   failed: FailedTest[] = [];
   failedCount = 0;
+  /** Names of the first flaky tests, and how many there were. */
+  flaky: string[] = [];
+  flakyCount = 0;
   slowest: TimedTest[] = [];
   readonly files: FileSummary[] = [];
 
@@ -48,6 +55,10 @@ export class SummaryCollector {
       if (this.failed.length < SUMMARY_MAX_FAILURES) {
         this.failed.push({ name: result.fullName, message: firstLine(result.errorMessage ?? result.stackTrace) });
       }
+    }
+    if (result.flaky) {
+      this.flakyCount++;
+      if (this.flaky.length < SUMMARY_MAX_FLAKY) this.flaky.push(result.fullName);
     }
     if (duration > 0) this.noteDuration({ name: result.fullName, durationMs: duration });
   }
@@ -69,6 +80,8 @@ export class SummaryCollector {
       if (this.failed.length >= SUMMARY_MAX_FAILURES) break;
       this.failed.push(failure);
     }
+    this.flakyCount += other.flakyCount;
+    for (const name of other.flaky) if (this.flaky.length < SUMMARY_MAX_FLAKY) this.flaky.push(name);
     for (const test of other.slowest) this.noteDuration(test);
   }
 }
@@ -131,6 +144,19 @@ export function summaryMarkdown(summary: SummaryCollector, options: SummaryOptio
       '',
     );
   }
+  if (summary.flakyCount > 0) {
+    const shown = summary.flaky.length;
+    lines.push(
+      shown < summary.flakyCount ? `### Flaky tests (first ${shown} of ${summary.flakyCount})` : '### Flaky tests',
+      '',
+      `${flakyLine(summary.flakyCount)}`,
+      '',
+      '| Test |',
+      '| --- |',
+      ...summary.flaky.map((name) => `| ${cell(name)} |`),
+      '',
+    );
+  }
   if (summary.slowest.length > 0) {
     lines.push(
       '### Slowest tests',
@@ -157,6 +183,11 @@ export function summaryMarkdown(summary: SummaryCollector, options: SummaryOptio
   return lines.join('\n');
 }
 
+/** The line that counts flaky tests, in the log and the Markdown summary. */
+export function flakyLine(count: number): string {
+  return `${count} flaky test${count === 1 ? '' : 's'}: failed, then passed on a rerun (counted as passed)`;
+}
+
 /** The short table printed in the task's log. */
 export function summaryTable(summary: SummaryCollector, display: (file: string) => string = (f) => f): string[] {
   const header = ['Total', 'Passed', 'Failed', 'Skipped', 'Other'];
@@ -171,6 +202,11 @@ export function summaryTable(summary: SummaryCollector, display: (file: string) 
   const line = (cells: string[], last: string) => `${cells.map((v, i) => v.padStart(widths[i])).join('  ')}  ${last}`;
   const out = [line(header, 'File')];
   for (const row of rows) out.push(line(row.slice(0, 5), row[5]));
+  if (summary.flakyCount > 0) {
+    out.push(`${flakyLine(summary.flakyCount)}:`);
+    for (const name of summary.flaky.slice(0, 10)) out.push(`  ${name}`);
+    if (summary.flakyCount > 10) out.push(`  … and ${summary.flakyCount - 10} more (see the run summary)`);
+  }
   if (summary.failedCount > 0) {
     out.push(`Failed tests (${summary.failedCount}):`);
     for (const f of summary.failed.slice(0, 10)) out.push(`  ${f.name}${f.message ? `: ${f.message.slice(0, CELL_CHARS)}` : ''}`);

@@ -4,11 +4,13 @@
 // It checks what a reader relies on (names, nesting, quoting, one root, complete file) and skips what it does not
 // need without decoding it, which is where its speed comes from.
 // Why our own and not a library: `npx tsx bench/results/index.ts` (32 MiB JUnit file, 100,000 cases, best of 5, each
-// parser in its own process; 2-core machine shared with other work, Node 20) measured, full TestResult objects out:
-//   ours 121.9 MB/s, 109 MiB peak RSS · fast-xml-parser 47.0 MB/s, 303 MiB (2.60× slower) · xml2js 10.2 MB/s,
-//   1776 MiB (11.9× slower) · saxes 174.0 MB/s, 94 MiB, tokenizing only (no TestResult objects built, so not a like
-//   for like figure; and it lets a DOCTYPE through, which ours refuses).
+// parser in its own process; Node 20 on a 2-core machine shared with other work, two runs) measured, full TestResult
+// objects out: ours 121.9 / 121.4 MB/s, 109-115 MiB peak RSS · fast-xml-parser 47.0 / 38.8 MB/s, 303-368 MiB (2.6× /
+// 3.1× slower) · xml2js 10.2 / 6.3 MB/s, ~1.6-1.8 GiB · saxes 174.0 / 161.7 MB/s, 93 MiB, but tokenizing only (no
+// TestResult objects built, so not a like-for-like figure; and it lets a DOCTYPE through, which ours refuses).
 // saxes is therefore only a devDependency, for the benchmark.
+
+import { isUtf8 } from 'node:buffer';
 
 /** The file is not (complete, acceptable) XML. The message says what and where, never the file's content. */
 export class XmlError extends Error {
@@ -24,14 +26,30 @@ export interface XmlLimits {
 
 export const DEFAULT_XML_LIMITS: XmlLimits = { maxDepth: 256, maxMarkupBytes: 8 * 1024 * 1024 };
 
+export interface XmlOptions {
+  /**
+   * Refuse a character reference to a character XML does not allow (`&#x1B;`, `&#0;`), as .NET's `XmlReader.Create`
+   * does with its default CheckCharacters (the agent's JUnit, NUnit, xUnit and CTest readers). Off: such a reference
+   * is read as the character, as .NET's `XmlDocument.LoadXml` does (the agent's TRX reader).
+   */
+  strictCharacterReferences?: boolean;
+}
+
 export type XmlAttributes = Record<string, string>;
+
+/** A text budget that keeps the start and the end of a long text: half the bytes each, the cut said between. */
+export interface HeadAndTail {
+  headAndTail: number;
+}
 
 export interface XmlHandler {
   /**
    * An element starts. `name` is the local name (prefix dropped). Return a byte budget to receive the element's
-   * text (its own and its descendants', CDATA included) at its `close`; 0 or nothing to skip it.
+   * text (its own and its descendants', CDATA included) at its `close`; 0 or nothing to skip it. A number keeps the
+   * first bytes; `{ headAndTail }` keeps the first and the last half of that budget (for console output, whose end
+   * usually says what went wrong).
    */
-  open(name: string, attrs: XmlAttributes, depth: number): number | void;
+  open(name: string, attrs: XmlAttributes, depth: number): number | HeadAndTail | void;
   /** The element ends; `text` is set when `open` asked for it, `truncated` when it was longer than the budget. */
   close(name: string, depth: number, text: string | undefined, truncated: boolean): void;
 }
@@ -64,6 +82,51 @@ const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0
 
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
+/** Bytes XML 1.0 never allows, raw, anywhere in a document: C0 controls other than tab, line feed and return. */
+const FORBIDDEN_BYTES = Array.from({ length: 32 }, (_, b) => b).filter((b) => b !== 0x09 && b !== 0x0a && b !== 0x0d);
+/** UTF-8 of U+FFFE and U+FFFF start with these two bytes (third byte 0xBE or 0xBF); XML allows neither. */
+const EF_BF = Buffer.from([0xef, 0xbf]);
+
+/** The XML 1.0 `Char` production. */
+function isXmlChar(code: number): boolean {
+  return (
+    code === 0x09 ||
+    code === 0x0a ||
+    code === 0x0d ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff)
+  );
+}
+
+function hexByte(b: number): string {
+  return `0x${b.toString(16).toUpperCase().padStart(2, '0')}`;
+}
+
+/** Bytes of an incomplete UTF-8 sequence at the end of `buf` (0 when it ends on a character boundary). */
+function incompleteTail(buf: Buffer, from: number): number {
+  const end = buf.length;
+  for (let back = 1; back <= 3 && end - back >= from; back++) {
+    const b = buf[end - back];
+    if ((b & 0xc0) === 0x80) continue;
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return need > back ? back : 0;
+  }
+  return 0;
+}
+
+/** Index of the first byte that does not start or continue valid UTF-8, for the error message. */
+function firstInvalidUtf8(buf: Buffer, from: number): number {
+  let i = from;
+  while (i < buf.length) {
+    const b = buf[i];
+    const need = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (need === 0 || i + need > buf.length || !isUtf8(buf.subarray(i, i + need))) return i;
+    i += need;
+  }
+  return buf.length;
+}
+
 // Buffer#toString checks its arguments and looks up the encoding on every call; for the millions of short names
 // and values a big file has, that wrapper costs more than the decoding. The slice bindings behind it are used
 // directly where Node has them (it always has, but they are undocumented, hence the fallback).
@@ -79,24 +142,50 @@ const utf8Text = fastSlices
   ? (buf: Buffer, start: number, end: number) => (buf as unknown as SliceBindings).utf8Slice(start, end)
   : (buf: Buffer, start: number, end: number) => buf.toString('utf8', start, end);
 
-function decodeEntities(text: string): string {
-  return text.replace(/&(#[xX][0-9a-fA-F]{1,8}|#[0-9]{1,10}|[A-Za-z_][\w.-]*);/g, (_whole, ref: string) => {
-    if (ref[0] !== '#') {
-      const value = PREDEFINED[ref];
-      if (value === undefined) throw new XmlError(`undefined entity '&${ref.slice(0, 40)};' (no DTD is read)`);
-      return value;
-    }
-    const code = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+/** The value of a character reference's digits (`#x1B`, `#27`), or NaN. */
+function referencedCode(ref: string): number {
+  return ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+}
+
+/** Why a reference (what lies between `&` and `;`) is refused, or undefined when it is one we read. */
+function badReference(ref: string, strict: boolean): string | undefined {
+  if (ref[0] === '#') {
+    if (!/^#(?:x[0-9a-fA-F]{1,8}|[0-9]{1,10})$/.test(ref)) return `a malformed character reference '&${ref.slice(0, 12)};'`;
+    const code = referencedCode(ref);
+    if (strict && !isXmlChar(code)) return `a character reference '&${ref};' to a character XML does not allow`;
+    return undefined;
+  }
+  if (PREDEFINED[ref] === undefined) return `an undefined entity '&${ref.slice(0, 40)};' (no DTD is read)`;
+  return undefined;
+}
+
+function decodeEntities(text: string, strict: boolean): string {
+  // An `&` that starts no reference is not well-formed: every `&` must match here.
+  let matched = 0;
+  const decoded = text.replace(/&([^&;\s<]{1,40});/g, (_whole, ref: string) => {
+    matched++;
+    const bad = badReference(ref, strict);
+    if (bad) throw new XmlError(`is not well-formed XML: it has ${bad}`);
+    if (ref[0] !== '#') return PREDEFINED[ref];
+    const code = referencedCode(ref);
     const valid = code > 0 && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff);
     return valid ? String.fromCodePoint(code) : '\ufffd';
   });
+  if (matched !== countAmpersands(text)) throw new XmlError("is not well-formed XML: it has an '&' that starts no reference");
+  return decoded;
+}
+
+function countAmpersands(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('&'); i >= 0; i = text.indexOf('&', i + 1)) n++;
+  return n;
 }
 
 /** An attribute value that has `&` or literal white space other than spaces (the caller checked the bytes). */
-function normaliseAttribute(raw: string): string {
+function normaliseAttribute(raw: string, strict: boolean): string {
   // XML attribute-value normalisation: literal white space becomes a space; &#10; stays a line break.
   const value = raw.replace(/\r\n|[\t\n\r]/g, ' ');
-  return value.includes('&') ? decodeEntities(value) : value;
+  return value.includes('&') ? decodeEntities(value, strict) : value;
 }
 
 /** UTF-8 bytes → string, dropping a multi-byte sequence cut at the end (a budget can cut one). */
@@ -121,6 +210,11 @@ interface Capture {
   parts: string[];
   /** Raw bytes of the text run in progress (entities are decoded once the run ends). */
   run: Buffer[];
+  /** Head-and-tail captures: bytes kept from the end once the head is full, and how many were dropped between. */
+  tailBudget: number;
+  tail: { bytes: Buffer; cdata: boolean }[];
+  tailBytes: number;
+  cutBytes: number;
 }
 
 /**
@@ -143,11 +237,23 @@ export class XmlTokenizer {
   private rootSeen = false;
   private rootClosed = false;
   private offset = 0;
+  /** An incomplete UTF-8 sequence at the end of the last chunk, checked once its next bytes arrive. */
+  private utf8Carry: Buffer | undefined;
+  /** The start of a reference (`&#x1`) that a chunk boundary cut, completed by the next chunk's text. */
+  private refCarry = '';
+  /** Where the next `&` of the current buffer is, so that each text region does not rescan the rest of the buffer. */
+  private ampBuffer: Buffer | undefined;
+  private ampAt = -1;
+  /** See XmlOptions; a reader may turn it on once the root element says which format the file is. */
+  strictCharacterReferences: boolean;
 
   constructor(
     private readonly handler: XmlHandler,
     private readonly limits: XmlLimits = DEFAULT_XML_LIMITS,
-  ) {}
+    options: XmlOptions = {},
+  ) {
+    this.strictCharacterReferences = options.strictCharacterReferences ?? false;
+  }
 
   /** Bytes consumed so far; error messages use it to say where. */
   get position(): number {
@@ -155,9 +261,8 @@ export class XmlTokenizer {
   }
 
   write(chunk: Buffer): void {
-    // XML forbids NUL anywhere; a file holding one (a sparse or zero-filled file included) ends here, at once.
-    const nul = this.started ? chunk.indexOf(0) : -1;
-    if (nul >= 0) throw new XmlError(`is not well-formed XML: it has a NUL byte at byte ${this.offset + this.pendingBytes + (this.carry?.length ?? 0) + nul}`);
+    this.ampBuffer = undefined;
+    if (this.started) this.checkCharacters(chunk, 0, this.offset + this.pendingBytes + (this.carry?.length ?? 0));
     if (this.carry && this.mode === Mode.Text && !this.tagMayEndIn(chunk)) {
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
@@ -186,8 +291,7 @@ export class XmlTokenizer {
       }
       if (buf[pos] !== LT) throw new XmlError('is not an XML document (it does not start with markup)');
       this.started = true;
-      const nul = buf.indexOf(0, pos);
-      if (nul >= 0) throw new XmlError(`is not well-formed XML: it has a NUL byte at byte ${this.offset + nul}`);
+      this.checkCharacters(buf, pos, this.offset);
     }
     while (pos < len) {
       if (this.mode === Mode.Comment) {
@@ -200,7 +304,7 @@ export class XmlTokenizer {
       if (this.mode === Mode.CData) {
         const end = buf.indexOf(']]>', pos, 'latin1');
         const stop = end < 0 ? Math.max(pos, len - 2) : end;
-        if (this.capture && stop > pos) this.take(buf, pos, stop);
+        if (this.capture && stop > pos) this.take(buf, pos, stop, true);
         if (end < 0) return this.keep(buf, stop);
         if (this.capture) this.endRun(true);
         pos = end + 3;
@@ -210,10 +314,8 @@ export class XmlTokenizer {
       const lt = buf.indexOf(LT, pos);
       const textEnd = lt < 0 ? len : lt;
       if (textEnd > pos) this.text(buf, pos, textEnd);
-      if (lt < 0) {
-        pos = len;
-        break;
-      }
+      if (lt < 0) break;
+      if (this.refCarry) throw this.error("is not well-formed XML: it has an '&' that starts no reference", lt);
       if (this.capture) this.endRun(false);
       const next = this.markup(buf, lt);
       if (next < 0) return this.keep(buf, lt);
@@ -223,6 +325,7 @@ export class XmlTokenizer {
   }
 
   end(): void {
+    if (this.utf8Carry) throw this.error('is not well-formed XML: it ends inside a UTF-8 character');
     if (this.mode === Mode.Comment) throw this.error('ends inside a comment (the file is truncated)');
     if (this.mode === Mode.CData) throw this.error('ends inside a CDATA section (the file is truncated)');
     if (this.carry && this.carry.length > 0) throw this.error('ends inside a tag (the file is truncated)');
@@ -232,6 +335,52 @@ export class XmlTokenizer {
       const open = this.stack[this.stack.length - 1];
       throw this.error(`ends before <${open}> is closed (the file is truncated)`);
     }
+  }
+
+  /**
+   * Refuses what the agent's .NET reader refuses before it parses anything: a raw character XML 1.0 does not allow
+   * (a C0 control other than tab, line feed and return, or U+FFFE/U+FFFF) and bytes that are not UTF-8. A NUL ends
+   * a sparse or zero-filled file here, at its first chunk. `base` is the stream offset of `buf[0]`.
+   */
+  private checkCharacters(buf: Buffer, from: number, base: number): void {
+    // One native scan per forbidden byte is several times faster than a loop over every byte in JavaScript.
+    let first = -1;
+    for (const b of FORBIDDEN_BYTES) {
+      const at = buf.indexOf(b, from);
+      if (at >= 0 && (first < 0 || at < first)) first = at;
+    }
+    if (first >= 0) {
+      const what = buf[first] === 0 ? 'a NUL byte' : `the control character ${hexByte(buf[first])}`;
+      throw new XmlError(`is not well-formed XML: it has ${what} at byte ${base + first}`);
+    }
+    let start = from;
+    if (this.utf8Carry) {
+      const carried = this.utf8Carry;
+      const lead = carried[0];
+      const need = (lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2) - carried.length;
+      const joined = Buffer.concat([carried, buf.subarray(from, from + need)]);
+      this.utf8Carry = undefined;
+      if (joined.length < carried.length + need) {
+        this.utf8Carry = joined;
+        return;
+      }
+      if (!isUtf8(joined)) throw new XmlError(`is not well-formed XML: it has bytes that are not UTF-8 at byte ${base - carried.length}`);
+      if (joined[0] === 0xef && joined[1] === 0xbf && (joined[2] === 0xbe || joined[2] === 0xbf)) {
+        throw new XmlError(`is not well-formed XML: it has the non-character U+FFF${joined[2] === 0xbe ? 'E' : 'F'} at byte ${base - carried.length}`);
+      }
+      start = from + need;
+    }
+    const cut = incompleteTail(buf, start);
+    const end = buf.length - cut;
+    if (start < end && !isUtf8(buf.subarray(start, end))) {
+      throw new XmlError(`is not well-formed XML: it has bytes that are not UTF-8 at byte ${base + firstInvalidUtf8(buf.subarray(0, end), start)}`);
+    }
+    for (let at = buf.indexOf(EF_BF, start); at >= 0 && at + 2 < end; at = buf.indexOf(EF_BF, at + 1)) {
+      if (buf[at + 2] === 0xbe || buf[at + 2] === 0xbf) {
+        throw new XmlError(`is not well-formed XML: it has the non-character U+FFF${buf[at + 2] === 0xbe ? 'E' : 'F'} at byte ${base + at}`);
+      }
+    }
+    if (cut > 0) this.utf8Carry = Buffer.from(buf.subarray(end));
   }
 
   private error(problem: string, at?: number): XmlError {
@@ -283,21 +432,119 @@ export class XmlTokenizer {
       }
       return;
     }
-    if (this.capture) this.take(buf, start, end);
+    this.checkReferences(buf, start, end);
+    if (this.capture) this.take(buf, start, end, false);
   }
 
-  /** Adds bytes to the run being captured, within the budget. */
-  private take(buf: Buffer, start: number, end: number): void {
+  /**
+   * Every `&` in text must start a reference this reader knows (the five predefined entities or a character
+   * reference), whether or not the text is read: a file with a bare `&` or `&nbsp;` is not well-formed, and the
+   * agent refuses it. A reference cut by the end of the chunk is finished with the next one.
+   */
+  private checkReferences(buf: Buffer, start: number, end: number): void {
+    let from = start;
+    if (this.refCarry) {
+      const semi = buf.indexOf(0x3b, start);
+      const stop = semi >= 0 && semi < end ? semi : end;
+      const ref = this.refCarry + buf.toString('latin1', start, stop);
+      if (stop === end) {
+        if (ref.length > 42) throw this.error("is not well-formed XML: it has an '&' that starts no reference", start);
+        this.refCarry = ref;
+        return;
+      }
+      this.refCarry = '';
+      this.checkReference(ref.slice(1), start);
+      from = stop + 1;
+    }
+    for (let amp = this.nextAmpersand(buf, from); amp >= 0 && amp < end; amp = this.nextAmpersand(buf, from)) {
+      const limit = Math.min(end, amp + 42);
+      let semi = amp + 1;
+      while (semi < limit && buf[semi] !== 0x3b) semi++;
+      if (semi >= limit) {
+        if (limit === end && end === buf.length) {
+          this.refCarry = buf.toString('latin1', amp, end);
+          return;
+        }
+        throw this.error("is not well-formed XML: it has an '&' that starts no reference", amp);
+      }
+      this.checkReference(buf.toString('latin1', amp + 1, semi), amp);
+      from = semi + 1;
+    }
+  }
+
+  private checkReference(ref: string, at: number): void {
+    const bad = ref.length === 0 || /[\s<&]/.test(ref) ? "an '&' that starts no reference" : badReference(ref, this.strictCharacterReferences);
+    if (bad) throw this.error(`is not well-formed XML: it has ${bad}`, at);
+  }
+
+  /** The first `&` at or after `from` in `buf`, scanning each buffer once however many text regions it has. */
+  private nextAmpersand(buf: Buffer, from: number): number {
+    if (this.ampBuffer !== buf || (this.ampAt >= 0 && this.ampAt < from)) {
+      this.ampBuffer = buf;
+      this.ampAt = buf.indexOf(0x26, from);
+    } else if (this.ampAt < 0) {
+      return -1;
+    }
+    return this.ampAt;
+  }
+
+  /** Adds bytes to the run being captured, within the budget; past it, to the tail when one is kept. */
+  private take(buf: Buffer, start: number, end: number, cdata: boolean): void {
     const capture = this.capture!;
     const room = capture.budget - capture.used;
-    if (room <= 0) {
-      capture.truncated = true;
-      return;
+    const take = Math.max(0, Math.min(room, end - start));
+    if (take > 0) {
+      capture.run.push(Buffer.from(buf.subarray(start, start + take)));
+      capture.used += take;
     }
-    const take = Math.min(room, end - start);
-    if (take < end - start) capture.truncated = true;
-    capture.run.push(Buffer.from(buf.subarray(start, start + take)));
-    capture.used += take;
+    if (take === end - start) return;
+    capture.truncated = true;
+    if (capture.tailBudget === 0) return;
+    capture.tail.push({ bytes: Buffer.from(buf.subarray(start + take, end)), cdata });
+    capture.tailBytes += end - start - take;
+    // Drop from the front what the tail no longer needs, keeping at most twice its budget in hand.
+    while (capture.tailBytes - capture.tail[0].bytes.length >= capture.tailBudget) {
+      const dropped = capture.tail.shift()!;
+      capture.tailBytes -= dropped.bytes.length;
+      capture.cutBytes += dropped.bytes.length;
+    }
+    if (capture.tailBytes > 2 * capture.tailBudget) {
+      const first = capture.tail[0];
+      const excess = capture.tailBytes - capture.tailBudget;
+      first.bytes = Buffer.from(first.bytes.subarray(excess));
+      capture.tailBytes -= excess;
+      capture.cutBytes += excess;
+    }
+  }
+
+  /** The kept end of a head-and-tail capture as text: cut at the front to whole characters and references. */
+  private tailText(capture: Capture): string {
+    let excess = capture.tailBytes - capture.tailBudget;
+    const out: string[] = [];
+    let first = true;
+    for (let i = 0; i < capture.tail.length; ) {
+      const cdata = capture.tail[i].cdata;
+      const group: Buffer[] = [];
+      for (; i < capture.tail.length && capture.tail[i].cdata === cdata; i++) group.push(capture.tail[i].bytes);
+      let bytes = group.length === 1 ? group[0] : Buffer.concat(group);
+      if (first && excess > 0) {
+        bytes = bytes.subarray(Math.min(excess, bytes.length));
+        excess = 0;
+      }
+      let lead = 0;
+      if (first) while (lead < bytes.length && (bytes[lead] & 0xc0) === 0x80) lead++;
+      let text = bytes.toString('utf8', lead);
+      if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
+      if (!cdata && text.includes('&')) {
+        // The cut may have left the end of a reference at the front.
+        if (first) text = text.replace(/^[^&<\s]{0,41};/, '');
+        text = decodeEntities(text, this.strictCharacterReferences);
+      }
+      out.push(text);
+      first = false;
+    }
+    capture.cutBytes += Math.max(0, capture.tailBytes - capture.tailBudget);
+    return out.join('');
   }
 
   /** A text run or CDATA section ended: decode it whole (a chunk may have split a character or an entity). */
@@ -311,7 +558,7 @@ export class XmlTokenizer {
     if (!cdata && text.includes('&')) {
       // A cut run may end in half an entity; leave that part out rather than misread it.
       if (capture.truncated) text = text.replace(/&[^;\s]*$/, '');
-      text = decodeEntities(text);
+      text = decodeEntities(text, this.strictCharacterReferences);
     }
     capture.parts.push(text);
   }
@@ -412,6 +659,7 @@ export class XmlTokenizer {
         if (b === quote) break;
         if (b === 0x26 || b === 0x09 || b === 0x0a || b === 0x0d) special = true;
         else if (b >= 0x80) ascii = false;
+        else if (b === LT) throw this.error(`is not well-formed XML: it has '<' in an attribute value of <${head.name}>`, close);
       }
       if (close >= len) return -1;
       if (Object.prototype.hasOwnProperty.call(attrs, attr.local)) {
@@ -419,7 +667,7 @@ export class XmlTokenizer {
         throw this.error(`has a repeated attribute '${attr.name}' in <${head.name}>`, i);
       }
       const raw = ascii ? latin1(buf, i + 1, close) : utf8Text(buf, i + 1, close);
-      attrs[attr.local] = special ? normaliseAttribute(raw) : raw;
+      attrs[attr.local] = special ? normaliseAttribute(raw, this.strictCharacterReferences) : raw;
       i = close + 1;
     }
     if (this.stack.length >= this.limits.maxDepth) {
@@ -428,9 +676,14 @@ export class XmlTokenizer {
     this.rootSeen = true;
     this.stack.push(head.name);
     const depth = this.stack.length;
-    const budget = this.handler.open(head.local, attrs, depth);
-    if (budget && budget > 0 && !this.capture) {
-      this.capture = { depth, budget, used: 0, truncated: false, parts: [], run: [] };
+    const asked = this.handler.open(head.local, attrs, depth);
+    if (asked && !this.capture) {
+      const headAndTail = typeof asked === 'object';
+      const bytes = headAndTail ? asked.headAndTail : asked;
+      if (bytes > 0) {
+        const tailBudget = headAndTail ? Math.floor(bytes / 2) : 0;
+        this.capture = { depth, budget: bytes - tailBudget, used: 0, truncated: false, parts: [], run: [], tailBudget, tail: [], tailBytes: 0, cutBytes: 0 };
+      }
     }
     if (selfClosing) this.finishElement(head.local, depth);
     return i;
@@ -459,6 +712,10 @@ export class XmlTokenizer {
     if (capture && capture.depth === depth) {
       this.endRun(false);
       text = capture.parts.length === 1 ? capture.parts[0] : capture.parts.join('');
+      if (capture.tail.length > 0) {
+        const tail = this.tailText(capture);
+        text = `${text}\n[… ${capture.cutBytes} bytes cut …]\n${tail}`;
+      }
       truncated = capture.truncated;
       this.capture = undefined;
     }

@@ -1,34 +1,37 @@
-import type { RunInfo, TestOutcome } from './model';
+import type { RuleSet, RunInfo, TestOutcome } from './model';
 import {
   attr,
   clip,
   ElementPath,
   isoDate,
   nonEmpty,
+  outputBudget,
+  rawAttr,
+  same,
   secondsToMs,
   type FormatReader,
   type ReaderContext,
 } from './reader';
 import type { XmlAttributes } from './xml';
 
-/** xUnit.net `result` → Azure DevOps outcome (README.md beside this file). */
-export function xunitOutcome(result: string | undefined): TestOutcome {
-  switch (result) {
-    case 'Pass':
-      return 'Passed';
-    case 'Fail':
-      return 'Failed';
-    case 'Skip':
-    case 'NotRun':
-      return 'NotExecuted';
-    default:
-      return 'Inconclusive';
-  }
+/**
+ * xUnit.net outcome (README.md beside this file). The agent (XunitResultReader.ReadResults): a `failure` child →
+ * Failed, `Pass` → Passed, anything else NotExecuted. The API rules: a `failure` child or `Fail` fail it,
+ * Skip/Skipped/NotRun skip it, anything else is other. Values compare case-insensitively, as the agent's do.
+ */
+export function xunitOutcome(result: string | undefined, hasFailure = false, rules: RuleSet = 'api'): TestOutcome {
+  if (hasFailure) return 'Failed';
+  if (same(result, 'Pass')) return 'Passed';
+  if (rules === 'agent') return 'NotExecuted';
+  if (same(result, 'Fail')) return 'Failed';
+  if (same(result, 'Skip') || same(result, 'Skipped') || same(result, 'NotRun')) return 'NotExecuted';
+  return 'Inconclusive';
 }
 
 interface Case {
   depth: number;
   attrs: XmlAttributes;
+  hasFailure: boolean;
   message?: string;
   stackTrace?: string;
   exceptionType?: string;
@@ -36,20 +39,39 @@ interface Case {
   stdout?: string;
 }
 
-/** xUnit.net v2 `-xml` output (`<assemblies>`; a lone `<assembly>` too): every `<test>`. */
+/**
+ * xUnit.net `-xml` output. The agent reads `/assemblies/assembly/collection/test` only; the API rules also read a
+ * root `<assembly>` as if it were inside `<assemblies>`, and the `class/test` elements of xUnit 1.x files.
+ */
 export function xunitReader(ctx: ReaderContext): FormatReader {
   const run: RunInfo = { format: 'xunit2', attachments: [] };
-  const { limits } = ctx;
+  const { limits, rules } = ctx;
   const at = new ElementPath();
+  let root = '';
   let assembly: string | undefined;
   let current: Case | undefined;
+
+  /** Is a `<test>` here a result under the rules? Its parent is at.at(1), and so on up. */
+  const isResult = (depth: number): boolean => {
+    const parent = at.at(1);
+    const offset = root === 'assemblies' ? 1 : 0;
+    if (at.at(2) !== 'assembly' || depth !== 3 + offset) return false;
+    if (root === 'assembly' && rules === 'agent') return false;
+    return parent === 'collection' || (rules === 'api' && parent === 'class');
+  };
 
   return {
     run,
     open(name, attrs, depth) {
       at.push(name);
+      if (depth === 1) {
+        root = name;
+        if (root === 'assembly' && rules === 'agent') {
+          run.unread = "gives no results: its root is <assembly>, and the agent's xUnit reader reads /assemblies/assembly only";
+        }
+      }
       if (!current) {
-        if (name === 'test') current = { depth, attrs };
+        if (name === 'test' && isResult(depth)) current = { depth, attrs, hasFailure: false };
         else if (name === 'assembly') {
           assembly = attr(attrs, 'name')?.split(/[\\/]/).pop();
           if (!run.startedDate && attrs['run-date']) {
@@ -61,6 +83,8 @@ export function xunitReader(ctx: ReaderContext): FormatReader {
       const parent = at.at(1);
       switch (name) {
         case 'failure':
+          if (depth !== current.depth + 1) return;
+          current.hasFailure = true;
           current.exceptionType = attr(attrs, 'exception-type');
           return;
         case 'message':
@@ -70,7 +94,7 @@ export function xunitReader(ctx: ReaderContext): FormatReader {
         case 'reason':
           return depth === current.depth + 1 ? limits.maxMessageBytes : undefined;
         case 'output':
-          return depth === current.depth + 1 ? limits.maxOutputBytes : undefined;
+          return depth === current.depth + 1 ? outputBudget(limits) : undefined;
       }
     },
     close(name, depth, text, truncated) {
@@ -93,7 +117,9 @@ export function xunitReader(ctx: ReaderContext): FormatReader {
 
   function emitCase(cur: Case): void {
     const { attrs } = cur;
-    const name = attr(attrs, 'name') ?? '(unnamed test)';
+    // The agent's mandatory fields: `name` (automated test name) and `method` (title); the API rules keep every test.
+    if (rules === 'agent' && (!rawAttr(attrs, 'name') || !rawAttr(attrs, 'method'))) return;
+    const name = attr(attrs, 'name') ?? attr(attrs, 'method') ?? '(unnamed test)';
     const type = attr(attrs, 'type');
     const method = attr(attrs, 'method');
     let fullName = name;
@@ -104,7 +130,7 @@ export function xunitReader(ctx: ReaderContext): FormatReader {
       title: clip(ctx, name, limits.maxNameChars, 'test name')!,
       fullName: clip(ctx, fullName, limits.maxNameChars, 'test name')!,
       storage: clip(ctx, type ?? assembly, limits.maxNameChars, 'test name'),
-      outcome: xunitOutcome(attrs.result),
+      outcome: xunitOutcome(attrs.result, cur.hasFailure, rules),
       durationMs: secondsToMs(attrs.time),
       errorMessage: clip(ctx, message ?? cur.reason, limits.maxMessageBytes, 'error message'),
       stackTrace: cur.stackTrace,

@@ -1,5 +1,4 @@
-import { buildImage } from '../../../shared/src/docker/build';
-import { connectEngine } from '../../../shared/src/docker/engine';
+import { buildImage, connectEngine } from '../../../shared/src/docker';
 import { runTask } from '../../../shared/src/pipeline';
 import { passwordLogin } from '../../../shared/src/registry';
 import { namingInput, readBuildTestRunnerInputs } from './inputs';

@@ -1,14 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BuildError, ociLabels, type BuildImageOptions, type BuilderChoice } from '../../../shared/src/docker/build';
-import { readDockerignore } from '../../../shared/src/docker/context';
-import { DockerignoreError } from '../../../shared/src/docker/dockerignore';
-import { dockerfileStages, targetProblem } from '../../../shared/src/docker/dockerfile';
-import type { Log } from '../../../shared/src/log';
+import { BuildError, ociLabels, type BuildImageOptions, type BuilderChoice, readDockerignore, DockerignoreError, dockerfileStages, targetProblem } from '../../../shared/src/docker';
+import { type Log, InputError, inputOfLogin, readBool, readKeyValueLines, readPick, readRegistryLogin, readString, type InputSource } from '../../../shared/src/pipeline';
 import type { RegistryLogin } from '../../../shared/src/registry';
-import {
-  InputError, inputOfLogin, readBool, readKeyValueLines, readPick, readRegistryLogin, readString, type InputSource,
-} from '../../../shared/src/pipeline';
 import { characterProblem, InvalidReferenceError, parseReference, printable, sameRegistry, tagProblem } from '../../../shared/src/reference';
 
 type Variables = { get(name: string): string | undefined };

@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
-import { packageChart } from '../../../shared/src/helm';
-import { pushChartToRegistry } from '../../../shared/src/helm/registry-target';
+import { packageChart, pushChartToRegistry } from '../../../shared/src/helm';
 import { runTask } from '../../../shared/src/pipeline';
 import { namingInput, readPackageHelmChartInputs } from './inputs';
 

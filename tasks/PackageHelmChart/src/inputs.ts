@@ -1,9 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ChartError, DEFAULT_IMAGE_VALUES_KEY, type ChartOption, type PackageChartOptions } from '../../../shared/src/helm';
-import { resolveChartRepository, type PushChartToRegistryOptions } from '../../../shared/src/helm/registry-target';
-import type { Log } from '../../../shared/src/log';
-import { InputError, inputOfLogin, readBool, readRegistryLogin, readString, type InputSource } from '../../../shared/src/pipeline';
+import { ChartError, DEFAULT_IMAGE_VALUES_KEY, type ChartOption, type PackageChartOptions, resolveChartRepository, type PushChartToRegistryOptions } from '../../../shared/src/helm';
+import { type Log, InputError, inputOfLogin, readBool, readRegistryLogin, readString, type InputSource } from '../../../shared/src/pipeline';
 import { printable } from '../../../shared/src/reference';
 
 export interface PackageHelmChartInputs {

@@ -1,5 +1,5 @@
 import { readBool, readMultiLine, readPath, readPick, readString, type InputSource } from '../../../shared/src/pipeline';
-import type { FormatChoice } from '../../../shared/src/testresults';
+import type { FormatChoice, PipelineNode, RunOrigin } from '../../../shared/src/testresults';
 
 type Variables = { get(name: string): string | undefined };
 
@@ -18,6 +18,38 @@ export interface PublishContainerTestResultsInputs {
   buildPlatform?: string;
   buildConfiguration?: string;
   publishMode: (typeof MODES)[number];
+  /** Where the job runs in the pipeline, from the variables the agent sets for it. */
+  origin: RunOrigin;
+}
+
+/** A positive whole number the agent wrote into a variable, or undefined. */
+function positive(value: string | undefined): number | undefined {
+  const n = Number(value?.trim());
+  return value?.trim() && Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * The build, stage, phase and job the task runs in, as the agent sets them for every job (`Build.BuildId`,
+ * `System.DefinitionId`, `System.StageName`, `System.StageDisplayName`, `System.StageAttempt`, and the same for
+ * Phase and Job): the variables PublishTestResults@2's pipeline reference is made of.
+ */
+export function readRunOrigin(variables: Variables): RunOrigin {
+  const node = (kind: 'Stage' | 'Phase' | 'Job'): PipelineNode | undefined => {
+    const name = variables.get(`System.${kind}Name`)?.trim();
+    if (!name) return undefined;
+    return {
+      name,
+      displayName: variables.get(`System.${kind}DisplayName`)?.trim() || undefined,
+      attempt: positive(variables.get(`System.${kind}Attempt`)),
+    };
+  };
+  return {
+    buildId: positive(variables.get('Build.BuildId')),
+    definitionId: positive(variables.get('System.DefinitionId')),
+    stage: node('Stage'),
+    phase: node('Phase'),
+    job: node('Job'),
+  };
 }
 
 /** Every input of PublishContainerTestResults@1, checked before any file is read or anything is published. */
@@ -35,5 +67,6 @@ export function readPublishContainerTestResultsInputs(inputs: InputSource, varia
     buildPlatform: readString(inputs, 'buildPlatform'),
     buildConfiguration: readString(inputs, 'buildConfiguration'),
     publishMode: readPick(inputs, 'publishMode', MODES, 'api'),
+    origin: readRunOrigin(variables),
   };
 }

@@ -1,5 +1,4 @@
-import { connectEngine, describeEngine } from '../../../shared/src/docker/engine';
-import { PushError, pushImage, recordInLockFile, type ConfirmDigest } from '../../../shared/src/docker/push';
+import { connectEngine, describeEngine, PushError, pushImage, recordInLockFile, type ConfirmDigest } from '../../../shared/src/docker';
 import { runTask } from '../../../shared/src/pipeline';
 import { passwordLogin, RegistryClient, RegistryError, resolveDigest } from '../../../shared/src/registry';
 import { readPushImageByDigestInputs } from './inputs';

@@ -1,11 +1,7 @@
 import * as path from 'node:path';
-import { readLockFile } from '../../../shared/src/docker/push';
-import type { Log } from '../../../shared/src/log';
-import {
-  InputError, readBool, readMultiLine, readRegistryLogin, readRequired, readString, type InputSource, type RegistryConnection,
-} from '../../../shared/src/pipeline';
+import { readLockFile } from '../../../shared/src/docker';
+import { type Log, InputError, readBool, readMultiLine, readRegistryLogin, readRequired, readString, type InputSource, type RegistryConnection, fileWriteProblem, folderWriteProblem } from '../../../shared/src/pipeline';
 import { formatRepository, InvalidReferenceError, parseReference, parseRepository, printable, sameRegistry, tagProblem } from '../../../shared/src/reference';
-import { fileWriteProblem, folderWriteProblem } from '../../../shared/src/writable';
 
 type Variables = { get(name: string): string | undefined };
 

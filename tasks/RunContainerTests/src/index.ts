@@ -1,5 +1,4 @@
-import { connectEngine } from '../../../shared/src/docker/engine';
-import { runTests } from '../../../shared/src/docker/run';
+import { connectEngine, runTests } from '../../../shared/src/docker';
 import { InputError, runTask } from '../../../shared/src/pipeline';
 import { readRunContainerTestsInputs } from './inputs';
 

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { DEFAULT_RESULTS_PATH, splitCommandLine, type RunTestsOptions } from '../../../shared/src/docker/run';
+import { DEFAULT_RESULTS_PATH, splitCommandLine, type RunTestsOptions } from '../../../shared/src/docker';
 import { InputError, readBool, readKeyValueLines, readRequired, readString, readVerbatim, type InputSource } from '../../../shared/src/pipeline';
 import { InvalidReferenceError, parseReference, printable } from '../../../shared/src/reference';
 
