@@ -63,7 +63,12 @@ function separatePackages(libPrefix, used, bundling) {
       b.onResolve({ filter: /^[^./]/ }, async (args) => {
         const pkg = separatePackage(args.path);
         if (!pkg || pkg === bundling || args.namespace === 'separate' || args.pluginData === 'resolving') return undefined;
-        const found = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolving' });
+        const found = await b.resolve(args.path, {
+          kind: args.kind,
+          resolveDir: args.resolveDir,
+          importer: args.importer,
+          pluginData: 'resolving',
+        });
         if (found.errors.length > 0 || !found.path.startsWith(join(nodeModules, ...pkg.split('/')) + sep)) return undefined;
         if (!used.has(pkg)) used.set(pkg, new Set());
         used.get(pkg).add(args.path);
@@ -105,12 +110,21 @@ const common = {
 /** index.js for one task, then lib/ for every separate package it reaches (a lib may reach another). */
 async function bundleTask(source, out, target) {
   const used = new Map();
-  await build({ ...common, entryPoints: [join(source, 'src', 'index.ts')], outfile: join(out, target), plugins: [replaceModules, separatePackages('./lib/', used)] });
+  await build({
+    ...common,
+    entryPoints: [join(source, 'src', 'index.ts')],
+    outfile: join(out, target),
+    plugins: [replaceModules, separatePackages('./lib/', used)],
+  });
   // A package reached only through code the bundle dropped (an unused export of a module's index.ts) needs no lib/.
   const index = readFileSync(join(out, target), 'utf8');
   for (const pkg of [...used.keys()]) if (!index.includes(`./lib/${libFile(pkg)}`)) used.delete(pkg);
   const built = new Map();
-  for (let pending = [...used.keys()]; pending.length > 0; pending = [...used.keys()].filter((pkg) => built.get(pkg) !== [...used.get(pkg)].sort().join())) {
+  for (
+    let pending = [...used.keys()];
+    pending.length > 0;
+    pending = [...used.keys()].filter((pkg) => built.get(pkg) !== [...used.get(pkg)].sort().join())
+  ) {
     for (const pkg of pending) {
       const specifiers = [...used.get(pkg)].sort();
       built.set(pkg, specifiers.join());
@@ -216,4 +230,3 @@ if (isMain(import.meta.url)) {
     console.log(`bundled ${names.length} task(s) into ${relative(process.cwd(), join(root, 'dist', 'tasks')) || '.'}: ${names.join(', ')}`);
   });
 }
-

@@ -44,7 +44,10 @@ const polygon = (points) => (px, py) => {
   }
   return inside;
 };
-const union = (...shapes) => (px, py) => shapes.some((inside) => inside(px, py));
+const union =
+  (...shapes) =>
+  (px, py) =>
+    shapes.some((inside) => inside(px, py));
 
 // ---- the icons ---------------------------------------------------------------------------------------------------
 
@@ -62,7 +65,11 @@ export const ICONS = {
         return angle > -0.45 && angle < 0.55;
       };
       const arc = (px, py) => ring(16, 16, 6.2, 10.2)(px, py) && !open(px, py);
-      const head = polygon([[21.2, 12.6], [30.2, 12.6], [25.7, 19.4]]);
+      const head = polygon([
+        [21.2, 12.6],
+        [30.2, 12.6],
+        [25.7, 19.4],
+      ]);
       return [{ paint: WHITE, shape: union(arc, head) }];
     },
   },
@@ -70,8 +77,22 @@ export const ICONS = {
   BuildTestRunner: {
     color: [0x00, 0x78, 0xd4],
     glyph: () => {
-      const slab = (y) => polygon([[16, y - 4.6], [25.5, y], [16, y + 4.6], [6.5, y]]);
-      const gap = (y) => polyline([[4.5, y + 0.6], [16, y + 6.4], [27.5, y + 0.6]], 2.8);
+      const slab = (y) =>
+        polygon([
+          [16, y - 4.6],
+          [25.5, y],
+          [16, y + 4.6],
+          [6.5, y],
+        ]);
+      const gap = (y) =>
+        polyline(
+          [
+            [4.5, y + 0.6],
+            [16, y + 6.4],
+            [27.5, y + 0.6],
+          ],
+          2.8,
+        );
       return [
         { paint: WHITE, shape: slab(22.4) },
         { erase: true, shape: gap(17.2) },
@@ -84,25 +105,69 @@ export const ICONS = {
   // Runs the tests in a container: play.
   RunContainerTests: {
     color: [0x00, 0x85, 0x75],
-    glyph: () => [{ paint: WHITE, shape: polygon([[11, 7], [25.5, 16], [11, 25]]) }],
+    glyph: () => [
+      {
+        paint: WHITE,
+        shape: polygon([
+          [11, 7],
+          [25.5, 16],
+          [11, 25],
+        ]),
+      },
+    ],
   },
   // Publishes the results: a report with a check mark.
   PublishContainerTestResults: {
     color: [0x10, 0x7c, 0x10],
     glyph: () => [
       { paint: WHITE, shape: roundRect(8.5, 6.5, 15, 19, 2) },
-      { paint: [0x10, 0x7c, 0x10], shape: polyline([[11.8, 16.2], [14.9, 19.4], [20.4, 12.2]], 2.6) },
+      {
+        paint: [0x10, 0x7c, 0x10],
+        shape: polyline(
+          [
+            [11.8, 16.2],
+            [14.9, 19.4],
+            [20.4, 12.2],
+          ],
+          2.6,
+        ),
+      },
     ],
   },
   // Pushes by digest: an arrow up out of a tray, and the digest's #.
   PushImageByDigest: {
     color: [0x5c, 0x2e, 0x91],
     glyph: () => [
-      { paint: WHITE, shape: union(polygon([[13, 5.5], [20, 12.5], [6, 12.5]]), roundRect(11.4, 11, 3.2, 10, 0.8)) },
-      { paint: WHITE, shape: polyline([[6, 20], [6, 25], [20, 25]], 2.4) },
       {
         paint: WHITE,
-        shape: union(segment(21, 14.5, 20, 24, 1.8), segment(25, 14.5, 24, 24, 1.8), segment(18.3, 17.5, 27, 17.5, 1.8), segment(18, 21.2, 26.7, 21.2, 1.8)),
+        shape: union(
+          polygon([
+            [13, 5.5],
+            [20, 12.5],
+            [6, 12.5],
+          ]),
+          roundRect(11.4, 11, 3.2, 10, 0.8),
+        ),
+      },
+      {
+        paint: WHITE,
+        shape: polyline(
+          [
+            [6, 20],
+            [6, 25],
+            [20, 25],
+          ],
+          2.4,
+        ),
+      },
+      {
+        paint: WHITE,
+        shape: union(
+          segment(21, 14.5, 20, 24, 1.8),
+          segment(25, 14.5, 24, 24, 1.8),
+          segment(18.3, 17.5, 27, 17.5, 1.8),
+          segment(18, 21.2, 26.7, 21.2, 1.8),
+        ),
       },
     ],
   },
@@ -115,15 +180,35 @@ export const ICONS = {
         const [cx, cy] = [Math.cos(a), Math.sin(a)];
         return [segment(16 + cx * 2, 16 + cy * 2, 16 + cx * 10.5, 16 + cy * 10.5, 2.2), circle(16 + cx * 11.2, 16 + cy * 11.2, 2.1)];
       }).flat();
-      return [
-        { paint: WHITE, shape: union(ring(16, 16, 5.4, 8.2), circle(16, 16, 2.6), ...spokes) },
-      ];
+      return [{ paint: WHITE, shape: union(ring(16, 16, 5.4, 8.2), circle(16, 16, 2.6), ...spokes) }];
     },
   },
   // Promotes an approved image: two chevrons up.
   PromoteImage: {
     color: [0xca, 0x50, 0x10],
-    glyph: () => [{ paint: WHITE, shape: union(polyline([[8.5, 16], [16, 8.5], [23.5, 16]], 3.4), polyline([[8.5, 23.5], [16, 16], [23.5, 23.5]], 3.4)) }],
+    glyph: () => [
+      {
+        paint: WHITE,
+        shape: union(
+          polyline(
+            [
+              [8.5, 16],
+              [16, 8.5],
+              [23.5, 16],
+            ],
+            3.4,
+          ),
+          polyline(
+            [
+              [8.5, 23.5],
+              [16, 16],
+              [23.5, 23.5],
+            ],
+            3.4,
+          ),
+        ),
+      },
+    ],
   },
 };
 

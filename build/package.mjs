@@ -29,7 +29,8 @@ export function packageExtension() {
     const execution = JSON.parse(readFileSync(taskJson, 'utf8')).execution ?? {};
     return Object.values(execution).some((handler) => !existsSync(join(dist, 'tasks', name, handler.target)));
   });
-  if (unbundled.length > 0) throw new Error(`dist/tasks has no bundle for ${unbundled.join(', ')}: run node build/bundle.mjs first (npm run package does both)`);
+  if (unbundled.length > 0)
+    throw new Error(`dist/tasks has no bundle for ${unbundled.join(', ')}: run node build/bundle.mjs first (npm run package does both)`);
 
   manifest.version = version;
   manifest.files = [{ path: 'images', addressable: true }, ...tasks.map((name) => ({ path: `tasks/${name}` }))];
@@ -47,7 +48,18 @@ export function packageExtension() {
 
   const vsix = join(dist, `${manifest.publisher}.${manifest.id}-${version}.vsix`);
   rmSync(vsix, { force: true });
-  const args = ['extension', 'create', '--root', dist, '--manifest-globs', 'vss-extension.json', '--output-path', vsix, '--no-prompt', '--no-color'];
+  const args = [
+    'extension',
+    'create',
+    '--root',
+    dist,
+    '--manifest-globs',
+    'vss-extension.json',
+    '--output-path',
+    vsix,
+    '--no-prompt',
+    '--no-color',
+  ];
   if (process.env.OUTERLOOP_PUBLISHER) args.push('--publisher', process.env.OUTERLOOP_PUBLISHER);
   const tfx = spawnSync(process.execPath, [tfxScript(), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TFX_TRACE: '' } });
   if (tfx.error) throw new Error(`tfx extension create could not start: ${tfx.error.message}`);

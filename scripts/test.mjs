@@ -17,8 +17,18 @@ const steps = [
   // The linter and the format check fail the run but do not stop it: the tests still say what they say.
   { name: 'lint', args: [tool('eslint', 'bin', 'eslint.js'), '.'], goOn: true },
   { name: 'format', args: [tool('prettier', 'bin', 'prettier.cjs'), '--check', '--log-level', 'warn', '**/*.{ts,mjs,cjs,js}'], goOn: true },
-  { name: 'mocha (Node20_1)', args: [tool('mocha', 'bin', 'mocha.js'), 'test/unit', 'test/task', 'test/integration', 'test/e2e'], env: { OUTERLOOP_TASK_HANDLER: 'Node20_1' }, goOn: true },
-  { name: 'mocha (Node24)', args: [tool('mocha', 'bin', 'mocha.js'), 'test/task', 'test/e2e'], env: { OUTERLOOP_TASK_HANDLER: 'Node24' }, goOn: true },
+  {
+    name: 'mocha (Node20_1)',
+    args: [tool('mocha', 'bin', 'mocha.js'), 'test/unit', 'test/task', 'test/integration', 'test/e2e'],
+    env: { OUTERLOOP_TASK_HANDLER: 'Node20_1' },
+    goOn: true,
+  },
+  {
+    name: 'mocha (Node24)',
+    args: [tool('mocha', 'bin', 'mocha.js'), 'test/task', 'test/e2e'],
+    env: { OUTERLOOP_TASK_HANDLER: 'Node24' },
+    goOn: true,
+  },
 ];
 
 const totalsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-totals-')), 'totals.jsonl');

@@ -39,7 +39,15 @@ async function main(): Promise<void> {
   const build = (builder: BuilderChoice, target: string, noCache: boolean) =>
     buildImage(
       docker,
-      { dockerfile: path.join(dir, 'Dockerfile'), context: dir, target, noCache, imageName: `outerloop-bench/sample-${target || 'final'}:${builder}`, builder, labels },
+      {
+        dockerfile: path.join(dir, 'Dockerfile'),
+        context: dir,
+        target,
+        noCache,
+        imageName: `outerloop-bench/sample-${target || 'final'}:${builder}`,
+        builder,
+        labels,
+      },
       silentLog,
     );
   const rows: string[] = [];
@@ -66,7 +74,11 @@ async function main(): Promise<void> {
   } finally {
     await removeTestImages(docker, { onlyThisRun: true });
     for (const image of await docker.listImages({ filters: { dangling: ['true'] } })) {
-      if (!danglingBefore.has(image.Id)) await docker.getImage(image.Id).remove().catch(() => undefined);
+      if (!danglingBefore.has(image.Id))
+        await docker
+          .getImage(image.Id)
+          .remove()
+          .catch(() => undefined);
     }
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -22,7 +22,11 @@ import { HELM_VERSION, helmBinary, helmEnv } from '../../test/support/helm';
 const RUNS = 15;
 const RESEED_DELAY_MS = 1100;
 
-interface ChartCase { name: string; dir: string; update: boolean }
+interface ChartCase {
+  name: string;
+  dir: string;
+  update: boolean;
+}
 
 const CHARTS: ChartCase[] = [
   { name: 'alertmanager', dir: path.join(testdataRoot, 'charts', 'alertmanager'), update: false },
@@ -67,12 +71,23 @@ async function main(): Promise<void> {
   if (!fs.existsSync(testdataRoot)) throw new Error(`bench/helm needs the chart corpus at ${testdataRoot}`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-bench-helm-'));
   const cli = path.join(work, 'cli.js');
-  buildSync({ entryPoints: [path.join(__dirname, 'cli.ts')], bundle: true, minify: true, platform: 'node', target: 'node20', outfile: cli, logLevel: 'error' });
+  buildSync({
+    entryPoints: [path.join(__dirname, 'cli.ts')],
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node20',
+    outfile: cli,
+    logLevel: 'error',
+  });
   // The task exactly as it ships: build/bundle.mjs writes dist/tasks/<Task>/.
   execFileSync(process.execPath, [path.join(repoRoot, 'build', 'bundle.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
   const taskScript = path.join(repoRoot, 'dist', 'tasks', 'PackageHelmChart', 'index.js');
   // Every Node process gets the same small environment (the machine's NODE_EXTRA_CA_CERTS alone adds ~20 ms).
-  const nodeEnv = { PATH: process.env.PATH, ...(process.env.SOURCE_DATE_EPOCH ? { SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH } : {}) };
+  const nodeEnv = {
+    PATH: process.env.PATH,
+    ...(process.env.SOURCE_DATE_EPOCH ? { SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH } : {}),
+  };
   const runTask = (chartPath: string, destination: string, update: boolean) => {
     const stdout = execFileSync(process.execPath, [taskScript], {
       cwd: work,
@@ -91,7 +106,10 @@ async function main(): Promise<void> {
   };
   const env = helmEnv();
   const helmPackage = (dir: string, dest: string, update: boolean) =>
-    execFileSync(helm, ['package', dir, '--destination', dest, ...(update ? ['--dependency-update'] : [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(helm, ['package', dir, '--destination', dest, ...(update ? ['--dependency-update'] : [])], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
 
   const bare: number[] = [];
   for (let i = 0; i <= RUNS; i++) {
@@ -116,11 +134,16 @@ async function main(): Promise<void> {
       let fileName = '';
       for (let i = 0; i <= RUNS; i++) {
         const t1 = await time(async () => {
-          const result = await packageChart({ chartPath: c.dir, destination: path.join(dir, 'core'), updateDependencies: c.update }, silentLog);
+          const result = await packageChart(
+            { chartPath: c.dir, destination: path.join(dir, 'core'), updateDependencies: c.update },
+            silentLog,
+          );
           ours = result.sha256;
           fileName = path.basename(result.packagePath);
         });
-        const t2 = await time(() => execFileSync(process.execPath, [cli, c.dir, path.join(dir, 'proc'), ...(c.update ? ['--update'] : [])], { env: nodeEnv }));
+        const t2 = await time(() =>
+          execFileSync(process.execPath, [cli, c.dir, path.join(dir, 'proc'), ...(c.update ? ['--update'] : [])], { env: nodeEnv }),
+        );
         const t3 = await time(() => runTask(c.dir, path.join(dir, 'task'), c.update));
         const t4 = await time(() => helmPackage(helmSource, path.join(dir, 'helm'), c.update));
         if (i === 0) continue; // warm-up: file cache, helm's first start
@@ -133,7 +156,9 @@ async function main(): Promise<void> {
       if (sha256File(path.join(dir, 'task', fileName)) !== ours) throw new Error(`${c.name}: the task's package differs from the core's`);
       await new Promise((resolve) => setTimeout(resolve, RESEED_DELAY_MS));
       const copy = freshCopy(c.dir, path.join(dir, 'fresh'));
-      const oursAgain = (await packageChart({ chartPath: copy, destination: path.join(dir, 'core-again'), updateDependencies: c.update }, silentLog)).sha256;
+      const oursAgain = (
+        await packageChart({ chartPath: copy, destination: path.join(dir, 'core-again'), updateDependencies: c.update }, silentLog)
+      ).sha256;
       const helmCopy = c.update ? freshCopy(c.dir, path.join(dir, 'helm-fresh')) : copy;
       helmPackage(helmCopy, path.join(dir, 'helm-again'), c.update);
       const helmAgain = sha256File(path.join(dir, 'helm-again', fileName));
@@ -150,7 +175,9 @@ async function main(): Promise<void> {
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
-  console.log(`helm ${HELM_VERSION}; median of ${RUNS} runs per chart (ms); reproducible = same sha256 ${RESEED_DELAY_MS} ms later from a fresh copy with new file times`);
+  console.log(
+    `helm ${HELM_VERSION}; median of ${RUNS} runs per chart (ms); reproducible = same sha256 ${RESEED_DELAY_MS} ms later from a fresh copy with new file times`,
+  );
   console.log(
     '| chart | ours in-process | core as a process | bundled task process | helm package | ratio in-process | ratio core process | ratio task process | ours reproducible | helm reproducible |',
   );

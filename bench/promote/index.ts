@@ -20,7 +20,12 @@ import { promoteImage } from '../../shared/src/registry';
 // Async on purpose: the counting proxy runs in this process, so a synchronous child would block it.
 const run = promisify(execFile);
 
-interface Measure { name: string; seconds: number; requests: number; blobBytes: number }
+interface Measure {
+  name: string;
+  seconds: number;
+  requests: number;
+  blobBytes: number;
+}
 
 async function measure(name: string, proxy: FaultProxy, action: () => Promise<void> | void): Promise<Measure> {
   proxy.reset();
@@ -46,7 +51,12 @@ async function main(): Promise<void> {
   const proxy = await startFaultProxy({ target: registry.url, faultRate: 0 });
   const image = `${registry.host}/bench/app:v1`;
   try {
-    await buildBusyboxImage(docker, { tag: image, layers: 7, bytesPerLayer: 2_250_000, seed: `bench-promote-${process.pid}-${Date.now()}` });
+    await buildBusyboxImage(docker, {
+      tag: image,
+      layers: 7,
+      bytesPerLayer: 2_250_000,
+      seed: `bench-promote-${process.pid}-${Date.now()}`,
+    });
     await pushImageWithEngine(docker, image);
     const source = `${proxy.host}/bench/app:v1`;
     const sizeMb = (await docker.getImage(image).inspect()).Size / 1e6;
@@ -63,7 +73,14 @@ async function main(): Promise<void> {
 
     removeSkopeoCache();
     const skopeo = await measure('skopeo copy (cold cache)', proxy, async () => {
-      await run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${source}`, `docker://${proxy.host}/prod-skopeo/bench/app:v1`]);
+      await run('skopeo', [
+        'copy',
+        '--quiet',
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        `docker://${source}`,
+        `docker://${proxy.host}/prod-skopeo/bench/app:v1`,
+      ]);
     });
 
     const cli = (...args: string[]) => run('docker', args);
@@ -84,12 +101,15 @@ async function main(): Promise<void> {
     console.log(`image: ${layers} layers, ${sizeMb.toFixed(1)} MB`);
     console.log('| method | wall s | requests | blob bytes moved |');
     console.log('| --- | ---: | ---: | ---: |');
-    for (const m of [core, task, skopeo, dockerCli]) console.log(`| ${m.name} | ${m.seconds.toFixed(3)} | ${m.requests} | ${m.blobBytes} |`);
+    for (const m of [core, task, skopeo, dockerCli])
+      console.log(`| ${m.name} | ${m.seconds.toFixed(3)} | ${m.requests} | ${m.blobBytes} |`);
     for (const m of [core, task]) {
       console.log(`ratio ${m.name} / skopeo: ${(m.seconds / skopeo.seconds).toFixed(3)}x (goal <= 0.2x)`);
       console.log(`ratio ${m.name} / docker: ${(m.seconds / dockerCli.seconds).toFixed(3)}x (goal <= 0.1x)`);
     }
-    console.log(`task process wall time: ${task.seconds.toFixed(3)} s (goal <= 0.5 s); requests ${task.requests} for ${layers} layers (goal <= ${layers + 4})`);
+    console.log(
+      `task process wall time: ${task.seconds.toFixed(3)} s (goal <= 0.5 s); requests ${task.requests} for ${layers} layers (goal <= ${layers + 4})`,
+    );
   } finally {
     await proxy.stop();
     await registry.stop();

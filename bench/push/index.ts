@@ -48,7 +48,7 @@ async function withFreshRegistry<T>(action: (registry: TestRegistry) => Promise<
 }
 
 async function main(): Promise<void> {
-  const docker = (await connectEngine());
+  const docker = await connectEngine();
   if (!docker) throw new Error('bench/push needs a Docker engine');
   const source = `outerloop-bench/push-source:${TEST_RUN_ID}`;
   const task: number[] = [];
@@ -88,8 +88,12 @@ async function main(): Promise<void> {
     console.log(`image: 9 layers, ${size.toFixed(1)} MB; median of ${RUNS} rounds, each push into a fresh registry`);
     console.log('| method | median s | all runs |');
     console.log('| --- | ---: | --- |');
-    console.log(`| pushImage (PushImageByDigest@1 core, incl. registry HEAD) | ${median(task).toFixed(3)} | ${task.map((t) => t.toFixed(3)).join(' ')} |`);
-    console.log(`| PushImageByDigest@1 bundle, run as the agent runs it | ${median(bundled).toFixed(3)} | ${bundled.map((t) => t.toFixed(3)).join(' ')} |`);
+    console.log(
+      `| pushImage (PushImageByDigest@1 core, incl. registry HEAD) | ${median(task).toFixed(3)} | ${task.map((t) => t.toFixed(3)).join(' ')} |`,
+    );
+    console.log(
+      `| PushImageByDigest@1 bundle, run as the agent runs it | ${median(bundled).toFixed(3)} | ${bundled.map((t) => t.toFixed(3)).join(' ')} |`,
+    );
     console.log(`| docker push (CLI) | ${median(cli).toFixed(3)} | ${cli.map((t) => t.toFixed(3)).join(' ')} |`);
     console.log(`ratio verb/docker push: ${(median(task) / median(cli)).toFixed(3)}x (goal <= 1.1x)`);
     console.log(`ratio bundled task/docker push: ${(median(bundled) / median(cli)).toFixed(3)}x (goal <= 1.1x)`);

@@ -44,7 +44,9 @@ function generate(file: string): void {
     const head = `    <testcase classname="com.example.bench.Suite${Math.floor(i / 200)}" name="${sentence(3)} ${i} ${pad.slice(rand(60))}" time="${rand(5)}.${rand(1000)}"`;
     const kind = rand(100);
     if (kind < 4) {
-      const frames = Array.from({ length: 6 + rand(10) }, (_, k) => `\tat com.example.bench.Code.method${k}(Code.java:${rand(900)})`).join('\n');
+      const frames = Array.from({ length: 6 + rand(10) }, (_, k) => `\tat com.example.bench.Code.method${k}(Code.java:${rand(900)})`).join(
+        '\n',
+      );
       chunk += `${head}>\n      <failure message="expected &lt;${rand(99)}&gt; but was &lt;${rand(99)}&gt;" type="org.opentest4j.AssertionFailedError">org.opentest4j.AssertionFailedError: ${sentence(6)}\n${frames}\n</failure>\n      <system-out><![CDATA[${sentence(20)}\n${sentence(12)}]]></system-out>\n    </testcase>\n`;
     } else if (kind < 6) {
       chunk += `${head}>\n      <error message="${sentence(4)}" type="java.lang.IllegalStateException"><![CDATA[java.lang.IllegalStateException: ${sentence(5)}\n\tat com.example.bench.Code.run(Code.java:${rand(900)})]]></error>\n    </testcase>\n`;
@@ -131,7 +133,9 @@ async function benchParse(file: string): Promise<void> {
   generate(file);
   const bytes = fs.statSync(file).size;
   const mb = bytes / 1e6;
-  console.log(`bench/results: ${CASES.toLocaleString('en')} JUnit test cases, ${mb.toFixed(1)} MB (${(bytes / 2 ** 20).toFixed(1)} MiB); best of ${RUNS} runs per parser, each in its own process\n`);
+  console.log(
+    `bench/results: ${CASES.toLocaleString('en')} JUnit test cases, ${mb.toFixed(1)} MB (${(bytes / 2 ** 20).toFixed(1)} MiB); best of ${RUNS} runs per parser, each in its own process\n`,
+  );
   const run = promisify(execFile);
   const results: { parser: Parser; found: number; best: number; times: number[]; maxRssKb: number }[] = [];
   for (const parser of ['ours', 'fast-xml-parser', 'xml2js', 'saxes'] as Parser[]) {

@@ -45,7 +45,9 @@ export async function benchPublish(dir: string): Promise<void> {
     outfile: bundle,
     logLevel: 'error',
   });
-  console.log(`\npublish: ${LARGE_CASES.toLocaleString('en')} JUnit cases, ${(bytes / 2 ** 20).toFixed(0)} MiB, through the contract server; best of ${RUNS}, each in its own process`);
+  console.log(
+    `\npublish: ${LARGE_CASES.toLocaleString('en')} JUnit cases, ${(bytes / 2 ** 20).toFixed(0)} MiB, through the contract server; best of ${RUNS}, each in its own process`,
+  );
   for (const latency of [0, SERVICE_LATENCY_MS]) await publishRuns(bundle, file, dir, bytes, latency);
 }
 
@@ -55,7 +57,10 @@ async function publishRuns(bundle: string, file: string, dir: string, bytes: num
     const server = await startAdoContractServer({ keepResults: 50, keepBodies: false, resultsLatencyMs: latency });
     try {
       const child = spawn(process.execPath, [bundle], {
-        env: { ...process.env, OUTERLOOP_BENCH_ARGS: JSON.stringify({ url: server.url, token: server.token, project: server.project, file, dir }) },
+        env: {
+          ...process.env,
+          OUTERLOOP_BENCH_ARGS: JSON.stringify({ url: server.url, token: server.token, project: server.project, file, dir }),
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
@@ -75,5 +80,7 @@ async function publishRuns(bundle: string, file: string, dir: string, bytes: num
   const best = Math.min(...runs.map((r) => r.seconds));
   const rss = Math.max(...runs.map((r) => r.maxRssKb)) / 1024;
   const label = latency ? `+${latency} ms a call` : 'local';
-  console.log(`publish ${label.padEnd(15)} best ${best.toFixed(2)} s   (${(bytes / 1e6 / best).toFixed(1)} MB/s)   peak RSS ${rss.toFixed(1)} MiB (highest of the runs; budget 150 MB)   runs (s) ${runs.map((r) => r.seconds.toFixed(2)).join(' ')}`);
+  console.log(
+    `publish ${label.padEnd(15)} best ${best.toFixed(2)} s   (${(bytes / 1e6 / best).toFixed(1)} MB/s)   peak RSS ${rss.toFixed(1)} MiB (highest of the runs; budget 150 MB)   runs (s) ${runs.map((r) => r.seconds.toFixed(2)).join(' ')}`,
+  );
 }

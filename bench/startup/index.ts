@@ -15,7 +15,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildBusyboxImage, BUSYBOX_PATH, connectEngine, removeTestImages, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../../test/support/engine';
+import {
+  buildBusyboxImage,
+  BUSYBOX_PATH,
+  connectEngine,
+  removeTestImages,
+  TEST_LABEL,
+  TEST_RUN_ID,
+  TEST_RUN_LABEL,
+} from '../../test/support/engine';
 import { startAdoContractServer, type AdoContractServer } from '../../test/support/ado-contract-server';
 import { handlerNode, type Handler } from '../../test/support/handlers';
 import { bundledTaskDir, bundleOnce, parseCommands, variableEnvName } from '../../test/support/harness';
@@ -24,7 +32,14 @@ import { registryAvailable, startRegistry, type TestRegistry } from '../../test/
 import { repoRoot } from '../../test/support/env';
 import { startRelay, type Relay } from './relay';
 
-const TASKS = ['BuildTestRunner', 'PackageHelmChart', 'PromoteImage', 'PublishContainerTestResults', 'PushImageByDigest', 'RunContainerTests'];
+const TASKS = [
+  'BuildTestRunner',
+  'PackageHelmChart',
+  'PromoteImage',
+  'PublishContainerTestResults',
+  'PushImageByDigest',
+  'RunContainerTests',
+];
 const SAMPLE_CHART = path.join(repoRoot, 'test', 'fixtures', 'charts', 'sample-service');
 
 const { values: args } = parseArgs({
@@ -64,7 +79,8 @@ function agentEnvironment(dist: string, task: string, run: Run, tempDirectory: s
     ...run.variables,
   };
   const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !/^(INPUT|ENDPOINT|SECRET)_/.test(key)) env[key] = value;
+  for (const [key, value] of Object.entries(process.env))
+    if (value !== undefined && !/^(INPUT|ENDPOINT|SECRET)_/.test(key)) env[key] = value;
   for (const [name, value] of Object.entries(variables)) env[variableEnvName(name)] = value;
   const expand = (value: string) => value.replace(/\$\(([^)]+)\)/g, (whole, name: string) => variables[name.trim()] ?? whole);
   for (const input of taskJson.inputs ?? []) {
@@ -74,7 +90,8 @@ function agentEnvironment(dist: string, task: string, run: Run, tempDirectory: s
     env[`ENDPOINT_URL_${endpoint.id}`] = endpoint.url;
     env[`ENDPOINT_AUTH_${endpoint.id}`] = JSON.stringify({ scheme: endpoint.scheme, parameters: endpoint.parameters });
     env[`ENDPOINT_AUTH_SCHEME_${endpoint.id}`] = endpoint.scheme;
-    for (const [key, value] of Object.entries(endpoint.parameters)) env[`ENDPOINT_AUTH_PARAMETER_${endpoint.id}_${key.toUpperCase()}`] = value;
+    for (const [key, value] of Object.entries(endpoint.parameters))
+      env[`ENDPOINT_AUTH_PARAMETER_${endpoint.id}_${key.toUpperCase()}`] = value;
   }
   return { ...env, ...run.env };
 }
@@ -108,7 +125,9 @@ function anchor(): Promise<number> {
 }
 
 function result(stdout: string): string {
-  const complete = parseCommands(stdout).commands.filter((c) => c.command === 'task.complete').pop();
+  const complete = parseCommands(stdout)
+    .commands.filter((c) => c.command === 'task.complete')
+    .pop();
   return complete ? `${complete.properties.result}: ${complete.message}` : '(no task.complete)';
 }
 
@@ -128,7 +147,10 @@ function median(values: number[]): number {
 }
 
 function folderBytes(dir: string): number {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).reduce((sum, e) => sum + fs.statSync(path.join(e.parentPath, e.name)).size, 0);
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .reduce((sum, e) => sum + fs.statSync(path.join(e.parentPath, e.name)).size, 0);
 }
 
 interface Measured {
@@ -191,7 +213,14 @@ async function startFixtures(): Promise<Fixtures> {
     const chart = path.join(work, 'chart');
     fs.cpSync(SAMPLE_CHART, chart, { recursive: true });
     runs.set('PackageHelmChart', {
-      inputs: { chartPath: chart, chartVersion: '1.0.0', versionFromBranch: 'false', push: 'true', chartRepository: `${registryRelay.address}/charts`, destination: path.join(work, 'packages') },
+      inputs: {
+        chartPath: chart,
+        chartVersion: '1.0.0',
+        versionFromBranch: 'false',
+        push: 'true',
+        chartRepository: `${registryRelay.address}/charts`,
+        destination: path.join(work, 'packages'),
+      },
     });
   } else {
     console.log(`(b) PromoteImage, PackageHelmChart, PushImageByDigest: skipped, no registry (/usr/bin/docker-registry)`);
@@ -203,7 +232,10 @@ async function startFixtures(): Promise<Fixtures> {
   const adoRelay = await relay({ port: Number(serverUrl.port) });
   const results = path.join(work, 'results');
   fs.mkdirSync(results);
-  fs.writeFileSync(path.join(results, 'TEST-bench.xml'), '<testsuite name="bench" tests="2" failures="0"><testcase name="a"/><testcase name="b"/></testsuite>\n');
+  fs.writeFileSync(
+    path.join(results, 'TEST-bench.xml'),
+    '<testsuite name="bench" tests="2" failures="0"><testcase name="a"/><testcase name="b"/></testsuite>\n',
+  );
   const collection = `http://${adoRelay.address}${serverUrl.pathname}`;
   runs.set('PublishContainerTestResults', {
     inputs: { testResultsFiles: '*.xml', searchFolder: results, publishMode: 'api' },
@@ -223,11 +255,26 @@ async function startFixtures(): Promise<Fixtures> {
     fs.copyFileSync(BUSYBOX_PATH, path.join(context, 'busybox'));
     fs.writeFileSync(path.join(context, 'Dockerfile'), 'FROM scratch AS testrunner\nCOPY busybox /bin/busybox\n');
     const labels = `${TEST_LABEL}=1\n${TEST_RUN_LABEL}=${TEST_RUN_ID}`;
-    runs.set('BuildTestRunner', { inputs: { dockerfile: path.join(context, 'Dockerfile'), imageName: `outerloop-bench/startup-built:${TEST_RUN_ID}`, labels, network: 'none' }, env });
+    runs.set('BuildTestRunner', {
+      inputs: {
+        dockerfile: path.join(context, 'Dockerfile'),
+        imageName: `outerloop-bench/startup-built:${TEST_RUN_ID}`,
+        labels,
+        network: 'none',
+      },
+      env,
+    });
     const report = `<testsuite name="bench" tests="1"><testcase name="a"/></testsuite>`;
     const script = `/bin/busybox mkdir -p /tests/TestResults && echo '${report}' > /tests/TestResults/TEST-bench.xml`;
-    runs.set('RunContainerTests', { inputs: { image, command: `/bin/busybox sh -c "${script.replace(/"/g, '\\"')}"`, network: 'none' }, env });
-    if (registryRelay) runs.set('PushImageByDigest', { inputs: { sourceImage: image, repository: `${registryRelay.address}/bench/pushed`, tags: '1', publishLockArtifact: 'false' }, env });
+    runs.set('RunContainerTests', {
+      inputs: { image, command: `/bin/busybox sh -c "${script.replace(/"/g, '\\"')}"`, network: 'none' },
+      env,
+    });
+    if (registryRelay)
+      runs.set('PushImageByDigest', {
+        inputs: { sourceImage: image, repository: `${registryRelay.address}/bench/pushed`, tags: '1', publishLockArtifact: 'false' },
+        env,
+      });
   } else {
     console.log('(b) BuildTestRunner, PushImageByDigest, RunContainerTests: skipped, no Docker engine at /var/run/docker.sock');
   }
@@ -235,7 +282,8 @@ async function startFixtures(): Promise<Fixtures> {
     runs,
     relays,
     stop: async () => {
-      for (const stop of stops.reverse()) await stop().catch((error: unknown) => console.log(`cleanup: ${error instanceof Error ? error.message : String(error)}`));
+      for (const stop of stops.reverse())
+        await stop().catch((error: unknown) => console.log(`cleanup: ${error instanceof Error ? error.message : String(error)}`));
     },
   };
 }
@@ -271,7 +319,9 @@ async function measureFirstRequest(fixtures: Fixtures): Promise<Measured> {
 function printTable(title: string, measured: Measured): void {
   const base = median(measured.anchor);
   const fastestBase = Math.min(...measured.anchor);
-  console.log(`\n${title}: ${measured.anchor.length} rounds; node -e '' median ${base.toFixed(1)} ms, fastest ${fastestBase.toFixed(1)} ms`);
+  console.log(
+    `\n${title}: ${measured.anchor.length} rounds; node -e '' median ${base.toFixed(1)} ms, fastest ${fastestBase.toFixed(1)} ms`,
+  );
   for (const dist of dists) {
     if (dists.length > 1) console.log(`\n${path.relative(process.cwd(), dist) || '.'}`);
     console.log('| task | median ms | ratio | fastest ms | ratio | result |');
@@ -284,20 +334,29 @@ function printTable(title: string, measured: Measured): void {
         continue;
       }
       const [typical, fastest] = [median(times), Math.min(...times)];
-      console.log(`| ${task} | ${typical.toFixed(1)} | ${(typical / base).toFixed(2)}x | ${fastest.toFixed(1)} | ${(fastest / fastestBase).toFixed(2)}x | ${outcome} |`);
+      console.log(
+        `| ${task} | ${typical.toFixed(1)} | ${(typical / base).toFixed(2)}x | ${fastest.toFixed(1)} | ${(fastest / fastestBase).toFixed(2)}x | ${outcome} |`,
+      );
     }
   }
 }
 
 async function main(): Promise<void> {
   if (!args.dist?.length) await bundleOnce();
-  console.log(`node ${node} (${args.handler}); ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `node ${node} (${args.handler}); ${os.cpus().length} CPUs, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   for (const dist of dists) {
     console.log(`\n${path.relative(process.cwd(), dist) || '.'}`);
     console.log('| task | index.js KB | task folder KB |');
     console.log('| --- | ---: | ---: |');
     for (const task of tasks) {
-      console.log(`| ${task} | ${(fs.statSync(path.join(dist, task, 'index.js')).size / 1024).toFixed(1)} | ${(folderBytes(path.join(dist, task)) / 1024).toFixed(1)} |`);
+      console.log(
+        `| ${task} | ${(fs.statSync(path.join(dist, task, 'index.js')).size / 1024).toFixed(1)} | ${(folderBytes(path.join(dist, task)) / 1024).toFixed(1)} |`,
+      );
     }
   }
   if (args.only !== 'b') printTable('(a) start with no inputs, process start to exit (goal: each <= 1.5x)', await measureStart());

@@ -61,7 +61,9 @@ export function folderWriteProblem(folder: string): string | undefined {
   }
   const { missing, existing, stat } = found;
   if (!stat.isDirectory()) {
-    return existing === folder ? `'${folder}' is a file, not a folder` : `'${existing}' is a file, so the folder '${folder}' cannot be made`;
+    return existing === folder
+      ? `'${folder}' is a file, not a folder`
+      : `'${existing}' is a file, so the folder '${folder}' cannot be made`;
   }
   const made: string[] = [];
   let step = folder;

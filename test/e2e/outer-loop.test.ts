@@ -14,7 +14,17 @@ import { parseLock } from '../../shared/src/docker/lockfile';
 import { stageSampleService } from '../fixtures/sample-service/stage';
 import { removeTestContainers, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
 import { repoRoot } from '../support/env';
-import { bundledTaskDir, bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, dockerConfigSnapshot } from '../support/harness';
+import {
+  bundledTaskDir,
+  bundleOnce,
+  describeRun,
+  filesContaining,
+  registryEndpoint,
+  runBundledTask,
+  type RunOptions,
+  type TaskRun,
+  dockerConfigSnapshot,
+} from '../support/harness';
 import { fetchManifest } from '../support/images';
 import { requireRegistry, sharedRegistry, type TestRegistry } from '../support/registries';
 
@@ -125,7 +135,10 @@ describe('the outer loop, end to end (bundled tasks, real engine, real registry)
       const inspected = await docker.getImage(final.outputs.imageId).inspect();
       assert.ok(inspected.RepoDigests.includes(pushed.outputs.pinnedImage), 'the runtime image is what was pushed');
       const lock = parseLock(fs.readFileSync(path.join(staging, 'image-lock.json'), 'utf8'));
-      assert.deepEqual(lock.images.map((e) => e.pinnedReference), [pushed.outputs.pinnedImage]);
+      assert.deepEqual(
+        lock.images.map((e) => e.pinnedReference),
+        [pushed.outputs.pinnedImage],
+      );
 
       if (fs.existsSync(path.join(repoRoot, 'tasks', 'PromoteImage', 'task.json'))) {
         const promoted = await step('PromoteImage', 'promote', {
@@ -146,14 +159,17 @@ describe('the outer loop, end to end (bundled tasks, real engine, real registry)
           },
         });
         assert.equal(chart.result, 'Succeeded', describeRun(chart));
-        const values = yaml.parse(await fileInPackage(chart.outputs.chartPackage, 'sample-service/values.yaml')) as { image: Record<string, string> };
+        const values = yaml.parse(await fileInPackage(chart.outputs.chartPackage, 'sample-service/values.yaml')) as {
+          image: Record<string, string>;
+        };
         assert.equal(values.image.repository, repository);
         assert.equal(values.image.digest, pushed.outputs.digest, 'the chart deploys exactly the pushed bytes');
       }
 
       for (const run of runs) {
         const raw = run.stdout + run.stderr;
-        for (const secret of registry.secrets()) assert.ok(!raw.includes(secret), `a secret reached the output of a step (${secret.slice(0, 4)}…)`);
+        for (const secret of registry.secrets())
+          assert.ok(!raw.includes(secret), `a secret reached the output of a step (${secret.slice(0, 4)}…)`);
         assert.deepEqual(filesContaining(run.tempDirectory, registry.secrets()), []);
       }
       assert.deepEqual(filesContaining(staging, registry.secrets()), []);

@@ -56,7 +56,10 @@ describe('docker engine: buildImage (integration)', function () {
             imageName: name('testrunner'),
             builder,
             buildArgs: { SERVICE_VERSION: '1.2.3' },
-            labels: { ...labels, ...ociLabels({ revision: 'abc123', source: 'https://example.test/repo', version: '20260102.1', created }) },
+            labels: {
+              ...labels,
+              ...ociLabels({ revision: 'abc123', source: 'https://example.test/repo', version: '20260102.1', created }),
+            },
           },
           log,
         );
@@ -77,7 +80,15 @@ describe('docker engine: buildImage (integration)', function () {
         const log = memoryLog();
         await buildImage(
           docker,
-          { dockerfile: path.join(sample, 'Dockerfile'), context: sample, target: '', imageName: name('final'), builder, buildArgs: { SERVICE_VERSION: '1.2.3' }, labels },
+          {
+            dockerfile: path.join(sample, 'Dockerfile'),
+            context: sample,
+            target: '',
+            imageName: name('final'),
+            builder,
+            buildArgs: { SERVICE_VERSION: '1.2.3' },
+            labels,
+          },
           log,
         );
         const image = await docker.getImage(name('final')).inspect();
@@ -99,7 +110,14 @@ describe('docker engine: buildImage (integration)', function () {
         );
         const error = await buildImage(
           docker,
-          { dockerfile: path.join(sample, 'Broken.Dockerfile'), context: sample, target: 'testrunner', imageName: name('broken'), builder, labels },
+          {
+            dockerfile: path.join(sample, 'Broken.Dockerfile'),
+            context: sample,
+            target: 'testrunner',
+            imageName: name('broken'),
+            builder,
+            labels,
+          },
           memoryLog(),
         ).then(
           () => assert.fail('the build succeeded'),
@@ -107,7 +125,10 @@ describe('docker engine: buildImage (integration)', function () {
         );
         assert.ok(error instanceof BuildError);
         assert.doesNotMatch(error.message, /\n/);
-        assert.match(error.message, /^build failed at .*RUN \["\/bin\/busybox", "sh", "-c", "echo compiling; .*exit 3"\]: .*(exit code: 3|non-zero code: 3)/);
+        assert.match(
+          error.message,
+          /^build failed at .*RUN \["\/bin\/busybox", "sh", "-c", "echo compiling; .*exit 3"\]: .*(exit code: 3|non-zero code: 3)/,
+        );
         // The classic builder may deliver the step's stderr before its stdout.
         const tail = /; last output: (.*)$/.exec(error.message)?.[1].split(' | ') ?? [];
         assert.deepEqual(tail.sort(), ['compiling', 'error: missing semicolon']);
@@ -122,7 +143,19 @@ describe('docker engine: buildImage (integration)', function () {
         );
         const interfaces = async (network: string) => {
           const log = memoryLog();
-          await buildImage(docker, { dockerfile: path.join(sample, 'Net.Dockerfile'), context: sample, imageName: name('net'), builder, labels, network, noCache: true }, log);
+          await buildImage(
+            docker,
+            {
+              dockerfile: path.join(sample, 'Net.Dockerfile'),
+              context: sample,
+              imageName: name('net'),
+              builder,
+              labels,
+              network,
+              noCache: true,
+            },
+            log,
+          );
           // The step's output line, not the step's own name (which contains the command).
           const line = log.lines.map((l) => /^(?:#\d+ \d+\.\d+ )?interfaces: (.*)$/.exec(l)).find(Boolean);
           assert.ok(line, log.lines.join('\n'));
@@ -135,11 +168,22 @@ describe('docker engine: buildImage (integration)', function () {
 
       it('names an unknown target stage and a missing Dockerfile in one line each', async () => {
         await assert.rejects(
-          buildImage(docker, { dockerfile: path.join(sample, 'Dockerfile'), context: sample, target: 'tests', imageName: name('x'), builder, labels }, memoryLog()),
-          (e: Error) => e instanceof BuildError && e.message === `Dockerfile '${path.join(sample, 'Dockerfile')}' has no stage named 'tests' (its stages: base, build, testrunner, final)`,
+          buildImage(
+            docker,
+            { dockerfile: path.join(sample, 'Dockerfile'), context: sample, target: 'tests', imageName: name('x'), builder, labels },
+            memoryLog(),
+          ),
+          (e: Error) =>
+            e instanceof BuildError &&
+            e.message ===
+              `Dockerfile '${path.join(sample, 'Dockerfile')}' has no stage named 'tests' (its stages: base, build, testrunner, final)`,
         );
         await assert.rejects(
-          buildImage(docker, { dockerfile: path.join(sample, 'Nope.Dockerfile'), context: sample, imageName: name('x'), builder, labels }, memoryLog()),
+          buildImage(
+            docker,
+            { dockerfile: path.join(sample, 'Nope.Dockerfile'), context: sample, imageName: name('x'), builder, labels },
+            memoryLog(),
+          ),
           (e: Error) => e instanceof BuildError && e.message === `Dockerfile '${path.join(sample, 'Nope.Dockerfile')}' does not exist`,
         );
       });
@@ -149,7 +193,13 @@ describe('docker engine: buildImage (integration)', function () {
   it("picks BuildKit on this engine when the builder is 'auto'", async () => {
     const result = await buildImage(
       docker,
-      { dockerfile: path.join(sample, 'Dockerfile'), context: sample, target: 'base', imageName: `outerloop-test/sample-base:auto-${TEST_RUN_ID}`, labels },
+      {
+        dockerfile: path.join(sample, 'Dockerfile'),
+        context: sample,
+        target: 'base',
+        imageName: `outerloop-test/sample-base:auto-${TEST_RUN_ID}`,
+        labels,
+      },
       memoryLog(),
     );
     assert.equal(result.builder, 'buildkit');
@@ -159,10 +209,20 @@ describe('docker engine: buildImage (integration)', function () {
     await assert.rejects(
       buildImage(
         docker,
-        { dockerfile: path.join(sample, 'Dockerfile'), context: sample, imageName: `outerloop-test/x:${TEST_RUN_ID}`, builder: 'buildkit', network: 'my-net', labels },
+        {
+          dockerfile: path.join(sample, 'Dockerfile'),
+          context: sample,
+          imageName: `outerloop-test/x:${TEST_RUN_ID}`,
+          builder: 'buildkit',
+          network: 'my-net',
+          labels,
+        },
         memoryLog(),
       ),
-      (e: Error) => e instanceof BuildError && e.message === "BuildKit runs build steps only in network 'default', 'host' or 'none', not 'my-net': use builder 'classic' for other networks",
+      (e: Error) =>
+        e instanceof BuildError &&
+        e.message ===
+          "BuildKit runs build steps only in network 'default', 'host' or 'none', not 'my-net': use builder 'classic' for other networks",
     );
   });
 
@@ -175,7 +235,11 @@ describe('docker engine: buildImage (integration)', function () {
       registry = await sharedRegistry('htpasswd');
       const user = registry.users[0];
       base = `${registry.host}/outerloop-test/private-base:${TEST_RUN_ID}`;
-      await buildImage(docker, { dockerfile: path.join(sample, 'Dockerfile'), context: sample, target: 'base', imageName: base, builder: 'classic', labels }, memoryLog());
+      await buildImage(
+        docker,
+        { dockerfile: path.join(sample, 'Dockerfile'), context: sample, target: 'base', imageName: base, builder: 'classic', labels },
+        memoryLog(),
+      );
       await pushImageWithEngine(docker, base, user);
       await docker.getImage(base).remove();
       fs.writeFileSync(path.join(sample, 'Private.Dockerfile'), `FROM ${base} AS testrunner\nRUN echo built on the private base\n`);
@@ -199,22 +263,43 @@ describe('docker engine: buildImage (integration)', function () {
           },
           log,
         );
-        assert.ok(log.lines.some((l) => /built on the private base/.test(l)), log.lines.join('\n'));
+        assert.ok(
+          log.lines.some((l) => /built on the private base/.test(l)),
+          log.lines.join('\n'),
+        );
         const printed = log.lines.join('\n');
-        assert.ok(registry.secrets().length >= 2 * DEFAULT_USERS.htpasswd.length, 'each user gives a password and a basic token to look for');
+        assert.ok(
+          registry.secrets().length >= 2 * DEFAULT_USERS.htpasswd.length,
+          'each user gives a password and a basic token to look for',
+        );
         for (const secret of registry.secrets()) assert.ok(!printed.includes(secret), 'a secret reached the log');
         assert.equal(snapshot(dockerConfigDir), dockerConfigBefore);
-        if (builder === 'classic') await docker.getImage(base).remove().catch(() => undefined);
+        if (builder === 'classic')
+          await docker
+            .getImage(base)
+            .remove()
+            .catch(() => undefined);
       });
 
       it(`fails in one line without credentials, with ${builder}`, async () => {
         await assert.rejects(
           buildImage(
             docker,
-            { dockerfile: path.join(sample, 'Private.Dockerfile'), context: sample, imageName: `outerloop-test/on-private-base:anon-${TEST_RUN_ID}`, builder, labels, noCache: true, pull: true },
+            {
+              dockerfile: path.join(sample, 'Private.Dockerfile'),
+              context: sample,
+              imageName: `outerloop-test/on-private-base:anon-${TEST_RUN_ID}`,
+              builder,
+              labels,
+              noCache: true,
+              pull: true,
+            },
             memoryLog(),
           ),
-          (e: Error) => e instanceof BuildError && !e.message.includes('\n') && /401|unauthorized|no basic auth credentials|authentication required/i.test(e.message),
+          (e: Error) =>
+            e instanceof BuildError &&
+            !e.message.includes('\n') &&
+            /401|unauthorized|no basic auth credentials|authentication required/i.test(e.message),
         );
       });
     }

@@ -56,13 +56,21 @@ describe('docker engine: pushImage (integration)', function () {
       const tags = [`b${TEST_RUN_ID}`, 'latest'];
       const pushed = await pushImage(
         docker,
-        { sourceImage: source, repository, tags, login: { host: registry.host, credentials: { username: user.username, password: user.password } } },
+        {
+          sourceImage: source,
+          repository,
+          tags,
+          login: { host: registry.host, credentials: { username: user.username, password: user.password } },
+        },
         log,
         registryHead(registry, user),
       );
       assert.match(pushed.digest, /^sha256:[a-f0-9]{64}$/);
       assert.equal(pushed.pinnedImage, `${repository}@${pushed.digest}`);
-      assert.deepEqual(pushed.imageTags, tags.map((t) => `${repository}:${t}`));
+      assert.deepEqual(
+        pushed.imageTags,
+        tags.map((t) => `${repository}:${t}`),
+      );
       assert.equal(pushed.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
       const inspected = await docker.getImage(source).inspect();
       assert.ok(inspected.RepoDigests.includes(pushed.pinnedImage), inspected.RepoDigests.join(' '));
@@ -100,7 +108,13 @@ describe('docker engine: pushImage (integration)', function () {
       const log = memoryLog();
       const pushed = await pushImage(
         docker,
-        { sourceImage: source, repository, tags, login: { host: proxy.host, credentials: user }, retry: { sleep: (ms: number) => Promise.resolve(void delays.push(ms)) } },
+        {
+          sourceImage: source,
+          repository,
+          tags,
+          login: { host: proxy.host, credentials: user },
+          retry: { sleep: (ms: number) => Promise.resolve(void delays.push(ms)) },
+        },
         log,
         registryHead({ ...registry, host: proxy.host, url: proxy.url }, user),
       );
@@ -109,11 +123,16 @@ describe('docker engine: pushImage (integration)', function () {
       assert.ok(counts.faults > script.filter(Boolean).length, `the seeded schedule added faults after the script (${counts.faults})`);
       const manifestUploads = proxy.log.filter((e) => e.method === 'PUT' && /\/manifests\//.test(e.path)).length;
       assert.equal(manifestUploads, tags.length + counts.faults, 'one manifest upload per tag, plus one more per fault');
-      assert.equal(counts.manifestPuts, tags.length + counts.byKind.truncate, 'the registry stored each manifest once, plus the truncated answers');
+      assert.equal(
+        counts.manifestPuts,
+        tags.length + counts.byKind.truncate,
+        'the registry stored each manifest once, plus the truncated answers',
+      );
       const retries = log.lines.filter((l) => /trying again/.test(l));
       assert.equal(retries.length, counts.faults, log.lines.join('\n'));
       assert.equal(delays.length, counts.faults, 'every retry waited through the policy');
-      for (const delay of delays) assert.ok(delay >= BASE_DELAY_MS / 2 && delay <= MAX_DELAY_MS, `delay ${delay} ms within the policy's backoff`);
+      for (const delay of delays)
+        assert.ok(delay >= BASE_DELAY_MS / 2 && delay <= MAX_DELAY_MS, `delay ${delay} ms within the policy's backoff`);
       // Every message the engine gave is one the classifier documents as temporary.
       const rules = new Set<string>();
       for (const line of retries) {
@@ -122,8 +141,15 @@ describe('docker engine: pushImage (integration)', function () {
         assert.ok(rule?.temporary, `classified as temporary: ${message}`);
         rules.add(rule.name);
       }
-      assert.deepEqual([...rules].sort(), ['connection dropped', 'server error or throttling status', 'throttled or unavailable (error body)']);
-      assert.deepEqual(pushed.imageTags, tags.map((t) => `${repository}:${t}`));
+      assert.deepEqual([...rules].sort(), [
+        'connection dropped',
+        'server error or throttling status',
+        'throttled or unavailable (error body)',
+      ]);
+      assert.deepEqual(
+        pushed.imageTags,
+        tags.map((t) => `${repository}:${t}`),
+      );
       for (const tag of tags) assert.equal((await registryHead(registry, user)(`${registry.host}/team/flaky`, tag)).digest, pushed.digest);
     } finally {
       await proxy.stop();
@@ -133,17 +159,30 @@ describe('docker engine: pushImage (integration)', function () {
   it('fails, naming the last fault, when the retry budget is cut', async () => {
     const registry = await sharedRegistry('htpasswd');
     const user = registry.users[0];
-    const proxy = await startFaultProxy({ target: registry.url, eligible: (method, p) => method === 'PUT' && /\/manifests\//.test(p), script: ['503', '503', '503'] });
+    const proxy = await startFaultProxy({
+      target: registry.url,
+      eligible: (method, p) => method === 'PUT' && /\/manifests\//.test(p),
+      script: ['503', '503', '503'],
+    });
     try {
       const log = memoryLog();
       await assert.rejects(
         pushImage(
           docker,
-          { sourceImage: source, repository: `${proxy.host}/team/down`, tags: ['1'], login: { host: proxy.host, credentials: user }, retry: { attempts: 2, sleep: () => Promise.resolve() } },
+          {
+            sourceImage: source,
+            repository: `${proxy.host}/team/down`,
+            tags: ['1'],
+            login: { host: proxy.host, credentials: user },
+            retry: { attempts: 2, sleep: () => Promise.resolve() },
+          },
           log,
           registryHead(registry, user),
         ),
-        (e: Error) => e instanceof PushError && e.temporary && e.message === `push ${proxy.host}/team/down:1: received unexpected HTTP status: 503 Service Unavailable`,
+        (e: Error) =>
+          e instanceof PushError &&
+          e.temporary &&
+          e.message === `push ${proxy.host}/team/down:1: received unexpected HTTP status: 503 Service Unavailable`,
       );
       // Two attempts, each ending at its faulted manifest upload; the third scripted fault is never reached.
       assert.equal(proxy.counts().byKind['503'], 2);
@@ -160,11 +199,17 @@ describe('docker engine: pushImage (integration)', function () {
     await assert.rejects(
       pushImage(
         docker,
-        { sourceImage: source, repository: '127.0.0.1:1/team/nowhere', tags: ['1'], retry: { attempts: 3, sleep: (ms: number) => Promise.resolve(void delays.push(ms)) } },
+        {
+          sourceImage: source,
+          repository: '127.0.0.1:1/team/nowhere',
+          tags: ['1'],
+          retry: { attempts: 3, sleep: (ms: number) => Promise.resolve(void delays.push(ms)) },
+        },
         log,
         () => Promise.reject(new Error('nothing to confirm')),
       ),
-      (e: Error) => e instanceof PushError && e.temporary && /^push 127\.0\.0\.1:1\/team\/nowhere:1: .*connect: connection refused$/.test(e.message),
+      (e: Error) =>
+        e instanceof PushError && e.temporary && /^push 127\.0\.0\.1:1\/team\/nowhere:1: .*connect: connection refused$/.test(e.message),
     );
     assert.equal(delays.length, 2);
     assert.equal(log.lines.filter((l) => /trying again/.test(l)).length, 2);
@@ -177,11 +222,20 @@ describe('docker engine: pushImage (integration)', function () {
     await assert.rejects(
       pushImage(
         docker,
-        { sourceImage: source, repository: `${registry.host}/team/mismatch`, tags: ['1'], login: { host: registry.host, credentials: user } },
+        {
+          sourceImage: source,
+          repository: `${registry.host}/team/mismatch`,
+          tags: ['1'],
+          login: { host: registry.host, credentials: user },
+        },
         memoryLog(),
         () => Promise.resolve({ digest: other }),
       ),
-      (e: Error) => e instanceof PushError && new RegExp(`^push ${registry.host}/team/mismatch:1: the engine pushed sha256:[a-f0-9]{64} but the registry resolves the tag to ${other}$`).test(e.message),
+      (e: Error) =>
+        e instanceof PushError &&
+        new RegExp(
+          `^push ${registry.host}/team/mismatch:1: the engine pushed sha256:[a-f0-9]{64} but the registry resolves the tag to ${other}$`,
+        ).test(e.message),
     );
   });
 
@@ -191,11 +245,19 @@ describe('docker engine: pushImage (integration)', function () {
     await assert.rejects(
       pushImage(
         docker,
-        { sourceImage: source, repository: `${registry.host}/team/denied`, tags: ['1'], login: { host: registry.host, credentials: { username: 'promoter', password: 'wrong' } } },
+        {
+          sourceImage: source,
+          repository: `${registry.host}/team/denied`,
+          tags: ['1'],
+          login: { host: registry.host, credentials: { username: 'promoter', password: 'wrong' } },
+        },
         log,
         registryHead(registry),
       ),
-      (e: Error) => e instanceof PushError && !e.temporary && e.message === `push ${registry.host}/team/denied:1: unauthorized: authentication required`,
+      (e: Error) =>
+        e instanceof PushError &&
+        !e.temporary &&
+        e.message === `push ${registry.host}/team/denied:1: unauthorized: authentication required`,
     );
     assert.ok(!log.lines.some((l) => /trying again/.test(l)));
   });
@@ -207,11 +269,19 @@ describe('docker engine: pushImage (integration)', function () {
     await assert.rejects(
       pushImage(
         docker,
-        { sourceImage: source, repository: `${registry.host}/team/read-only`, tags: ['1'], login: { host: registry.host, credentials: reader } },
+        {
+          sourceImage: source,
+          repository: `${registry.host}/team/read-only`,
+          tags: ['1'],
+          login: { host: registry.host, credentials: reader },
+        },
         log,
         registryHead(registry, reader),
       ),
-      (e: Error) => e instanceof PushError && !e.temporary && e.message === `push ${registry.host}/team/read-only:1: denied: requested access to the resource is denied`,
+      (e: Error) =>
+        e instanceof PushError &&
+        !e.temporary &&
+        e.message === `push ${registry.host}/team/read-only:1: denied: requested access to the resource is denied`,
     );
     assert.ok(!log.lines.some((l) => /trying again/.test(l)));
   });
@@ -220,7 +290,12 @@ describe('docker engine: pushImage (integration)', function () {
     const registry = await sharedRegistry('htpasswd');
     const confirm = registryHead(registry);
     await assert.rejects(
-      pushImage(docker, { sourceImage: `outerloop-test/nothing:${TEST_RUN_ID}`, repository: `${registry.host}/team/x`, tags: ['1'] }, memoryLog(), confirm),
+      pushImage(
+        docker,
+        { sourceImage: `outerloop-test/nothing:${TEST_RUN_ID}`, repository: `${registry.host}/team/x`, tags: ['1'] },
+        memoryLog(),
+        confirm,
+      ),
       new RegExp(`^PushError: source image 'outerloop-test/nothing:${TEST_RUN_ID}' is not on the engine`),
     );
     await assert.rejects(
@@ -235,7 +310,12 @@ describe('docker engine: pushImage (integration)', function () {
     const repository = `${registry.host}/team/locked`;
     const lockFile = path.join(work, 'staging', 'image-lock.json');
     for (const tags of [['41'], ['41', 'latest']]) {
-      const pushed = await pushImage(docker, { sourceImage: source, repository, tags, login: { host: registry.host, credentials: user } }, memoryLog(), registryHead(registry, user));
+      const pushed = await pushImage(
+        docker,
+        { sourceImage: source, repository, tags, login: { host: registry.host, credentials: user } },
+        memoryLog(),
+        registryHead(registry, user),
+      );
       recordInLockFile(lockFile, {
         repository,
         tags,

@@ -11,13 +11,36 @@ import { buildImage } from '../../shared/src/docker/build';
 import { contextId } from '../../shared/src/docker/endpoint';
 import { memoryLog } from '../../shared/src/log';
 import { stageSampleService } from '../fixtures/sample-service/stage';
-import { pushImageWithEngine, removeTestContainers, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
 import {
-  assertFailedCleanly, assertNoSecrets, bundleOnce, describeRun, dockerConfigSnapshot, registryEndpoint, runBundledTask, type RunOptions, type TaskRun,
+  pushImageWithEngine,
+  removeTestContainers,
+  removeTestImages,
+  requireEngine,
+  TEST_LABEL,
+  TEST_RUN_ID,
+  TEST_RUN_LABEL,
+} from '../support/engine';
+import {
+  assertFailedCleanly,
+  assertNoSecrets,
+  bundleOnce,
+  describeRun,
+  dockerConfigSnapshot,
+  registryEndpoint,
+  runBundledTask,
+  type RunOptions,
+  type TaskRun,
 } from '../support/harness';
 import { fetchManifest } from '../support/images';
 import { requireRegistry, sharedRegistry, type TestRegistry } from '../support/registries';
-import { makeTestCertificates, requireOpenssl, startTlsRelay, writeDockerContext, type TestCertificates, type TlsRelay } from '../support/tls-relay';
+import {
+  makeTestCertificates,
+  requireOpenssl,
+  startTlsRelay,
+  writeDockerContext,
+  type TestCertificates,
+  type TlsRelay,
+} from '../support/tls-relay';
 
 const TEST_LABELS = `${TEST_LABEL}=1\n${TEST_RUN_LABEL}=${TEST_RUN_ID}`;
 const CONTEXT = 'remote-tls';
@@ -50,12 +73,24 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
     // A docker context as `docker context create remote-tls --docker host=tcp://…,ca=…,cert=…,key=…` + `docker
     // context use remote-tls` leave it, in a config folder of its own.
     contextConfig = path.join(work, 'docker-config');
-    writeDockerContext(contextConfig, { name: CONTEXT, host: relay.url, tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }, current: true });
+    writeDockerContext(contextConfig, {
+      name: CONTEXT,
+      host: relay.url,
+      tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
+      current: true,
+    });
     // A private base image, so the BuildKit build asks its session (hijacked over the TLS connection) for credentials.
     base = `${registry.host}/remote-engine/private-base:${TEST_RUN_ID}`;
     await buildImage(
       docker,
-      { dockerfile: path.join(sample, 'Dockerfile'), context: sample, target: 'base', imageName: base, builder: 'classic', labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID } },
+      {
+        dockerfile: path.join(sample, 'Dockerfile'),
+        context: sample,
+        target: 'base',
+        imageName: base,
+        builder: 'classic',
+        labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID },
+      },
       memoryLog(),
     );
     await pushImageWithEngine(docker, base, registry.users[0]);
@@ -87,11 +122,24 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
   }
 
   /** What no output or leftover file may contain: the registry's secrets and the client's private key. */
-  const secrets = () => [...registry.secrets(), certs.clientKey.toString('utf8').split('\n').filter((line) => line && !line.startsWith('-----')).join('')];
+  const secrets = () => [
+    ...registry.secrets(),
+    certs.clientKey
+      .toString('utf8')
+      .split('\n')
+      .filter((line) => line && !line.startsWith('-----'))
+      .join(''),
+  ];
 
   const ways = [
-    { name: 'DOCKER_HOST=tcp://127.0.0.1:<relay> with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH', env: () => ({ ...NO_ENGINE_SETTINGS, DOCKER_HOST: relay.url, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs.clientDir }) },
-    { name: `docker context '${CONTEXT}' (currentContext in DOCKER_CONFIG/config.json, TLS files in the context store)`, env: () => ({ ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: contextConfig }) },
+    {
+      name: 'DOCKER_HOST=tcp://127.0.0.1:<relay> with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH',
+      env: () => ({ ...NO_ENGINE_SETTINGS, DOCKER_HOST: relay.url, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs.clientDir }),
+    },
+    {
+      name: `docker context '${CONTEXT}' (currentContext in DOCKER_CONFIG/config.json, TLS files in the context store)`,
+      env: () => ({ ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: contextConfig }),
+    },
   ];
 
   for (const way of ways) {
@@ -101,7 +149,15 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
 
       it('BuildTestRunner builds with BuildKit, its session answering for the private base image over the TLS connection', async () => {
         const run = await runThroughRelay('BuildTestRunner', {
-          inputs: { dockerfile: 'Remote.Dockerfile', imageName: image, labels: TEST_LABELS, containerRegistry: 'reg', pull: 'true', builder: 'buildkit', noCache: 'true' },
+          inputs: {
+            dockerfile: 'Remote.Dockerfile',
+            imageName: image,
+            labels: TEST_LABELS,
+            containerRegistry: 'reg',
+            pull: 'true',
+            builder: 'buildkit',
+            noCache: 'true',
+          },
           endpoints: [registryEndpoint('reg', registry.url, registry.users[0])],
           variables: { 'System.DefaultWorkingDirectory': sample },
           env: way.env(),
@@ -109,7 +165,10 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
         assert.equal(run.result, 'Succeeded', describeRun(run));
         assert.equal(run.outputs.imageName, image);
         assert.equal(run.outputs.imageId, (await docker.getImage(image).inspect()).Id, 'the same engine, reached through the relay');
-        assert.ok(run.lines.some((line) => line.includes('built sample-service remote')), describeRun(run));
+        assert.ok(
+          run.lines.some((line) => line.includes('built sample-service remote')),
+          describeRun(run),
+        );
         assertNoSecrets(run, secrets());
       });
 
@@ -117,7 +176,10 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
         const run = await runThroughRelay('RunContainerTests', { inputs: { image, network: 'none' }, env: way.env() });
         assert.equal(run.result, 'Succeeded', describeRun(run));
         assert.deepEqual(run.outputs, { exitCode: '0', resultsDirectory: path.join(run.tempDirectory, 'TestResults'), resultFiles: '2' });
-        assert.match(fs.readFileSync(path.join(run.outputs.resultsDirectory, 'junit.xml'), 'utf8'), /<testsuite name="SampleService.Greet" tests="4" failures="0"/);
+        assert.match(
+          fs.readFileSync(path.join(run.outputs.resultsDirectory, 'junit.xml'), 'utf8'),
+          /<testsuite name="SampleService.Greet" tests="4" failures="0"/,
+        );
         const left = await docker.listContainers({ all: true, filters: { ancestor: [image] } });
         assert.deepEqual(left, [], 'the test container was removed');
       });
@@ -147,7 +209,12 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
       stopped = await startTlsRelay(certs);
       await stopped.stop();
       stoppedConfig = path.join(work, 'stopped-config');
-      writeDockerContext(stoppedConfig, { name: 'gone-engine', host: stopped.url, tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }, current: true });
+      writeDockerContext(stoppedConfig, {
+        name: 'gone-engine',
+        host: stopped.url,
+        tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
+        current: true,
+      });
     });
 
     const failed = async (task: string, options: RunOptions) => {
@@ -162,7 +229,12 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
         variables: { 'System.DefaultWorkingDirectory': sample },
         env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: stopped.url, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs.clientDir },
       });
-      assertFailedCleanly(run, new RegExp(`^the Docker engine at ${stopped.url} \\(from DOCKER_HOST, TLS with the files in ${certs.clientDir}\\) is not reachable \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${stopped.port}\\): is it running, and may this agent use it\\?$`));
+      assertFailedCleanly(
+        run,
+        new RegExp(
+          `^the Docker engine at ${stopped.url} \\(from DOCKER_HOST, TLS with the files in ${certs.clientDir}\\) is not reachable \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${stopped.port}\\): is it running, and may this agent use it\\?$`,
+        ),
+      );
     });
 
     it('a docker context at a stopped relay: RunContainerTests and PushImageByDigest name the context and its file', async () => {
@@ -170,17 +242,32 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
       const origin = `from docker context 'gone-engine', named by currentContext in ${stoppedConfig}/config.json, in ${meta}`;
       const env = { ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: stoppedConfig };
       const run = await failed('RunContainerTests', { inputs: { image: 'outerloop-test/never:1', network: 'none' }, env });
-      assertFailedCleanly(run, /^could not run the tests: the Docker engine at tcp:\/\/127\.0\.0\.1:\d+ \(from docker context 'gone-engine'/);
+      assertFailedCleanly(
+        run,
+        /^could not run the tests: the Docker engine at tcp:\/\/127\.0\.0\.1:\d+ \(from docker context 'gone-engine'/,
+      );
       assert.ok(run.message.includes(`(${origin}, TLS with the files in `), run.message);
       assert.match(run.message, /is not reachable \(connect ECONNREFUSED /);
-      const push = await failed('PushImageByDigest', { inputs: { sourceImage: 'outerloop-test/never:1', repository: `${registry.host}/remote-engine/never` }, env });
-      assertFailedCleanly(push, /the Docker engine at tcp:\/\/127\.0\.0\.1:\d+ \(from docker context 'gone-engine', .*\) is not reachable \(connect ECONNREFUSED /);
+      const push = await failed('PushImageByDigest', {
+        inputs: { sourceImage: 'outerloop-test/never:1', repository: `${registry.host}/remote-engine/never` },
+        env,
+      });
+      assertFailedCleanly(
+        push,
+        /the Docker engine at tcp:\/\/127\.0\.0\.1:\d+ \(from docker context 'gone-engine', .*\) is not reachable \(connect ECONNREFUSED /,
+      );
     });
 
     it('a context that does not exist, and a malformed meta.json: the context and the file, in one line', async () => {
-      const run = await failed('RunContainerTests', { inputs: { image: 'outerloop-test/never:1' }, env: { ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: contextConfig, DOCKER_CONTEXT: 'nowhere' } });
+      const run = await failed('RunContainerTests', {
+        inputs: { image: 'outerloop-test/never:1' },
+        env: { ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: contextConfig, DOCKER_CONTEXT: 'nowhere' },
+      });
       const missing = path.join(contextConfig, 'contexts', 'meta', contextId('nowhere'), 'meta.json');
-      assertFailedCleanly(run, new RegExp(`docker context 'nowhere' \\(named by DOCKER_CONTEXT\\) does not exist: there is no ${missing}; create it`));
+      assertFailedCleanly(
+        run,
+        new RegExp(`docker context 'nowhere' \\(named by DOCKER_CONTEXT\\) does not exist: there is no ${missing}; create it`),
+      );
 
       const broken = path.join(work, 'broken-config');
       writeDockerContext(broken, { name: 'broken', host: relay.url, current: true });
@@ -191,7 +278,10 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
         variables: { 'System.DefaultWorkingDirectory': sample },
         env: { ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: broken },
       });
-      assertFailedCleanly(build, new RegExp(`^docker context 'broken' \\(named by currentContext in ${broken}/config\\.json\\): ${meta} is not valid JSON \\(`));
+      assertFailedCleanly(
+        build,
+        new RegExp(`^docker context 'broken' \\(named by currentContext in ${broken}/config\\.json\\): ${meta} is not valid JSON \\(`),
+      );
     });
 
     it('a client without the certificate the engine requires: the TLS refusal, counted by the relay', async () => {
@@ -203,7 +293,12 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
         inputs: { image: 'outerloop-test/never:1', network: 'none' },
         env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: relay.url, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: caOnly },
       });
-      assertFailedCleanly(run, new RegExp(`^could not run the tests: the Docker engine at ${relay.url} \\(from DOCKER_HOST, TLS with the files in ${caOnly}\\) refused the TLS connection \\([^()]*certificate required\\): check the CA and the client certificate and key$`));
+      assertFailedCleanly(
+        run,
+        new RegExp(
+          `^could not run the tests: the Docker engine at ${relay.url} \\(from DOCKER_HOST, TLS with the files in ${caOnly}\\) refused the TLS connection \\([^()]*certificate required\\): check the CA and the client certificate and key$`,
+        ),
+      );
       assert.ok(relay.rejected > rejectedBefore, 'the relay saw the handshake fail');
     });
   });

@@ -24,10 +24,22 @@ describe('docker engine: runTests (integration)', function () {
     runner = `outerloop-test/sample-testrunner:run-${TEST_RUN_ID}`;
     plantedRunner = `outerloop-test/sample-testrunner:planted-${TEST_RUN_ID}`;
     const dockerfile = path.join(sample, 'Dockerfile');
-    await buildImage(docker, { dockerfile, context: sample, target: 'testrunner', imageName: runner, builder: 'buildkit', labels }, memoryLog());
     await buildImage(
       docker,
-      { dockerfile, context: sample, target: 'testrunner', imageName: plantedRunner, builder: 'classic', labels, buildArgs: { PLANT_FAILING_TEST: 'planted at build time' } },
+      { dockerfile, context: sample, target: 'testrunner', imageName: runner, builder: 'buildkit', labels },
+      memoryLog(),
+    );
+    await buildImage(
+      docker,
+      {
+        dockerfile,
+        context: sample,
+        target: 'testrunner',
+        imageName: plantedRunner,
+        builder: 'classic',
+        labels,
+        buildArgs: { PLANT_FAILING_TEST: 'planted at build time' },
+      },
       memoryLog(),
     );
   });
@@ -81,7 +93,10 @@ describe('docker engine: runTests (integration)', function () {
     const result = await run({ image: `outerloop-test/missing:${TEST_RUN_ID}` });
     assert.equal(result.outcome, 'couldNotRun');
     assert.equal(result.exitCode, undefined);
-    assert.equal(result.message, `could not run the tests: image 'outerloop-test/missing:${TEST_RUN_ID}' is not on the engine: build it first, with this agent's engine`);
+    assert.equal(
+      result.message,
+      `could not run the tests: image 'outerloop-test/missing:${TEST_RUN_ID}' is not on the engine: build it first, with this agent's engine`,
+    );
   });
 
   it('kills and removes a container that runs past its timeout', async () => {
@@ -97,7 +112,10 @@ describe('docker engine: runTests (integration)', function () {
     const cancel = new AbortController();
     const log = memoryLog();
     const watched: Log = { ...log, info: (line) => (log.info(line), line === 'started' && cancel.abort()) };
-    await assert.rejects(run({ command: ['sh', '-c', 'echo started; sleep 600'], signal: cancel.signal }, watched), /was cancelled; its container was removed/);
+    await assert.rejects(
+      run({ command: ['sh', '-c', 'echo started; sleep 600'], signal: cancel.signal }, watched),
+      /was cancelled; its container was removed/,
+    );
     assert.deepEqual(await leftovers(), []);
   });
 
@@ -127,7 +145,11 @@ describe('docker engine: runTests (integration)', function () {
 
   it('refuses results that link out of the results folder, writing nothing outside it', async () => {
     const result = await run({
-      command: ['sh', '-c', 'mkdir -p /tests/TestResults && echo "<x/>" > /tests/TestResults/a.xml && ln -s /etc/passwd /tests/TestResults/leak.xml; exit 1'],
+      command: [
+        'sh',
+        '-c',
+        'mkdir -p /tests/TestResults && echo "<x/>" > /tests/TestResults/a.xml && ln -s /etc/passwd /tests/TestResults/leak.xml; exit 1',
+      ],
     });
     assert.equal(result.outcome, 'couldNotRun');
     assert.match(result.message, /unsafe to copy: refusing archive entry 'TestResults\/leak\.xml': the link points to an absolute path/);

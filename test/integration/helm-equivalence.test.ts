@@ -100,7 +100,7 @@ const CASES: CorpusCase[] = [
       code: 0,
       messages: [
         ICON_INFO,
-        '[WARNING] templates/delivery-service-account.yaml: object name does not conform to Kubernetes naming requirements: "": metadata.name: Invalid value: "": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\', and must start and end with an alphanumeric character (e.g. \'example.com\', regex used for validation is \'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\')',
+        "[WARNING] templates/delivery-service-account.yaml: object name does not conform to Kubernetes naming requirements: \"\": metadata.name: Invalid value: \"\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
       ],
     },
     bareTemplateCode: 1,
@@ -174,7 +174,11 @@ function sets(values: string[]): string[] {
 
 /** helm's output with the package or chart path (and lint's temporary folder) replaced, so two packages compare. */
 function normalize(run: HelmRun, chartPath: string): HelmRun {
-  const replace = (s: string) => s.split(chartPath).join('<chart>').replace(/\/tmp\/helm-lint\d+\//g, '<lint-dir>/');
+  const replace = (s: string) =>
+    s
+      .split(chartPath)
+      .join('<chart>')
+      .replace(/\/tmp\/helm-lint\d+\//g, '<lint-dir>/');
   return { code: run.code, stdout: replace(run.stdout), stderr: replace(run.stderr) };
 }
 
@@ -182,7 +186,12 @@ function normalize(run: HelmRun, chartPath: string): HelmRun {
  * Runs `helm <args> <package>` on our package once and on helm's twice. Words that differ between helm's own two
  * runs come from the chart's randomness (podinfo names its test pods with randAlphaNum) and are masked in all three.
  */
-async function compareOnBoth(args: string[], ours: string, helms: string, extra: string[] = []): Promise<{ mine: HelmRun; theirs: HelmRun }> {
+async function compareOnBoth(
+  args: string[],
+  ours: string,
+  helms: string,
+  extra: string[] = [],
+): Promise<{ mine: HelmRun; theirs: HelmRun }> {
   const mine = normalize(await runHelm([...args, ours, ...extra]), ours);
   const theirs = normalize(await runHelm([...args, helms, ...extra]), helms);
   const again = normalize(await runHelm([...args, helms, ...extra]), helms);
@@ -259,12 +268,15 @@ describe(`helm: our packages against real helm ${HELM_VERSION}'s own (needs helm
       before(async function () {
         if (c.corpus) needOrSkip(this, testdataAvailable(), `the chart corpus at ${CORPUS}`);
         dir = fs.mkdtempSync(path.join(work, `${c.chart}-`));
-        ours = await packageChart({ chartPath: c.dir, destination: path.join(dir, 'ours'), updateDependencies: c.updateDependencies }, silentLog);
+        ours = await packageChart(
+          { chartPath: c.dir, destination: path.join(dir, 'ours'), updateDependencies: c.updateDependencies },
+          silentLog,
+        );
         const source = c.updateDependencies ? writableCopy(c.dir, path.join(dir, 'helm-source', path.basename(c.dir))) : c.dir;
         helms = await helmPackage(source, path.join(dir, 'helm'), c.updateDependencies ? ['--dependency-update'] : []);
       });
 
-      it('has the same name, version and files as helm\'s package (Chart.yaml and Chart.lock compared as data)', () => {
+      it("has the same name, version and files as helm's package (Chart.yaml and Chart.lock compared as data)", () => {
         assert.equal(path.basename(ours.packagePath), path.basename(helms));
         const mine = new Map(readTarGz(ours.bytes, 'ours').map((e) => [e.name, e.data]));
         const theirs = new Map(readTarGz(fs.readFileSync(helms), 'helm').map((e) => [e.name, e.data]));
@@ -283,7 +295,7 @@ describe(`helm: our packages against real helm ${HELM_VERSION}'s own (needs helm
         assert.equal(order[0], `${ours.name}/Chart.yaml`);
       });
 
-      it('the chart folder itself gets the verdict helm\'s own rules give it', async () => {
+      it("the chart folder itself gets the verdict helm's own rules give it", async () => {
         const run = normalize(await runHelm(['lint', c.dir]), c.dir);
         assert.equal(run.code, c.sourceLint.code, run.stdout + run.stderr);
         assert.deepEqual(lintMessages(run), c.sourceLint.messages);
@@ -332,14 +344,23 @@ describe(`helm: our packages against real helm ${HELM_VERSION}'s own (needs helm
         );
         const rendered = await runHelm(['template', 'rel', pinned.packagePath, ...sets(c.values)]);
         assert.equal(rendered.code, 0, rendered.stderr);
-        const imageLines = rendered.stdout.split('\n').filter((l) => l.includes(DIGEST)).map((l) => l.trim());
+        const imageLines = rendered.stdout
+          .split('\n')
+          .filter((l) => l.includes(DIGEST))
+          .map((l) => l.trim());
         assert.equal(imageLines.length, c.pinnedImageLines, 'the digest reaches every container the chart runs the image in');
-        assert.ok(imageLines.every((l) => l === c.pinnedImage), imageLines.join('\n'));
+        assert.ok(
+          imageLines.every((l) => l === c.pinnedImage),
+          imageLines.join('\n'),
+        );
         const md = yaml.parse((await runHelm(['show', 'values', pinned.packagePath])).stdout) as { image: Record<string, unknown> };
         const equivalent = Object.entries(md.image)
           .filter(([k]) => k === 'repository' || k === 'tag' || k === 'digest' || k === 'registry')
           .map(([k, v]) => `image.${k}=${v === null || v === undefined ? '' : String(v as string | number | boolean)}`);
-        const { mine, theirs } = await compareOnBoth(['template', 'rel'], pinned.packagePath, helms, [...sets(c.values), ...sets(equivalent)]);
+        const { mine, theirs } = await compareOnBoth(['template', 'rel'], pinned.packagePath, helms, [
+          ...sets(c.values),
+          ...sets(equivalent),
+        ]);
         assert.equal(theirs.code, 0, theirs.stderr);
         assert.deepEqual(mine, theirs);
       });
@@ -360,7 +381,12 @@ describe(`helm: our packages against real helm ${HELM_VERSION}'s own (needs helm
         appVersion: '6.15.0',
       };
       const ours = await packageChart(options, silentLog);
-      const helms = await helmPackage(options.chartPath, path.join(dir, 'helm'), ['--version', '6.15.0-rc.1+build.5', '--app-version', '6.15.0']);
+      const helms = await helmPackage(options.chartPath, path.join(dir, 'helm'), [
+        '--version',
+        '6.15.0-rc.1+build.5',
+        '--app-version',
+        '6.15.0',
+      ]);
       assert.equal(path.basename(ours.packagePath), path.basename(helms));
       for (const args of [['show', 'chart'], ['template', 'rel'], ['lint']]) {
         const { mine, theirs } = await compareOnBoth(args, ours.packagePath, helms);
@@ -383,7 +409,8 @@ describe(`helm: our packages against real helm ${HELM_VERSION}'s own (needs helm
           'dependencies:\n  - name: child\n    version: 0.0.1\n    repository: ""\n',
         '.helmignore': '# rules\n*.bak\ndocs/*.md\n/rootonly.txt\nbuild/\nsub/deeper\n',
         'values.yaml': Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('a: 1\n')]),
-        'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  app: {{ .Chart.AppVersion | quote }}\n',
+        'templates/cm.yaml':
+          'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  app: {{ .Chart.AppVersion | quote }}\n',
         'templates/.hidden.yaml': 'ignored by the default rule',
         'templates/nested/.kept.yaml': '# kept: the default rule covers templates/ itself only\n',
         'templates/old.bak': 'ignored',
@@ -409,9 +436,14 @@ describe(`helm: our packages against real helm ${HELM_VERSION}'s own (needs helm
       const helms = await helmPackage(chart, path.join(dir, 'helm'));
       const mine = readTarGz(ours.bytes, 'ours');
       const theirs = readTarGz(fs.readFileSync(helms), 'helm');
-      assert.deepEqual(mine.map((e) => e.name), theirs.map((e) => e.name), 'same files in the same order');
+      assert.deepEqual(
+        mine.map((e) => e.name),
+        theirs.map((e) => e.name),
+        'same files in the same order',
+      );
       for (let i = 0; i < mine.length; i++) {
-        if (mine[i].name.endsWith('/Chart.yaml')) assert.deepEqual(yaml.parse(mine[i].data.toString()), yaml.parse(theirs[i].data.toString()));
+        if (mine[i].name.endsWith('/Chart.yaml'))
+          assert.deepEqual(yaml.parse(mine[i].data.toString()), yaml.parse(theirs[i].data.toString()));
         else assert.ok(mine[i].data.equals(theirs[i].data), mine[i].name);
       }
       const md = yaml.parse(mine[0].data.toString()) as Record<string, unknown>;

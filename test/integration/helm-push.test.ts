@@ -70,7 +70,9 @@ describe(`helm: pushChart to a real registry (needs docker-registry), read back 
       `blob charts/sample-service ${HELM_CHART_LAYER_MEDIA_TYPE}`,
       `manifest charts/sample-service:1.2.3_build.4 ${OCI_MANIFEST_MEDIA_TYPE}`,
     ]);
-    const res = await fetch(`${registry.url}/v2/charts/sample-service/manifests/1.2.3_build.4`, { headers: { accept: OCI_MANIFEST_MEDIA_TYPE } });
+    const res = await fetch(`${registry.url}/v2/charts/sample-service/manifests/1.2.3_build.4`, {
+      headers: { accept: OCI_MANIFEST_MEDIA_TYPE },
+    });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('docker-content-digest'), result.chartDigest);
     const manifest = JSON.parse(await res.text());
@@ -86,7 +88,9 @@ describe(`helm: pushChart to a real registry (needs docker-registry), read back 
       'org.opencontainers.image.url': 'https://example.com/outer-loop/sample-service',
       'org.opencontainers.image.version': '1.2.3+build.4',
     });
-    const config = JSON.parse(Buffer.from(await (await fetch(`${registry.url}/v2/charts/sample-service/blobs/${manifest.config.digest}`)).arrayBuffer()).toString());
+    const config = JSON.parse(
+      Buffer.from(await (await fetch(`${registry.url}/v2/charts/sample-service/blobs/${manifest.config.digest}`)).arrayBuffer()).toString(),
+    );
     assert.equal(config.name, 'sample-service');
     assert.equal(config.version, '1.2.3+build.4');
     assert.match(log.lines.join('\n'), /pushed oci:\/\/127\.0\.0\.1:\d+\/charts\/sample-service@sha256:[a-f0-9]{64}/);
@@ -96,7 +100,15 @@ describe(`helm: pushChart to a real registry (needs docker-registry), read back 
     const result = await pushChart(productTarget(registry), pkg, { chartRepository: `${registry.host}/charts` }, silentLog);
     const pulled = path.join(work, 'pulled');
     fs.mkdirSync(pulled, { recursive: true });
-    const pull = await runHelm(['pull', `oci://${registry.host}/charts/sample-service`, '--version', '1.2.3+build.4', '--plain-http', '--destination', pulled]);
+    const pull = await runHelm([
+      'pull',
+      `oci://${registry.host}/charts/sample-service`,
+      '--version',
+      '1.2.3+build.4',
+      '--plain-http',
+      '--destination',
+      pulled,
+    ]);
     assert.equal(pull.code, 0, pull.stderr);
     assert.match(pull.stdout + pull.stderr, new RegExp(`Digest: ${result.chartDigest}`));
     const file = path.join(pulled, 'sample-service-1.2.3+build.4.tgz');
@@ -116,7 +128,10 @@ describe(`helm: pushChart to a real registry (needs docker-registry), read back 
     const second = await pushChart(productTarget(registry), pkg, { chartRepository: `${registry.host}/twice` }, silentLog);
     const copy = path.join(work, 'copy');
     fs.cpSync(SAMPLE_CHART, copy, { recursive: true });
-    const repackaged = await packageChart({ chartPath: copy, destination: path.join(work, 'again'), chartVersion: '1.2.3+build.4' }, silentLog);
+    const repackaged = await packageChart(
+      { chartPath: copy, destination: path.join(work, 'again'), chartVersion: '1.2.3+build.4' },
+      silentLog,
+    );
     const third = await pushChart(productTarget(registry), repackaged, { chartRepository: `${registry.host}/twice` }, silentLog);
     assert.equal(second.chartDigest, first.chartDigest);
     assert.equal(third.chartDigest, first.chartDigest);
@@ -137,7 +152,10 @@ describe(`helm: pushChart to a real registry (needs docker-registry), read back 
   });
 
   it('refuses a chartRepository that is not host/path', async () => {
-    await assert.rejects(pushChart(productTarget(registry), pkg, { chartRepository: registry.host }, silentLog), /chartRepository '127\.0\.0\.1:\d+' must be host\/path/);
+    await assert.rejects(
+      pushChart(productTarget(registry), pkg, { chartRepository: registry.host }, silentLog),
+      /chartRepository '127\.0\.0\.1:\d+' must be host\/path/,
+    );
   });
 });
 
@@ -153,7 +171,13 @@ describe('helm: resolveChartRepository (the chartRepository input; pure)', () =>
     assert.throws(() => resolveChartRepository('  '), /chartRepository is required/);
     assert.throws(() => resolveChartRepository('charts'), /chartRepository is 'charts', which names no registry host: write host\/path/);
     assert.throws(() => resolveChartRepository('myacr.azurecr.io'), /chartRepository is 'myacr\.azurecr\.io', which is not host\/path/);
-    assert.throws(() => resolveChartRepository('myacr.azurecr.io/Team'), /chartRepository is 'myacr\.azurecr\.io\/Team', which is not a registry repository \(repository names are lower case\)/);
-    assert.throws(() => resolveChartRepository('myacr.azurecr.io/helm:1.0'), /chartRepository is 'myacr\.azurecr\.io\/helm:1\.0', which is not a registry repository/);
+    assert.throws(
+      () => resolveChartRepository('myacr.azurecr.io/Team'),
+      /chartRepository is 'myacr\.azurecr\.io\/Team', which is not a registry repository \(repository names are lower case\)/,
+    );
+    assert.throws(
+      () => resolveChartRepository('myacr.azurecr.io/helm:1.0'),
+      /chartRepository is 'myacr\.azurecr\.io\/helm:1\.0', which is not a registry repository/,
+    );
   });
 });

@@ -17,7 +17,10 @@ function zipContents(file: string): Map<string, Buffer> {
     'z = zipfile.ZipFile(sys.argv[1])',
     'print(json.dumps([[i.filename, base64.b64encode(z.read(i)).decode()] for i in z.infolist()]))',
   ].join('\n');
-  const entries = JSON.parse(execFileSync('python3', ['-c', script, file], { maxBuffer: 64 * 1024 * 1024 }).toString()) as [string, string][];
+  const entries = JSON.parse(execFileSync('python3', ['-c', script, file], { maxBuffer: 64 * 1024 * 1024 }).toString()) as [
+    string,
+    string,
+  ][];
   return new Map(entries.map(([name, data]) => [name, Buffer.from(data, 'base64')]));
 }
 
@@ -36,7 +39,10 @@ function offline(command: string, args: string[], cwd: string): SpawnSyncReturns
 /** The repository as a checkout has it (no node_modules, build output or caches), with node_modules linked in. */
 function copyCheckout(into: string): string {
   const skip = new Set(['node_modules', 'dist', '.git', '.tools', '.tmp', '.cache', '.taskkey']);
-  fs.cpSync(repoRoot, into, { recursive: true, filter: (source) => !skip.has(path.relative(repoRoot, source).split(path.sep)[0]) && !source.endsWith('.vsix') });
+  fs.cpSync(repoRoot, into, {
+    recursive: true,
+    filter: (source) => !skip.has(path.relative(repoRoot, source).split(path.sep)[0]) && !source.endsWith('.vsix'),
+  });
   fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(into, 'node_modules'), 'dir');
   return into;
 }
@@ -50,7 +56,9 @@ describe('npm run package (tfx-cli, offline)', function () {
   const version = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version;
   const vsixName = `${manifest.publisher}.${manifest.id}-${version}.vsix`;
   const vsix = path.join(repoRoot, 'dist', vsixName);
-  const tasks = fs.readdirSync(path.join(repoRoot, 'tasks')).filter((name) => fs.existsSync(path.join(repoRoot, 'tasks', name, 'src', 'index.ts')));
+  const tasks = fs
+    .readdirSync(path.join(repoRoot, 'tasks'))
+    .filter((name) => fs.existsSync(path.join(repoRoot, 'tasks', name, 'src', 'index.ts')));
 
   before(async function () {
     await bundleOnce();
@@ -74,7 +82,12 @@ describe('npm run package (tfx-cli, offline)', function () {
       const bundled = JSON.parse(fs.readFileSync(path.join(repoRoot, 'dist', 'tasks', task, 'task.json'), 'utf8'));
       assert.deepEqual(bundled.version, { Major: 1, Minor: minor, Patch: patch });
     }
-    const taskFolders = new Set(entries.filter((entry) => entry.startsWith('tasks/')).map((entry) => entry.split('/')[1]).filter(Boolean));
+    const taskFolders = new Set(
+      entries
+        .filter((entry) => entry.startsWith('tasks/'))
+        .map((entry) => entry.split('/')[1])
+        .filter(Boolean),
+    );
     assert.deepEqual([...taskFolders].sort(), [...tasks].sort(), 'only finished tasks, no placeholders');
   });
 
@@ -99,12 +112,18 @@ describe('npm run package (tfx-cli, offline)', function () {
   it('puts overview.md (written for people installing the extension) on the marketplace page, not the README', () => {
     const contents = zipContents(vsix);
     assert.deepEqual(contents.get('overview.md'), fs.readFileSync(path.join(repoRoot, 'overview.md')));
-    assert.match(contents.get('extension.vsixmanifest')!.toString(), /Type="Microsoft\.VisualStudio\.Services\.Content\.Details"[^>]*Path="overview\.md"/);
+    assert.match(
+      contents.get('extension.vsixmanifest')!.toString(),
+      /Type="Microsoft\.VisualStudio\.Services\.Content\.Details"[^>]*Path="overview\.md"/,
+    );
   });
 
   it('declares one task contribution per task in the manifest', () => {
     const generated = JSON.parse(fs.readFileSync(path.join(repoRoot, 'dist', 'vss-extension.json'), 'utf8'));
-    assert.deepEqual(generated.contributions.map((c: { properties: { name: string } }) => c.properties.name).sort(), tasks.map((t) => `tasks/${t}`).sort());
+    assert.deepEqual(
+      generated.contributions.map((c: { properties: { name: string } }) => c.properties.name).sort(),
+      tasks.map((t) => `tasks/${t}`).sort(),
+    );
     assert.equal(generated.contributions.length, 6, 'the six marketplace tasks');
     for (const contribution of generated.contributions) assert.equal(contribution.type, 'ms.vss-distributed-task.task');
   });
@@ -119,7 +138,14 @@ describe('npm run package (tfx-cli, offline)', function () {
       RunContainerTests: ['tar-stream.js'], // shared/src/docker/archive.ts
     };
 
-    for (const task of ['BuildTestRunner', 'PackageHelmChart', 'PromoteImage', 'PublishContainerTestResults', 'PushImageByDigest', 'RunContainerTests']) {
+    for (const task of [
+      'BuildTestRunner',
+      'PackageHelmChart',
+      'PromoteImage',
+      'PublishContainerTestResults',
+      'PushImageByDigest',
+      'RunContainerTests',
+    ]) {
       it(task, () => {
         const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-start-'));
         try {
@@ -130,9 +156,15 @@ describe('npm run package (tfx-cli, offline)', function () {
           assert.match(run.stdout, /##vso\[task\.complete result=Failed;/, `${task} stops at its inputs\n${run.stdout}\n${run.stderr}`);
           const loaded = JSON.parse(/^LOADED (.*)$/m.exec(run.stderr)?.[1] ?? '[]') as string[];
           assert.ok(loaded.includes(bundle), `${task}: the report covers the bundle`);
-          const libs = loaded.filter((file) => file.startsWith(path.join(path.dirname(bundle), 'lib') + path.sep)).map((file) => path.basename(file));
+          const libs = loaded
+            .filter((file) => file.startsWith(path.join(path.dirname(bundle), 'lib') + path.sep))
+            .map((file) => path.basename(file));
           const unexpected = libs.filter((lib) => !(READ_AT_START[task] ?? []).includes(lib));
-          assert.deepEqual(unexpected, [], `${task} reads ${unexpected.join(', ')} as it starts: import it where it is used (await import)`);
+          assert.deepEqual(
+            unexpected,
+            [],
+            `${task} reads ${unexpected.join(', ')} as it starts: import it where it is used (await import)`,
+          );
         } finally {
           fs.rmSync(temp, { recursive: true, force: true });
         }
@@ -158,7 +190,10 @@ describe('npm run package (tfx-cli, offline)', function () {
       }
       const fromPlain = zipContents(path.join(plain, 'dist', vsixName));
       const fromSpaced = zipContents(path.join(spaced, 'dist', vsixName));
-      assert.ok([...fromPlain.keys()].some((name) => /^tasks\/\w+\/index\.js$/.test(name)), 'the .vsix holds the bundles');
+      assert.ok(
+        [...fromPlain.keys()].some((name) => /^tasks\/\w+\/index\.js$/.test(name)),
+        'the .vsix holds the bundles',
+      );
       // tfx writes the entries in the order its file reads finish and stamps each with the time it packs: only the
       // order and the zip's own timestamps differ between two runs, so entries are compared by name.
       assert.deepEqual([...fromSpaced.keys()].sort(), [...fromPlain.keys()].sort());
@@ -168,7 +203,8 @@ describe('npm run package (tfx-cli, offline)', function () {
     it('a checkout with no task to bundle fails in one line, and packaging without bundles fails in one line', function () {
       this.timeout(120_000);
       const dir = copyCheckout(path.join(work, 'no tasks'));
-      for (const task of fs.readdirSync(path.join(dir, 'tasks'))) fs.rmSync(path.join(dir, 'tasks', task, 'src'), { recursive: true, force: true });
+      for (const task of fs.readdirSync(path.join(dir, 'tasks')))
+        fs.rmSync(path.join(dir, 'tasks', task, 'src'), { recursive: true, force: true });
       const bundle = offline(process.execPath, [path.join(dir, 'build', 'bundle.mjs')], dir);
       assert.notEqual(bundle.status, 0, describeStep(bundle));
       assert.match(bundle.stderr, /^bundle: no task to bundle: /m, describeStep(bundle));
@@ -180,11 +216,15 @@ describe('npm run package (tfx-cli, offline)', function () {
       const run = offline(process.execPath, [path.join(unbundled, 'build', 'package.mjs')], unbundled);
       assert.notEqual(run.status, 0, describeStep(run));
       assert.equal(run.stderr.trim().split('\n').length, 1, describeStep(run));
-      assert.match(run.stderr, /^package: dist\/tasks has no bundle for BuildTestRunner, .*: run node build\/bundle\.mjs first/, describeStep(run));
+      assert.match(
+        run.stderr,
+        /^package: dist\/tasks has no bundle for BuildTestRunner, .*: run node build\/bundle\.mjs first/,
+        describeStep(run),
+      );
       assert.doesNotMatch(run.stdout + run.stderr, /^\s+at /m, 'no stack trace');
     });
 
-    it('a tfx failure fails the step in one line that carries tfx\'s reason, with no stack trace', function () {
+    it("a tfx failure fails the step in one line that carries tfx's reason, with no stack trace", function () {
       this.timeout(300_000);
       const dir = copyCheckout(path.join(work, 'broken icon'));
       fs.rmSync(path.join(dir, 'images', 'extension-icon.png'));

@@ -4,7 +4,15 @@ import { strict as assert } from 'node:assert';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { memoryLog } from '../../shared/src/log';
-import { OptionError, PromoteRefusedError, promoteImage, RegistryClient, RegistryError, resolveDigest, type PromoteImageOptions } from '../../shared/src/registry';
+import {
+  OptionError,
+  PromoteRefusedError,
+  promoteImage,
+  RegistryClient,
+  RegistryError,
+  resolveDigest,
+  type PromoteImageOptions,
+} from '../../shared/src/registry';
 import { startFaultProxy, type FaultKind, type FaultProxy } from '../support/fault-proxy';
 import { blobExists, fetchBlob, fetchManifest, listTags, pushIndex, pushRandomImage, type PushedImage } from '../support/images';
 import { DEFAULT_USERS, requireRegistry, sharedRegistry, startRegistry, userOf, type TestRegistry } from '../support/registries';
@@ -40,7 +48,9 @@ async function assertImageIn(registry: TestRegistry, repo: string, tag: string, 
  * A pass-through proxy that drops `mount`/`from` from upload starts, so the registry opens a plain upload session
  * (202) as a registry without cross-repository mounting does. Returns its `host:port` and a stop function.
  */
-async function startMountRefusingProxy(registry: TestRegistry): Promise<{ host: string; refused: () => number; stop: () => Promise<void> }> {
+async function startMountRefusingProxy(
+  registry: TestRegistry,
+): Promise<{ host: string; refused: () => number; stop: () => Promise<void> }> {
   const target = new URL(registry.url);
   let refused = 0;
   const server = http.createServer((req, res) => {
@@ -88,7 +98,10 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
         assert.deepEqual(result.tagsWritten, ['1.4.0']);
         assert.equal(result.blobsMounted, 4);
         assert.equal(result.blobsCopied, 0);
-        assert.ok(log.lines.some((l) => l.startsWith('Promoted ')), log.lines.join('\n'));
+        assert.ok(
+          log.lines.some((l) => l.startsWith('Promoted ')),
+          log.lines.join('\n'),
+        );
       });
       await assertImageIn(anonymous, 'prod/core-single/team/app', '1.4.0', source);
     });
@@ -99,7 +112,10 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
       await withProxy(anonymous, async (proxy) => {
         const result = await promoteImage({ sourceImage: `${proxy.host}/core-budget/app:v7` }, memoryLog());
         const counts = proxy.counts();
-        assert.ok(counts.requests <= layers + 4, `${counts.requests} requests for ${layers} layers:\n${proxy.log.map((e) => `${e.method} ${e.path}`).join('\n')}`);
+        assert.ok(
+          counts.requests <= layers + 4,
+          `${counts.requests} requests for ${layers} layers:\n${proxy.log.map((e) => `${e.method} ${e.path}`).join('\n')}`,
+        );
         assert.equal(result.requests, counts.requests, 'the result counts what the proxy saw');
         assert.equal(counts.blobGets, 0);
         assert.equal(counts.blobBytesDown, 0);
@@ -173,7 +189,10 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
         assert.equal(again.writes, 0);
         assert.deepEqual(again.tagsWritten, []);
         assert.deepEqual(writesSeen(proxy), []);
-        assert.ok(log.lines.some((l) => l.startsWith('Already promoted')), log.lines.join('\n'));
+        assert.ok(
+          log.lines.some((l) => l.startsWith('Already promoted')),
+          log.lines.join('\n'),
+        );
       });
       assert.deepEqual(await listTags(anonymous, 'prod/core-rerun/app'), ['approved', 'v1']);
     });
@@ -186,14 +205,17 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
         additionalTags: ['v1-approved', 'stable'],
       };
       await withProxy(anonymous, async (proxy) => {
-        await assert.rejects(promoteImage({ ...options, sourceImage: `${proxy.host}/core-clobber/app:v1` }, memoryLog()), (error: unknown) => {
-          assert.ok(error instanceof PromoteRefusedError, String(error));
-          assert.match(error.message, /refusing to move a tag that points at another image/);
-          assert.match(error.message, new RegExp(`prod/core-clobber/app:stable is ${other.digest}`));
-          assert.match(error.message, /nothing was changed: set allowOverwrite: true to move it$/);
-          assert.deepEqual(error.conflicts, [{ tag: 'stable', digest: other.digest }]);
-          return true;
-        });
+        await assert.rejects(
+          promoteImage({ ...options, sourceImage: `${proxy.host}/core-clobber/app:v1` }, memoryLog()),
+          (error: unknown) => {
+            assert.ok(error instanceof PromoteRefusedError, String(error));
+            assert.match(error.message, /refusing to move a tag that points at another image/);
+            assert.match(error.message, new RegExp(`prod/core-clobber/app:stable is ${other.digest}`));
+            assert.match(error.message, /nothing was changed: set allowOverwrite: true to move it$/);
+            assert.deepEqual(error.conflicts, [{ tag: 'stable', digest: other.digest }]);
+            return true;
+          },
+        );
         assert.deepEqual(writesSeen(proxy), [], 'nothing was written, not even a blob mount');
       });
       assert.deepEqual(await listTags(anonymous, 'prod/core-clobber/app'), ['stable'], 'v1 and v1-approved were not created');
@@ -202,8 +224,12 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
       const log = memoryLog();
       const moved = await promoteImage({ ...options, allowOverwrite: true }, log);
       assert.deepEqual(moved.tagsWritten, ['v1', 'v1-approved', 'stable']);
-      for (const tag of ['v1', 'v1-approved', 'stable']) assert.equal((await fetchManifest(anonymous, 'prod/core-clobber/app', tag)).digest, source.digest);
-      assert.ok(log.lines.some((l) => l.includes(`Moving ${anonymous.host}/prod/core-clobber/app:stable from ${other.digest}`)), log.lines.join('\n'));
+      for (const tag of ['v1', 'v1-approved', 'stable'])
+        assert.equal((await fetchManifest(anonymous, 'prod/core-clobber/app', tag)).digest, source.digest);
+      assert.ok(
+        log.lines.some((l) => l.includes(`Moving ${anonymous.host}/prod/core-clobber/app:stable from ${other.digest}`)),
+        log.lines.join('\n'),
+      );
     });
 
     it('fails naming sourceImage when tag@digest does not match where the tag points, writing nothing', async function () {
@@ -215,7 +241,10 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
           (error: unknown) => {
             assert.ok(error instanceof OptionError, String(error));
             assert.equal(error.option, 'sourceImage');
-            assert.match(error.message, /^input 'sourceImage' names .*core-pinned\/app:v1@sha256:[0-9a-f]{64}, but tag 'v1' points at sha256:[0-9a-f]{64} now/);
+            assert.match(
+              error.message,
+              /^input 'sourceImage' names .*core-pinned\/app:v1@sha256:[0-9a-f]{64}, but tag 'v1' points at sha256:[0-9a-f]{64} now/,
+            );
             return true;
           },
         );
@@ -230,7 +259,9 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
         assert.equal(error.status, 404);
         assert.match(
           error.message,
-          new RegExp(`^promote ${anonymous.host}/core-missing/app:nope → ${anonymous.host}/prod/core-missing/app: read sourceImage: 404 (MANIFEST_UNKNOWN|NAME_UNKNOWN): `),
+          new RegExp(
+            `^promote ${anonymous.host}/core-missing/app:nope → ${anonymous.host}/prod/core-missing/app: read sourceImage: 404 (MANIFEST_UNKNOWN|NAME_UNKNOWN): `,
+          ),
         );
         return true;
       });
@@ -242,7 +273,10 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
       const head = await resolveDigest(client, `${anonymous.host}/core-resolve/app:v1`);
       assert.equal(head.digest, source.digest);
       assert.equal(head.mediaType, source.mediaType);
-      await assert.rejects(resolveDigest(client, `${anonymous.host}/core-resolve/app:v2`), /resolve .*core-resolve\/app:v2: 404 MANIFEST_UNKNOWN/);
+      await assert.rejects(
+        resolveDigest(client, `${anonymous.host}/core-resolve/app:v2`),
+        /resolve .*core-resolve\/app:v2: 404 MANIFEST_UNKNOWN/,
+      );
     });
   });
 
@@ -252,20 +286,38 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
       const promoter = userOf(registry, 'promoter');
       const source = await pushRandomImage(registry, 'core-basic/app', 'v1', { layers: 2, seed: 211 });
       const log = memoryLog();
-      const result = await promoteImage({ sourceImage: `${registry.host}/core-basic/app:v1`, containerRegistry: { host: registry.host, credentials: promoter } }, log);
+      const result = await promoteImage(
+        { sourceImage: `${registry.host}/core-basic/app:v1`, containerRegistry: { host: registry.host, credentials: promoter } },
+        log,
+      );
       assert.equal(result.digest, source.digest);
       await assertImageIn(registry, 'prod/core-basic/app', 'v1', source);
 
       const wrong = { username: 'promoter', password: 'Wr0ng-Passw0rd-x1' };
       await assert.rejects(
-        promoteImage({ sourceImage: `${registry.host}/core-basic/app:v1`, targetNamespace: 'prod-wrong', containerRegistry: { host: registry.host, credentials: wrong } }, log),
+        promoteImage(
+          {
+            sourceImage: `${registry.host}/core-basic/app:v1`,
+            targetNamespace: 'prod-wrong',
+            containerRegistry: { host: registry.host, credentials: wrong },
+          },
+          log,
+        ),
         (error: unknown) => {
           assert.ok(error instanceof RegistryError, String(error));
           assert.equal(error.status, 401);
           assert.equal(error.code, 'UNAUTHORIZED');
-          assert.match(error.message, new RegExp(`^promote ${registry.host}/core-basic/app:v1 → .*: 401 UNAUTHORIZED: .*${registry.host} refused the credentials of user 'promoter' \\(input 'containerRegistry'\\)`));
+          assert.match(
+            error.message,
+            new RegExp(
+              `^promote ${registry.host}/core-basic/app:v1 → .*: 401 UNAUTHORIZED: .*${registry.host} refused the credentials of user 'promoter' \\(input 'containerRegistry'\\)`,
+            ),
+          );
           assert.doesNotMatch(error.message, /[\r\n]/);
-          assert.ok(registry.secrets().length >= 2 * DEFAULT_USERS.htpasswd.length, 'each user gives a password and a basic token to look for');
+          assert.ok(
+            registry.secrets().length >= 2 * DEFAULT_USERS.htpasswd.length,
+            'each user gives a password and a basic token to look for',
+          );
           for (const secret of [wrong.password, Buffer.from(`promoter:${wrong.password}`).toString('base64'), ...registry.secrets()]) {
             assert.ok(!error.message.includes(secret), 'no secret in the message');
           }
@@ -278,7 +330,9 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
 
       await assert.rejects(
         promoteImage({ sourceImage: `${registry.host}/core-basic/app:v1`, targetNamespace: 'prod-none' }, log),
-        new RegExp(`: read sourceImage: 401 UNAUTHORIZED: .*${registry.host} needs credentials for this: set input 'containerRegistry' to a service connection for it`),
+        new RegExp(
+          `: read sourceImage: 401 UNAUTHORIZED: .*${registry.host} needs credentials for this: set input 'containerRegistry' to a service connection for it`,
+        ),
       );
     });
 
@@ -295,12 +349,15 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
       assert.equal(result.digest, source.digest);
       assert.equal(result.tokenRequests, 1);
       assert.equal(issuer.counts().accessTokens, 1);
-      assert.deepEqual(
-        issuer.issued[0].access.map((a) => `${a.name}:${a.actions.join(',')}`).sort(),
-        ['core-token/app:pull', 'prod/core-token/app:pull,push'],
-      );
+      assert.deepEqual(issuer.issued[0].access.map((a) => `${a.name}:${a.actions.join(',')}`).sort(), [
+        'core-token/app:pull',
+        'prod/core-token/app:pull,push',
+      ]);
       assert.ok(log.secrets.includes(issuer.issued[0].token));
-      assert.ok(registry.secrets().length >= 2 * DEFAULT_USERS.token.length + 1, 'passwords, basic tokens and the issued token to look for');
+      assert.ok(
+        registry.secrets().length >= 2 * DEFAULT_USERS.token.length + 1,
+        'passwords, basic tokens and the issued token to look for',
+      );
       for (const secret of registry.secrets()) assert.ok(!log.lines.some((l) => l.includes(secret)), 'no secret in the log');
       await assertImageIn(registry, 'prod/core-token/app', 'v1', source);
     });
@@ -309,12 +366,21 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
       const registry = await sharedRegistry('token');
       await pushRandomImage(registry, 'core-reader/app', 'v1', { layers: 2, seed: 213 });
       await assert.rejects(
-        promoteImage({ sourceImage: `${registry.host}/core-reader/app:v1`, containerRegistry: { host: registry.host, credentials: userOf(registry, 'reader') } }, memoryLog()),
+        promoteImage(
+          {
+            sourceImage: `${registry.host}/core-reader/app:v1`,
+            containerRegistry: { host: registry.host, credentials: userOf(registry, 'reader') },
+          },
+          memoryLog(),
+        ),
         (error: unknown) => {
           assert.ok(error instanceof RegistryError, String(error));
           assert.equal(error.status, 401);
           assert.equal(error.temporary, false);
-          assert.match(error.message, /: 401 UNAUTHORIZED: .*user 'reader' \(input 'containerRegistry'\) lacks the access '[^']*repository:prod\/core-reader\/app:(pull,push|push,pull)[^']*' \(insufficient_scope\)/);
+          assert.match(
+            error.message,
+            /: 401 UNAUTHORIZED: .*user 'reader' \(input 'containerRegistry'\) lacks the access '[^']*repository:prod\/core-reader\/app:(pull,push|push,pull)[^']*' \(insufficient_scope\)/,
+          );
           return true;
         },
       );
@@ -328,7 +394,10 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
       issuer.reset();
       issuer.expireNext(1);
       const result = await promoteImage(
-        { sourceImage: `${registry.host}/core-expiry/app:v1`, logins: [{ host: registry.host, credentials: userOf(registry, 'promoter') }] },
+        {
+          sourceImage: `${registry.host}/core-expiry/app:v1`,
+          logins: [{ host: registry.host, credentials: userOf(registry, 'promoter') }],
+        },
         memoryLog(),
       );
       assert.equal(result.digest, source.digest);
@@ -366,7 +435,8 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
     const delays: number[] = [];
     try {
       const sources: PushedImage[] = [];
-      for (let i = 0; i < 50; i++) sources.push(await pushRandomImage(anonymous, `core-faults/app-${i}`, 'v1', { layers: 2, bytesPerLayer: 512, seed: 1000 + i }));
+      for (let i = 0; i < 50; i++)
+        sources.push(await pushRandomImage(anonymous, `core-faults/app-${i}`, 'v1', { layers: 2, bytesPerLayer: 512, seed: 1000 + i }));
       let succeeded = 0;
       for (let i = 0; i < 50; i++) {
         const result = await promoteImage(
@@ -397,11 +467,28 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
 
   it('copies across registries through seeded faults on both sides, restarting a stream cut in the middle', async function () {
     const target = await startRegistry('anonymous');
-    const sourceProxy = await startFaultProxy({ target: anonymous.url, seed: 77, faultRate: 0.3, maxConsecutive: 2, kinds: ['truncate', 'reset', '503'], retryAfter: 0 });
-    const targetProxy = await startFaultProxy({ target: target.url, seed: 78, faultRate: 0.3, maxConsecutive: 2, kinds: ['truncate', 'reset', '500'], retryAfter: 0 });
+    const sourceProxy = await startFaultProxy({
+      target: anonymous.url,
+      seed: 77,
+      faultRate: 0.3,
+      maxConsecutive: 2,
+      kinds: ['truncate', 'reset', '503'],
+      retryAfter: 0,
+    });
+    const targetProxy = await startFaultProxy({
+      target: target.url,
+      seed: 78,
+      faultRate: 0.3,
+      maxConsecutive: 2,
+      kinds: ['truncate', 'reset', '500'],
+      retryAfter: 0,
+    });
     const sources: PushedImage[] = [];
     try {
-      for (let i = 0; i < 5; i++) sources.push(await pushRandomImage(anonymous, `core-cross-faults/app-${i}`, 'v1', { layers: 2, bytesPerLayer: 256 * 1024, seed: 300 + i }));
+      for (let i = 0; i < 5; i++)
+        sources.push(
+          await pushRandomImage(anonymous, `core-cross-faults/app-${i}`, 'v1', { layers: 2, bytesPerLayer: 256 * 1024, seed: 300 + i }),
+        );
       let cut = 0;
       for (let i = 0; i < 5; i++) {
         const result = await promoteImage(

@@ -316,7 +316,10 @@ describe('test support: registries, token issuer, fault proxy, seeding (real doc
       const counts = a.counts();
       assert.equal(counts.requests, 80);
       for (const kind of kinds) assert.ok(counts.byKind[kind] > 0, `kind ${kind} was injected`);
-      assert.equal(counts.faults, Object.values(counts.byKind).reduce((x, y) => x + y, 0));
+      assert.equal(
+        counts.faults,
+        Object.values(counts.byKind).reduce((x, y) => x + y, 0),
+      );
       let run = 0;
       let longest = 0;
       for (const entry of a.log) {

@@ -43,7 +43,7 @@ describe('testresults: a 300 MB JUnit file through the contract server', functio
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('contract server: 1M cases published in batches of ≤ 1000 with the publisher\'s peak RSS under 150 MB', async () => {
+  it("contract server: 1M cases published in batches of ≤ 1000 with the publisher's peak RSS under 150 MB", async () => {
     const file = path.join(dir, 'TEST-large.xml');
     const expected = await writeLargeJUnit(file);
     const size = fs.statSync(file).size;
@@ -61,7 +61,10 @@ describe('testresults: a 300 MB JUnit file through the contract server', functio
 
     server = await startAdoContractServer({ keepResults: 50, keepBodies: false });
     const child = spawn(process.execPath, [bundle], {
-      env: { ...process.env, OUTERLOOP_LARGE_ARGS: JSON.stringify({ url: server.url, token: server.token, project: server.project, file, dir }) },
+      env: {
+        ...process.env,
+        OUTERLOOP_LARGE_ARGS: JSON.stringify({ url: server.url, token: server.token, project: server.project, file, dir }),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -85,14 +88,19 @@ describe('testresults: a 300 MB JUnit file through the contract server', functio
     assert.equal(run.state, 'Completed');
     assert.equal(run.resultCount, CASES);
     assert.ok(run.batches.length >= CASES / 1000 && run.batches.length <= CASES / 100, `${run.batches.length} batches`);
-    assert.ok(run.batches.every((n) => n >= 1 && n <= 1000), 'every "Results - Add" within the limit');
+    assert.ok(
+      run.batches.every((n) => n >= 1 && n <= 1000),
+      'every "Results - Add" within the limit',
+    );
     assert.deepEqual(run.outcomes, { Passed: expected.passed, Failed: expected.failed, NotExecuted: expected.skipped });
     assert.deepEqual(report.warnings, [
       `warning: attachment 'TEST-large.xml' of 'TEST-large.xml' was not attached: it is ${(size / (1024 * 1024)).toFixed(1)} MiB, over the 8 MiB attachment cap`,
       'warning: the console output of 19000 more failed tests was not attached (at most 1000 logs and 50 MiB per run)',
     ]);
     const peak = report.maxRssKb * 1024;
-    console.log(`      peak RSS of the publishing process: ${(peak / (1024 * 1024)).toFixed(1)} MiB for ${(size / (1024 * 1024)).toFixed(0)} MiB of JUnit`);
+    console.log(
+      `      peak RSS of the publishing process: ${(peak / (1024 * 1024)).toFixed(1)} MiB for ${(size / (1024 * 1024)).toFixed(0)} MiB of JUnit`,
+    );
     assert.ok(peak < RSS_LIMIT_BYTES, `peak RSS ${peak} bytes`);
   });
 });

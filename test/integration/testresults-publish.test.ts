@@ -45,8 +45,15 @@ function assertWellFormed(run: ContractRun, total: number): void {
   assert.equal(run.created.build.id, String(BUILD_ID));
   assert.equal(run.created.state, 'InProgress');
   assert.equal(run.resultCount, total);
-  assert.equal(run.batches.reduce((sum, n) => sum + n, 0), total, 'the batches add up to every result');
-  assert.ok(run.batches.every((n) => n >= 1 && n <= 1000), `batches ${run.batches.join(', ')}`);
+  assert.equal(
+    run.batches.reduce((sum, n) => sum + n, 0),
+    total,
+    'the batches add up to every result',
+  );
+  assert.ok(
+    run.batches.every((n) => n >= 1 && n <= 1000),
+    `batches ${run.batches.join(', ')}`,
+  );
   assert.equal(run.updates.at(-1)?.state, 'Completed');
 }
 
@@ -95,17 +102,31 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
           assert.ok(attached, `${file} is attached to its run`);
           assert.equal(attached.sha256, sha256(path.join(CORPUS, file)));
           assert.equal(run.results.length, e.total, file);
-          for (const r of run.results) assert.equal(r.automatedTestType, { junit: 'JUnit', trx: 'VSTest', nunit3: 'NUnit', nunit2: 'NUnit', xunit2: 'XUnit', ctest: 'CTest' }[format]);
+          for (const r of run.results)
+            assert.equal(
+              r.automatedTestType,
+              { junit: 'JUnit', trx: 'VSTest', nunit3: 'NUnit', nunit2: 'NUnit', xunit2: 'XUnit', ctest: 'CTest' }[format],
+            );
         });
         const versions = new Set(server.requests.filter((r) => r.method !== 'OPTIONS').map((r) => r.apiVersion));
         assert.ok(versions.size > 0, 'REST calls were made');
-        assert.ok([...versions].every((v) => /^7\.2-preview\.\d$/.test(v ?? '')), [...versions].join(' '));
-        assert.ok(server.requests.some((r) => r.method === 'OPTIONS' && r.path.endsWith('/_apis/Test')), 'location discovery');
+        assert.ok(
+          [...versions].every((v) => /^7\.2-preview\.\d$/.test(v ?? '')),
+          [...versions].join(' '),
+        );
+        assert.ok(
+          server.requests.some((r) => r.method === 'OPTIONS' && r.path.endsWith('/_apis/Test')),
+          'location discovery',
+        );
       });
     }
 
     it('contract server: merged, every corpus file is one run with all results, and outputs match EXPECTED.json', async () => {
-      const { result } = await publishTo(server, { files: expected.map(([f]) => path.join(CORPUS, f)), runTitle: 'Corpus', searchFolder: CORPUS });
+      const { result } = await publishTo(server, {
+        files: expected.map(([f]) => path.join(CORPUS, f)),
+        runTitle: 'Corpus',
+        searchFolder: CORPUS,
+      });
       assert.deepEqual(server.violations, []);
       const sum = { total: 0, passed: 0, failed: 0, skipped: 0, other: 0 };
       for (const [, e] of expected) for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += countsOf(e.api)[k];
@@ -116,7 +137,10 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
       assert.equal(run.created.name, 'Corpus');
       const failedWithOutput = run.attachments.filter((a) => a.attachmentType === 'ConsoleLog');
       assert.ok(failedWithOutput.length > 0 && failedWithOutput.every((a) => a.resultId !== undefined));
-      assert.match(result.summaryMarkdown, new RegExp(`\\| ${sum.total} \\| ${sum.passed} \\| ${sum.failed} \\| ${sum.skipped} \\| ${sum.other} \\|`));
+      assert.match(
+        result.summaryMarkdown,
+        new RegExp(`\\| ${sum.total} \\| ${sum.passed} \\| ${sum.failed} \\| ${sum.skipped} \\| ${sum.other} \\|`),
+      );
     });
   });
 
@@ -128,7 +152,11 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
     assert.deepEqual(server.violations, []);
     const run = server.runs.get(result.runIds[0])!;
     assert.deepEqual(run.batches, [500, 500, 500, 500, 500]);
-    assert.deepEqual(run.results.map((r) => r.testCaseTitle), cases.map((_, i) => `t${i}`), 'in file order');
+    assert.deepEqual(
+      run.results.map((r) => r.testCaseTitle),
+      cases.map((_, i) => `t${i}`),
+      'in file order',
+    );
   });
 
   it('contract server: hostile files are warnings, good files still published, nothing of a local file leaks', async () => {
@@ -142,7 +170,10 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
       return path.join(results, name);
     };
     const files = [
-      put('good.xml', '<testsuite><testcase classname="a" name="ok"/><testcase classname="a" name="bad"><error message="e"/></testcase></testsuite>'),
+      put(
+        'good.xml',
+        '<testsuite><testcase classname="a" name="ok"/><testcase classname="a" name="bad"><error message="e"/></testcase></testsuite>',
+      ),
       put('xxe.xml', `<!DOCTYPE t [<!ENTITY x SYSTEM "file://${secretFile}">]><testsuite><testcase name="&x;"/></testsuite>`),
       put('cut.trx', '<TestRun><Results><UnitTestResult testName="a" outcome="Passed"/>'),
       put('empty.xml', ''),
@@ -193,12 +224,17 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
     const run = server.runs.get(result.runIds[0])!;
     assert.equal(run.results[0].automatedTestName, 'Ns.Cls.Shows');
     assert.equal(run.results[0].automatedTestStorage, 'Tests.dll');
-    const perResult = run.attachments.filter((a) => a.resultId !== undefined).map((a) => [a.fileName, a.attachmentType, a.content?.toString()]);
+    const perResult = run.attachments
+      .filter((a) => a.resultId !== undefined)
+      .map((a) => [a.fileName, a.attachmentType, a.content?.toString()]);
     assert.deepEqual(perResult, [
       ['screenshot.png', 'GeneralAttachment', 'PNG-ish bytes'],
       ['Standard_Console_Output.log', 'ConsoleLog', 'console says hi'],
     ]);
-    assert.deepEqual(run.attachments.filter((a) => a.resultId === undefined).map((a) => a.fileName), ['run.trx']);
+    assert.deepEqual(
+      run.attachments.filter((a) => a.resultId === undefined).map((a) => a.fileName),
+      ['run.trx'],
+    );
     const warnings = log.lines.filter((l) => l.startsWith('warning: attachment'));
     assert.deepEqual(warnings, [
       `warning: attachment '../../../../outside.txt' of test 'Ns.Cls.Shows' was not attached: it is outside the results folder`,
@@ -240,10 +276,24 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
   it('contract server: a wrong token or project is one clear error and creates nothing', async () => {
     const file = path.join(dir, 'one.xml');
     fs.writeFileSync(file, '<testsuite><testcase name="t"/></testsuite>');
-    const wrongToken = createApiPublisher({ connect: () => connectWithAccessToken(server.url, 'not-the-token'), project: server.project, buildId: 1 });
-    await assert.rejects(publishTestResults({ files: [file] }, wrongToken, memoryLog()), /^Error: connecting to Azure DevOps failed \(HTTP 401\): /);
-    const wrongProject = createApiPublisher({ connect: () => connectWithAccessToken(server.url, server.token), project: 'Nope', buildId: 1 });
-    await assert.rejects(publishTestResults({ files: [file] }, wrongProject, memoryLog()), /^Error: creating test run 'JUnit test results' failed: Azure DevOps returned no run \(is project 'Nope' right\?\)$/);
+    const wrongToken = createApiPublisher({
+      connect: () => connectWithAccessToken(server.url, 'not-the-token'),
+      project: server.project,
+      buildId: 1,
+    });
+    await assert.rejects(
+      publishTestResults({ files: [file] }, wrongToken, memoryLog()),
+      /^Error: connecting to Azure DevOps failed \(HTTP 401\): /,
+    );
+    const wrongProject = createApiPublisher({
+      connect: () => connectWithAccessToken(server.url, server.token),
+      project: 'Nope',
+      buildId: 1,
+    });
+    await assert.rejects(
+      publishTestResults({ files: [file] }, wrongProject, memoryLog()),
+      /^Error: creating test run 'JUnit test results' failed: Azure DevOps returned no run \(is project 'Nope' right\?\)$/,
+    );
     assert.equal(server.runs.size, 0);
   });
 
@@ -257,7 +307,10 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
 
     it('contract server (Results - Add, TestCaseResult.subResults with resultGroupType DataDriven): a data-driven TRX test is one result, its rows beneath it', async function () {
       needOrSkip(this, testdataAvailable(), 'the test-results corpus (../shared/testdata/test-results)');
-      const { result } = await publishTo(server, { files: [path.join(CORPUS, 'trx/trx2junit-mstest-datadriven.trx')], searchFolder: CORPUS });
+      const { result } = await publishTo(server, {
+        files: [path.join(CORPUS, 'trx/trx2junit-mstest-datadriven.trx')],
+        searchFolder: CORPUS,
+      });
       assert.deepEqual(server.violations, []);
       const run = server.runs.get(result.runIds[0])!;
       assert.equal(run.resultCount, 3, 'one result per test');
@@ -280,7 +333,11 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
 
     it('contract server (Results - Add subResults Rerun; CustomTestField IsTestResultFlaky, AttemptId; Attachments - Create Test Sub Result Attachment): one result per test, attempts beneath, flaky marked and counted', async () => {
       const log = memoryLog();
-      const { result } = await publishTo(server, { files: [fixture('surefire-reruns.xml'), fixture('vstest-retry.trx')], searchFolder: FIXTURES }, log);
+      const { result } = await publishTo(
+        server,
+        { files: [fixture('surefire-reruns.xml'), fixture('vstest-retry.trx')], searchFolder: FIXTURES },
+        log,
+      );
       assert.deepEqual(server.violations, []);
       const run = server.runs.get(result.runIds[0])!;
       assertWellFormed(run, 10);
@@ -299,24 +356,52 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
       const synced = byTitle(run, 'Checkout.Tests.CartTests.SyncsWithInventory');
       assert.equal(synced.outcome, 'Passed');
       assert.equal(synced.customFields[0].value, 'true');
-      assert.deepEqual(synced.subResults.map((r: any) => [r.displayName, r.outcome]), [['Attempt 1', 'Failed'], ['Attempt 2', 'Passed']]);
+      assert.deepEqual(
+        synced.subResults.map((r: any) => [r.displayName, r.outcome]),
+        [
+          ['Attempt 1', 'Failed'],
+          ['Attempt 2', 'Passed'],
+        ],
+      );
       const failing = byTitle(run, 'Checkout.Tests.CartTests.EmptiesCart');
       assert.equal(failing.outcome, 'Failed');
       assert.equal(failing.customFields, undefined, 'failed every time: not flaky');
       assert.equal(failing.subResults.length, 3);
       assert.equal(run.results.filter((r) => r.testCaseTitle === 'placesOrder').length, 2, 'same name, two testcases: two tests');
-      assert.equal(run.results.filter((r) => r.automatedTestName === 'Checkout.Tests.PriceTests.Rounds(amount: 2.675)').length, 1, 'theory rows stay apart');
+      assert.equal(
+        run.results.filter((r) => r.automatedTestName === 'Checkout.Tests.PriceTests.Rounds(amount: 2.675)').length,
+        1,
+        'theory rows stay apart',
+      );
 
       // Failed attempts' output is attached to their sub-result; a failing test's own output to it.
       const consoleLogs = run.attachments.filter((a) => a.attachmentType === 'ConsoleLog');
       const text = (a: (typeof consoleLogs)[number]) => a.content?.toString();
       const flakyId = run.resultIds[run.results.indexOf(flaky)];
-      assert.ok(consoleLogs.some((a) => a.resultId === flakyId && a.subResultId !== undefined && text(a) === 'payment gateway answered after 1500 ms (timeout 1000 ms)\n'));
+      assert.ok(
+        consoleLogs.some(
+          (a) =>
+            a.resultId === flakyId &&
+            a.subResultId !== undefined &&
+            text(a) === 'payment gateway answered after 1500 ms (timeout 1000 ms)\n',
+        ),
+      );
       const syncedId = run.resultIds[run.results.indexOf(synced)];
-      assert.ok(consoleLogs.some((a) => a.resultId === syncedId && a.subResultId !== undefined && text(a) === 'inventory service: 503 Service Unavailable'));
+      assert.ok(
+        consoleLogs.some(
+          (a) => a.resultId === syncedId && a.subResultId !== undefined && text(a) === 'inventory service: 503 Service Unavailable',
+        ),
+      );
       const failingId = run.resultIds[run.results.indexOf(failing)];
-      assert.ok(consoleLogs.some((a) => a.resultId === failingId && a.subResultId === undefined && text(a) === 'cart still holds 1 item after Clear()'));
-      assert.ok(!consoleLogs.some((a) => a.resultId === flakyId && a.subResultId === undefined), 'a test that passed at last has no console log of its own');
+      assert.ok(
+        consoleLogs.some(
+          (a) => a.resultId === failingId && a.subResultId === undefined && text(a) === 'cart still holds 1 item after Clear()',
+        ),
+      );
+      assert.ok(
+        !consoleLogs.some((a) => a.resultId === flakyId && a.subResultId === undefined),
+        'a test that passed at last has no console log of its own',
+      );
       assert.ok(log.lines.includes('2 flaky tests: failed, then passed on a rerun (counted as passed):'), log.lines.join('\n'));
       assert.match(result.summaryMarkdown, /### Flaky tests\n\n2 flaky tests/);
     });
@@ -348,7 +433,10 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
       await server.close();
       server = await startAdoContractServer({ resultsLatencyMs: 40 });
       const file = path.join(dir, 'many.xml');
-      fs.writeFileSync(file, `<testsuite name="many">${Array.from({ length: 5000 }, (_, i) => `<testcase classname="m" name="t${i}"/>`).join('')}</testsuite>`);
+      fs.writeFileSync(
+        file,
+        `<testsuite name="many">${Array.from({ length: 5000 }, (_, i) => `<testcase classname="m" name="t${i}"/>`).join('')}</testsuite>`,
+      );
       const { result } = await publishTo(server, { files: [file] });
       assert.deepEqual(server.violations, []);
       const run = server.runs.get(result.runIds[0])!;
@@ -381,10 +469,13 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
       assert.deepEqual(server.violations, []);
     });
 
-    it('contract server (Attachments - Create Test Result Attachment): a failing test\'s output is one log of at most 64 KiB, head and tail kept, the cut said', async () => {
+    it("contract server (Attachments - Create Test Result Attachment): a failing test's output is one log of at most 64 KiB, head and tail kept, the cut said", async () => {
       const out = Array.from({ length: 30_000 }, (_, i) => `out ${i}`).join('\n');
       const file = path.join(dir, 'loud.xml');
-      fs.writeFileSync(file, `<testsuite><testcase classname="c" name="loud"><failure message="m">trace</failure><system-out><![CDATA[${out}]]></system-out><system-err>err line</system-err></testcase><testcase classname="c" name="quiet-pass"><system-out>not attached</system-out></testcase></testsuite>`);
+      fs.writeFileSync(
+        file,
+        `<testsuite><testcase classname="c" name="loud"><failure message="m">trace</failure><system-out><![CDATA[${out}]]></system-out><system-err>err line</system-err></testcase><testcase classname="c" name="quiet-pass"><system-out>not attached</system-out></testcase></testsuite>`,
+      );
       const { result } = await publishTo(server, { files: [file] });
       assert.deepEqual(server.violations, []);
       const run = server.runs.get(result.runIds[0])!;
@@ -408,7 +499,11 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
       const noise = 'x'.repeat(99) + '\n';
       const cases = Math.ceil(MAX_CONSOLE_BYTES_PER_RUN / MAX_CONSOLE_LOG_BYTES) + 20;
       fs.writeSync(fd, '<testsuite name="loud">');
-      for (let i = 0; i < cases; i++) fs.writeSync(fd, `<testcase classname="c" name="t${i}"><failure message="m"/><system-out>${noise.repeat(700)}</system-out></testcase>`);
+      for (let i = 0; i < cases; i++)
+        fs.writeSync(
+          fd,
+          `<testcase classname="c" name="t${i}"><failure message="m"/><system-out>${noise.repeat(700)}</system-out></testcase>`,
+        );
       fs.writeSync(fd, '</testsuite>');
       fs.closeSync(fd);
       const log = memoryLog();
@@ -420,7 +515,9 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
       assert.ok(bytes <= MAX_CONSOLE_BYTES_PER_RUN, `${bytes} bytes of console logs`);
       assert.ok(logs.length >= cases - 25 && logs.length < cases, `${logs.length} of ${cases} attached`);
       assert.ok(
-        log.lines.includes(`warning: the console output of ${cases - logs.length} more failed tests was not attached (at most 1000 logs and 50 MiB per run)`),
+        log.lines.includes(
+          `warning: the console output of ${cases - logs.length} more failed tests was not attached (at most 1000 logs and 50 MiB per run)`,
+        ),
         log.lines.filter((l) => l.startsWith('warning')).join('\n'),
       );
     });
@@ -441,10 +538,17 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
       assert.deepEqual(server.violations, []);
       const run = server.runs.get(result.runIds[0])!;
       assert.deepEqual(
-        run.attachments.filter((a) => a.attachmentType === 'GeneralAttachment' && a.resultId !== undefined).map((a) => [a.fileName, a.content?.toString()]),
+        run.attachments
+          .filter((a) => a.attachmentType === 'GeneralAttachment' && a.resultId !== undefined)
+          .map((a) => [a.fileName, a.content?.toString()]),
         [['fail.png', 'png bytes']],
       );
-      assert.equal(log.lines.filter((l) => /warning: attachment '.*outside\.txt' of test 'ui\.Login\.showsError' was not attached: it is outside the results folder/.test(l)).length, 2);
+      assert.equal(
+        log.lines.filter((l) =>
+          /warning: attachment '.*outside\.txt' of test 'ui\.Login\.showsError' was not attached: it is outside the results folder/.test(l),
+        ).length,
+        2,
+      );
       assert.ok(!server.bodies.join('\n').includes(secret));
     });
   });

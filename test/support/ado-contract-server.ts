@@ -81,10 +81,46 @@ const LOCATIONS: Record<string, Location[]> = {
     },
   ],
   test: [
-    { id: LOCATION_IDS.runs, area: 'Test', resourceName: 'Runs', routeTemplate: '{project}/_apis/test/runs/{runId}', resourceVersion: 3, minVersion: '1.0', maxVersion: '7.2', releasedVersion: '7.1' },
-    { id: LOCATION_IDS.results, area: 'Test', resourceName: 'Results', routeTemplate: '{project}/_apis/test/Runs/{runId}/results/{testCaseResultId}', resourceVersion: 6, minVersion: '1.0', maxVersion: '7.2', releasedVersion: '7.1' },
-    { id: LOCATION_IDS.runAttachments, area: 'Test', resourceName: 'Attachments', routeTemplate: '{project}/_apis/test/Runs/{runId}/attachments/{attachmentId}', resourceVersion: 1, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '0.0' },
-    { id: LOCATION_IDS.resultAttachments, area: 'Test', resourceName: 'Attachments', routeTemplate: '{project}/_apis/test/Runs/{runId}/Results/{testCaseResultId}/attachments/{attachmentId}', resourceVersion: 1, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '0.0' },
+    {
+      id: LOCATION_IDS.runs,
+      area: 'Test',
+      resourceName: 'Runs',
+      routeTemplate: '{project}/_apis/test/runs/{runId}',
+      resourceVersion: 3,
+      minVersion: '1.0',
+      maxVersion: '7.2',
+      releasedVersion: '7.1',
+    },
+    {
+      id: LOCATION_IDS.results,
+      area: 'Test',
+      resourceName: 'Results',
+      routeTemplate: '{project}/_apis/test/Runs/{runId}/results/{testCaseResultId}',
+      resourceVersion: 6,
+      minVersion: '1.0',
+      maxVersion: '7.2',
+      releasedVersion: '7.1',
+    },
+    {
+      id: LOCATION_IDS.runAttachments,
+      area: 'Test',
+      resourceName: 'Attachments',
+      routeTemplate: '{project}/_apis/test/Runs/{runId}/attachments/{attachmentId}',
+      resourceVersion: 1,
+      minVersion: '2.0',
+      maxVersion: '7.2',
+      releasedVersion: '0.0',
+    },
+    {
+      id: LOCATION_IDS.resultAttachments,
+      area: 'Test',
+      resourceName: 'Attachments',
+      routeTemplate: '{project}/_apis/test/Runs/{runId}/Results/{testCaseResultId}/attachments/{attachmentId}',
+      resourceVersion: 1,
+      minVersion: '2.0',
+      maxVersion: '7.2',
+      releasedVersion: '0.0',
+    },
   ],
 };
 
@@ -259,7 +295,8 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
 
   const server = options.tls ? https.createServer(options.tls) : http.createServer();
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const isResultAdd = req.method === 'POST' && /\/_apis\/test\/runs\/\d+\/results$/i.test(new URL(req.url ?? '/', 'http://localhost').pathname);
+    const isResultAdd =
+      req.method === 'POST' && /\/_apis\/test\/runs\/\d+\/results$/i.test(new URL(req.url ?? '/', 'http://localhost').pathname);
     if (isResultAdd) {
       openResultAdds++;
       maxConcurrentResultAdds = Math.max(maxConcurrentResultAdds, openResultAdds);
@@ -331,7 +368,8 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
         const problems = checkAgainstTypings(body, 'RunCreateModel');
         if (typeof body?.name !== 'string' || !body.name.trim()) problems.push('RunCreateModel.name: empty');
         if (body?.pipelineReference !== undefined) problems.push(...pipelineReferenceProblems(body.pipelineReference, body.build?.id));
-        if (body?.state !== undefined && !enumNames('TestRunState').has(body.state)) problems.push(`state '${body.state}' is not a TestRunState`);
+        if (body?.state !== undefined && !enumNames('TestRunState').has(body.state))
+          problems.push(`state '${body.state}' is not a TestRunState`);
         if (problems.length) return violation(problems.join('; '));
         const id = nextRunId++;
         runs.set(id, {
@@ -347,7 +385,13 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
           subResultCount: 0,
           attachments: [],
         });
-        return reply(200, { id, name: body.name, state: body.state ?? 'NotStarted', url: `${baseUrl()}/${project}/_apis/test/Runs/${id}`, build: body.build });
+        return reply(200, {
+          id,
+          name: body.name,
+          state: body.state ?? 'NotStarted',
+          url: `${baseUrl()}/${project}/_apis/test/Runs/${id}`,
+          build: body.build,
+        });
       }
       const runId = Number(rest[4]);
       const run = tail[0] === 'runs' && tail.length >= 2 ? runs.get(runId) : undefined;
@@ -356,7 +400,8 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
       if (run && tail.length === 2 && req.method === 'PATCH') {
         if (!versionOk(apiVersion, location(LOCATION_IDS.runs))) return violation(`api-version ${apiVersion} not offered`);
         const problems = checkAgainstTypings(body, 'RunUpdateModel');
-        if (body?.state !== undefined && !enumNames('TestRunState').has(body.state)) problems.push(`state '${body.state}' is not a TestRunState`);
+        if (body?.state !== undefined && !enumNames('TestRunState').has(body.state))
+          problems.push(`state '${body.state}' is not a TestRunState`);
         if (run.state === 'Completed' || run.state === 'Aborted') problems.push(`run ${run.id} is already ${run.state}`);
         if (problems.length) return violation(problems.join('; '));
         run.updates.push(body);
@@ -400,12 +445,20 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
           const ids = new Set<number>();
           const subResults = storeSubResults(r.subResults, ids, run);
           if (ids.size > 0) subResultsOf.set(id, ids);
-          return { id, testCaseTitle: r.testCaseTitle, outcome: r.outcome, testRun: { id: String(run.id) }, ...(subResults ? { subResults } : {}) };
+          return {
+            id,
+            testCaseTitle: r.testCaseTitle,
+            outcome: r.outcome,
+            testRun: { id: String(run.id) },
+            ...(subResults ? { subResults } : {}),
+          };
         });
         return reply(200, { count: answer.length, value: answer });
       }
       const attachmentRoute =
-        run && req.method === 'POST' && ((tail.length === 3 && tail[2] === 'attachments') || (tail.length === 5 && tail[2] === 'results' && tail[4] === 'attachments'));
+        run &&
+        req.method === 'POST' &&
+        ((tail.length === 3 && tail[2] === 'attachments') || (tail.length === 5 && tail[2] === 'results' && tail[4] === 'attachments'));
       if (run && attachmentRoute) {
         const resultId = tail.length === 5 ? Number(rest[6]) : undefined;
         const subParam = url.searchParams.get('testSubResultId');
@@ -413,10 +466,26 @@ export async function startAdoContractServer(options: ContractServerOptions = {}
         const loc = location(resultId === undefined ? LOCATION_IDS.runAttachments : LOCATION_IDS.resultAttachments);
         if (!versionOk(apiVersion, loc)) return violation(`api-version ${apiVersion} not offered`);
         const problems = checkAgainstTypings(body, 'TestAttachmentRequestModel');
-        if (typeof body?.fileName !== 'string' || !body.fileName || /[\\/]/.test(body.fileName)) problems.push('fileName must be a plain file name');
-        if (typeof body?.stream !== 'string' || body.stream.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(body.stream)) problems.push('stream is not base64');
-        const types = ['GeneralAttachment', 'AfnStrip', 'BugFilingData', 'CodeCoverage', 'IntermediateCollectorData', 'RunConfig', 'TestImpactDetails', 'TmiTestRunDeploymentFiles', 'TmiTestRunReverseDeploymentFiles', 'TmiTestResultDetail', 'TmiTestRunSummary', 'ConsoleLog'];
-        if (body?.attachmentType !== undefined && !types.includes(body.attachmentType)) problems.push(`attachmentType '${body.attachmentType}' is not known`);
+        if (typeof body?.fileName !== 'string' || !body.fileName || /[\\/]/.test(body.fileName))
+          problems.push('fileName must be a plain file name');
+        if (typeof body?.stream !== 'string' || body.stream.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(body.stream))
+          problems.push('stream is not base64');
+        const types = [
+          'GeneralAttachment',
+          'AfnStrip',
+          'BugFilingData',
+          'CodeCoverage',
+          'IntermediateCollectorData',
+          'RunConfig',
+          'TestImpactDetails',
+          'TmiTestRunDeploymentFiles',
+          'TmiTestRunReverseDeploymentFiles',
+          'TmiTestResultDetail',
+          'TmiTestRunSummary',
+          'ConsoleLog',
+        ];
+        if (body?.attachmentType !== undefined && !types.includes(body.attachmentType))
+          problems.push(`attachmentType '${body.attachmentType}' is not known`);
         if (resultId !== undefined && !(resultId >= 100000 && resultId < nextResultId)) problems.push(`result ${rest[6]} does not exist`);
         if (subResultId !== undefined && (resultId === undefined || !subResultsOf.get(resultId)?.has(subResultId))) {
           problems.push(`sub-result ${subParam} is not one of result ${rest[6]}`);
@@ -492,7 +561,8 @@ function subResultProblems(r: any, where: string, level: number): string[] {
   const problems: string[] = [];
   const subs = r?.subResults;
   const group = r?.resultGroupType === undefined ? undefined : groupTypeName(r.resultGroupType);
-  if (r?.resultGroupType !== undefined && group === undefined) problems.push(`${where}.resultGroupType '${r.resultGroupType}' is not a ResultGroupType`);
+  if (r?.resultGroupType !== undefined && group === undefined)
+    problems.push(`${where}.resultGroupType '${r.resultGroupType}' is not a ResultGroupType`);
   if (subs === undefined) {
     if (group !== undefined && group !== 'None') problems.push(`${where}: resultGroupType ${group} without subResults`);
     return problems;
@@ -500,7 +570,8 @@ function subResultProblems(r: any, where: string, level: number): string[] {
   if (!Array.isArray(subs) || subs.length === 0) return [...problems, `${where}.subResults: must be a non-empty array`];
   if (group === undefined || group === 'None') problems.push(`${where}: subResults without a resultGroupType`);
   if (level > MAX_SUB_RESULT_LEVELS) problems.push(`${where}.subResults: deeper than ${MAX_SUB_RESULT_LEVELS} levels`);
-  if (subs.length > MAX_SUB_RESULTS_PER_LEVEL) problems.push(`${where}.subResults: ${subs.length} in one level (at most ${MAX_SUB_RESULTS_PER_LEVEL})`);
+  if (subs.length > MAX_SUB_RESULTS_PER_LEVEL)
+    problems.push(`${where}.subResults: ${subs.length} in one level (at most ${MAX_SUB_RESULTS_PER_LEVEL})`);
   const outcomes = enumNames('TestOutcome');
   subs.forEach((sub: any, i: number) => {
     const at = `${where}.subResults[${i}]`;
@@ -518,7 +589,9 @@ function customFieldProblems(fields: unknown, where: string): string[] {
   return fields.flatMap((f: any, i: number) => {
     const form = CUSTOM_FIELDS[f?.fieldName];
     if (!form) return [`${where}.customFields[${i}]: '${f?.fieldName}' is not a field the service takes without registration`];
-    return typeof f.value === 'string' && form.test(f.value) ? [] : [`${where}.customFields[${i}]: value '${f.value}' is not a ${f.fieldName} value`];
+    return typeof f.value === 'string' && form.test(f.value)
+      ? []
+      : [`${where}.customFields[${i}]: value '${f.value}' is not a ${f.fieldName} value`];
   });
 }
 
@@ -529,11 +602,17 @@ function pipelineReferenceProblems(ref: any, buildId: unknown): string[] {
   else if ((typeof buildId === 'string' || typeof buildId === 'number') && String(ref.pipelineId) !== String(buildId)) {
     problems.push(`pipelineReference.pipelineId ${ref.pipelineId} is not the run's build ${buildId}`);
   }
-  for (const [key, name] of [['stageReference', 'stageName'], ['phaseReference', 'phaseName'], ['jobReference', 'jobName']] as const) {
+  for (const [key, name] of [
+    ['stageReference', 'stageName'],
+    ['phaseReference', 'phaseName'],
+    ['jobReference', 'jobName'],
+  ] as const) {
     const node = ref?.[key];
     if (node === undefined) continue;
-    if (typeof node[name] !== 'string' || !node[name] || node[name].length > MAX_PIPELINE_NAME_CHARS) problems.push(`pipelineReference.${key}.${name}: empty or longer than ${MAX_PIPELINE_NAME_CHARS}`);
-    if (node.attempt !== undefined && !(Number.isSafeInteger(node.attempt) && node.attempt >= 1)) problems.push(`pipelineReference.${key}.attempt: not an attempt number`);
+    if (typeof node[name] !== 'string' || !node[name] || node[name].length > MAX_PIPELINE_NAME_CHARS)
+      problems.push(`pipelineReference.${key}.${name}: empty or longer than ${MAX_PIPELINE_NAME_CHARS}`);
+    if (node.attempt !== undefined && !(Number.isSafeInteger(node.attempt) && node.attempt >= 1))
+      problems.push(`pipelineReference.${key}.attempt: not an attempt number`);
   }
   return problems;
 }

@@ -3,7 +3,15 @@
 // in any encoding. Each task's table lives in test/task/bad-input-<task>.test.ts and runs through `badInputCases`.
 import { strict as assert } from 'node:assert';
 import { secretForms } from '../../shared/src/pipeline/secrets';
-import { assertFailedCleanly, describeRun, dockerConfigSnapshot, filesContaining, runBundledTask, type RunOptions, type TaskRun } from './harness';
+import {
+  assertFailedCleanly,
+  describeRun,
+  dockerConfigSnapshot,
+  filesContaining,
+  runBundledTask,
+  type RunOptions,
+  type TaskRun,
+} from './harness';
 
 /** A request timeout is 30 s at most (shared/src/registry's defaults); a bad input must fail within twice that. */
 export const BAD_INPUT_TIME_BOUND_MS = 60_000;

@@ -90,11 +90,7 @@ export interface ProgressEvent {
 }
 
 /** Follows an engine JSON progress stream; rejects on the first event that carries an error. */
-export function followEngineProgress(
-  docker: Dockerode,
-  stream: NodeJS.ReadableStream,
-  what: string,
-): Promise<ProgressEvent[]> {
+export function followEngineProgress(docker: Dockerode, stream: NodeJS.ReadableStream, what: string): Promise<ProgressEvent[]> {
   return new Promise((resolve, reject) => {
     let failure: Error | undefined;
     docker.modem.followProgress(
@@ -186,11 +182,7 @@ function splitTag(ref: string): { name: string; tag?: string } {
  * `docker push` through the engine API with per-call credentials (never ~/.docker). Checks every progress event
  * for errors and returns the manifest digest from the engine's `aux` event.
  */
-export async function pushImageWithEngine(
-  docker: Dockerode,
-  ref: string,
-  auth?: { username: string; password: string },
-): Promise<string> {
+export async function pushImageWithEngine(docker: Dockerode, ref: string, auth?: { username: string; password: string }): Promise<string> {
   const { name, tag } = splitTag(ref);
   const serveraddress = name.split('/')[0];
   const authconfig = auth ? { username: auth.username, password: auth.password, serveraddress } : {};

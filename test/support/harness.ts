@@ -148,9 +148,13 @@ export async function runBundledTask(task: string, options: RunOptions = {}): Pr
   }
   for (const endpoint of options.endpoints ?? []) {
     env[`ENDPOINT_URL_${endpoint.id}`] = endpoint.url;
-    env[`ENDPOINT_AUTH_${endpoint.id}`] = JSON.stringify({ scheme: endpoint.scheme ?? 'UsernamePassword', parameters: endpoint.parameters });
+    env[`ENDPOINT_AUTH_${endpoint.id}`] = JSON.stringify({
+      scheme: endpoint.scheme ?? 'UsernamePassword',
+      parameters: endpoint.parameters,
+    });
     env[`ENDPOINT_AUTH_SCHEME_${endpoint.id}`] = endpoint.scheme ?? 'UsernamePassword';
-    for (const [key, value] of Object.entries(endpoint.parameters)) env[`ENDPOINT_AUTH_PARAMETER_${endpoint.id}_${key.toUpperCase()}`] = value;
+    for (const [key, value] of Object.entries(endpoint.parameters))
+      env[`ENDPOINT_AUTH_PARAMETER_${endpoint.id}_${key.toUpperCase()}`] = value;
     for (const [key, value] of Object.entries(endpoint.data ?? {})) env[`ENDPOINT_DATA_${endpoint.id}_${key.toUpperCase()}`] = value;
   }
   Object.assign(env, options.env);

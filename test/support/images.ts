@@ -186,13 +186,7 @@ export async function pushBlob(client: SeedClient, repo: string, data: Buffer): 
 }
 
 /** PUTs a manifest by tag or digest and checks the Docker-Content-Digest the registry answers with. */
-export async function pushManifest(
-  client: SeedClient,
-  repo: string,
-  reference: string,
-  mediaType: string,
-  bytes: Buffer,
-): Promise<string> {
+export async function pushManifest(client: SeedClient, repo: string, reference: string, mediaType: string, bytes: Buffer): Promise<string> {
   const digest = sha256Digest(bytes);
   const res = await client.request('PUT', `/v2/${repo}/manifests/${reference}`, {
     scope: `repository:${repo}:pull,push`,
@@ -261,12 +255,7 @@ export async function pushRandomImage(
   return pushImageWith(client, repo, tag, options);
 }
 
-async function pushImageWith(
-  client: SeedClient,
-  repo: string,
-  tag: string | undefined,
-  options: PushImageOptions,
-): Promise<PushedImage> {
+async function pushImageWith(client: SeedClient, repo: string, tag: string | undefined, options: PushImageOptions): Promise<PushedImage> {
   const layerCount = options.layers ?? 2;
   const bytesPerLayer = options.bytesPerLayer ?? 1024;
   const seed = options.seed ?? 1;
@@ -401,12 +390,7 @@ export async function fetchManifest(
 }
 
 /** GET a blob; throws unless 200 with the expected digest. */
-export async function fetchBlob(
-  registry: RegistryEndpoint,
-  repo: string,
-  digest: string,
-  auth?: RegistryAuth | null,
-): Promise<Buffer> {
+export async function fetchBlob(registry: RegistryEndpoint, repo: string, digest: string, auth?: RegistryAuth | null): Promise<Buffer> {
   const res = await clientFor(registry, auth).request('GET', `/v2/${repo}/blobs/${digest}`, {
     scope: `repository:${repo}:pull`,
   });
@@ -415,12 +399,7 @@ export async function fetchBlob(
   return res.body;
 }
 
-export async function blobExists(
-  registry: RegistryEndpoint,
-  repo: string,
-  digest: string,
-  auth?: RegistryAuth | null,
-): Promise<boolean> {
+export async function blobExists(registry: RegistryEndpoint, repo: string, digest: string, auth?: RegistryAuth | null): Promise<boolean> {
   const res = await clientFor(registry, auth).request('HEAD', `/v2/${repo}/blobs/${digest}`, {
     scope: `repository:${repo}:pull`,
   });

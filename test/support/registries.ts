@@ -177,9 +177,19 @@ async function makeCertificate(dir: string): Promise<{ keyPath: string; certPath
   const keyPath = path.join(dir, 'issuer-key.pem');
   const certPath = path.join(dir, 'issuer-cert.pem');
   await execFileAsync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
-    '-keyout', keyPath, '-out', certPath,
-    '-days', '2', '-subj', '/CN=outerloop-test-token-issuer',
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=outerloop-test-token-issuer',
   ]);
   return { keyPath, certPath };
 }
@@ -201,10 +211,15 @@ async function waitReady(url: string, child: ChildProcess, output: () => string)
       // Over TLS (a private CA, maybe a client certificate required) the listening socket is the readiness signal.
       if (url.startsWith('https:')) {
         const { hostname, port } = new URL(url);
-        await new Promise<void>((resolve, reject) => net.connect(Number(port), hostname).once('connect', function (this: net.Socket) {
-          this.destroy();
-          resolve();
-        }).once('error', reject));
+        await new Promise<void>((resolve, reject) =>
+          net
+            .connect(Number(port), hostname)
+            .once('connect', function (this: net.Socket) {
+              this.destroy();
+              resolve();
+            })
+            .once('error', reject),
+        );
         return;
       }
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) });
@@ -250,7 +265,9 @@ export async function startRegistry(kind: RegistryKind, options: StartRegistryOp
       });
       auth = {
         token: {
-          realm: options.tokenRealm ?? (options.tokenRealmHost ? tokenIssuer.realm.replace('//127.0.0.1:', `//${options.tokenRealmHost}:`) : tokenIssuer.realm),
+          realm:
+            options.tokenRealm ??
+            (options.tokenRealmHost ? tokenIssuer.realm.replace('//127.0.0.1:', `//${options.tokenRealmHost}:`) : tokenIssuer.realm),
           service: TOKEN_SERVICE,
           issuer: TOKEN_ISSUER,
           rootcertbundle: certPath,
@@ -315,10 +332,7 @@ export async function startRegistry(kind: RegistryKind, options: StartRegistryOp
         storageDir,
         output: () => output,
         secrets() {
-          const values = users.flatMap((u) => [
-            u.password,
-            Buffer.from(`${u.username}:${u.password}`).toString('base64'),
-          ]);
+          const values = users.flatMap((u) => [u.password, Buffer.from(`${u.username}:${u.password}`).toString('base64')]);
           return [...values, ...(issuer?.tokens() ?? [])];
         },
         stop() {

@@ -189,7 +189,10 @@ export async function startSquid(options: { user?: { username: string; password:
         for (;;) {
           const found = accessLog().slice(from).filter(predicate);
           if (found.length > 0) return found;
-          if (Date.now() > until) throw new Error(`squid logged no such request; its log:\n${fs.existsSync(accessLogPath) ? fs.readFileSync(accessLogPath, 'utf8') : '(none)'}`);
+          if (Date.now() > until)
+            throw new Error(
+              `squid logged no such request; its log:\n${fs.existsSync(accessLogPath) ? fs.readFileSync(accessLogPath, 'utf8') : '(none)'}`,
+            );
           await new Promise((r) => setTimeout(r, 50));
         }
       },
@@ -218,7 +221,14 @@ const HOSTS_MARKER = `# outerloop-test squid.ts ${process.pid}`;
 
 function removeHostsLine(): void {
   const text = fs.readFileSync(HOSTS_FILE, 'utf8');
-  if (text.includes(HOSTS_MARKER)) fs.writeFileSync(HOSTS_FILE, text.split('\n').filter((line) => !line.includes(HOSTS_MARKER)).join('\n'));
+  if (text.includes(HOSTS_MARKER))
+    fs.writeFileSync(
+      HOSTS_FILE,
+      text
+        .split('\n')
+        .filter((line) => !line.includes(HOSTS_MARKER))
+        .join('\n'),
+    );
 }
 
 /** True when this process may give a child its own mount namespace (root, util-linux unshare). */
@@ -257,7 +267,19 @@ export async function withNamesOnlyTheEngineResolves<T>(
       ].join('\n');
       const child = spawn(
         'unshare',
-        ['--mount', '--', '/bin/sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', taskHosts, process.execPath, '-r', require.resolve('tsx/cjs'), '-e', script],
+        [
+          '--mount',
+          '--',
+          '/bin/sh',
+          '-c',
+          'mount --bind "$0" /etc/hosts && exec "$@"',
+          taskHosts,
+          process.execPath,
+          '-r',
+          require.resolve('tsx/cjs'),
+          '-e',
+          script,
+        ],
         { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] },
       );
       let out = '';
@@ -265,7 +287,11 @@ export async function withNamesOnlyTheEngineResolves<T>(
       child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
       child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
       child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as TaskRun) : reject(new Error(`the task runner in its own mount namespace exited ${code}:\n${err}`))));
+      child.on('close', (code) =>
+        code === 0
+          ? resolve(JSON.parse(out) as TaskRun)
+          : reject(new Error(`the task runner in its own mount namespace exited ${code}:\n${err}`)),
+      );
       // Options (secrets included) go through stdin, not the environment the task would inherit.
       child.stdin.end(JSON.stringify({ task, options }));
     });

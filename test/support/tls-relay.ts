@@ -52,7 +52,23 @@ export function makeTestCertificates(name = 'outerloop-test'): TestCertificates 
   const sign = (who: string, subject: string, extensions: string) => {
     fs.writeFileSync(path.join(dir, `${who}.ext`), extensions);
     openssl(dir, ['req', ...ec, '-keyout', `${who}-key.pem`, '-out', `${who}.csr`, '-subj', subject]);
-    openssl(dir, ['x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', `${who}-cert.pem`, '-days', '1', '-extfile', `${who}.ext`]);
+    openssl(dir, [
+      'x509',
+      '-req',
+      '-in',
+      `${who}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca-key.pem',
+      '-CAcreateserial',
+      '-out',
+      `${who}-cert.pem`,
+      '-days',
+      '1',
+      '-extfile',
+      `${who}.ext`,
+    ]);
   };
   sign('server', `/CN=${name} engine`, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   sign('client', `/CN=${name} client`, 'extendedKeyUsage=clientAuth\n');
@@ -163,12 +179,20 @@ export function writeDockerContext(
   fs.mkdirSync(meta, { recursive: true });
   fs.writeFileSync(
     path.join(meta, 'meta.json'),
-    JSON.stringify({ Name: context.name, Metadata: { Description: 'outer loop test' }, Endpoints: { docker: { Host: context.host, SkipTLSVerify: context.skipTLSVerify ?? false } } }),
+    JSON.stringify({
+      Name: context.name,
+      Metadata: { Description: 'outer loop test' },
+      Endpoints: { docker: { Host: context.host, SkipTLSVerify: context.skipTLSVerify ?? false } },
+    }),
   );
   if (context.tls) {
     const folder = path.join(configDir, 'contexts', 'tls', id, 'docker');
     fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
-    for (const [file, bytes] of [['ca.pem', context.tls.ca], ['cert.pem', context.tls.cert], ['key.pem', context.tls.key]] as const) {
+    for (const [file, bytes] of [
+      ['ca.pem', context.tls.ca],
+      ['cert.pem', context.tls.cert],
+      ['key.pem', context.tls.key],
+    ] as const) {
       if (bytes) fs.writeFileSync(path.join(folder, file), bytes, { mode: 0o600 });
     }
   }

@@ -45,15 +45,44 @@ export async function createTestPki(): Promise<TestPki> {
   const caKey = path.join(dir, 'ca-key.pem');
   const caCertificate = path.join(dir, 'ca.pem');
   await run('openssl', [
-    'req', '-x509', ...EC_KEY, '-nodes', '-keyout', caKey, '-out', caCertificate, '-days', '2',
-    '-subj', '/CN=outerloop-test-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    ...EC_KEY,
+    '-nodes',
+    '-keyout',
+    caKey,
+    '-out',
+    caCertificate,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=outerloop-test-ca',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
 
   const sign = async (csr: string, out: string, extensions: string) => {
     const extFile = `${out}.ext`;
     fs.writeFileSync(extFile, extensions);
-    await run('openssl', ['x509', '-req', '-in', csr, '-CA', caCertificate, '-CAkey', caKey, '-CAcreateserial', '-out', out, '-days', '2', '-extfile', extFile]);
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      caCertificate,
+      '-CAkey',
+      caKey,
+      '-CAcreateserial',
+      '-out',
+      out,
+      '-days',
+      '2',
+      '-extfile',
+      extFile,
+    ]);
   };
 
   return {
@@ -65,7 +94,11 @@ export async function createTestPki(): Promise<TestPki> {
       const certificate = path.join(dir, `${name}.pem`);
       await run('openssl', ['req', '-new', ...EC_KEY, '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${names[0]}`]);
       const san = names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
-      await sign(csr, certificate, `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`);
+      await sign(
+        csr,
+        certificate,
+        `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`,
+      );
       return { certificate, key };
     },
     async issueClient(name) {
@@ -75,10 +108,42 @@ export async function createTestPki(): Promise<TestPki> {
       const archive = path.join(dir, `${name}.pfx`);
       // The passphrase goes through the environment, never argv.
       const env = { ...process.env, OUTERLOOP_PKI_PASS: CLIENT_KEY_PASSPHRASE };
-      await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-aes-256-cbc', '-pass', 'env:OUTERLOOP_PKI_PASS', '-out', key], { env });
+      await run(
+        'openssl',
+        [
+          'genpkey',
+          '-algorithm',
+          'EC',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-aes-256-cbc',
+          '-pass',
+          'env:OUTERLOOP_PKI_PASS',
+          '-out',
+          key,
+        ],
+        { env },
+      );
       await run('openssl', ['req', '-new', '-key', key, '-passin', 'env:OUTERLOOP_PKI_PASS', '-out', csr, '-subj', `/CN=${name}`], { env });
       await sign(csr, certificate, 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n');
-      await run('openssl', ['pkcs12', '-export', '-in', certificate, '-inkey', key, '-passin', 'env:OUTERLOOP_PKI_PASS', '-passout', 'env:OUTERLOOP_PKI_PASS', '-out', archive], { env });
+      await run(
+        'openssl',
+        [
+          'pkcs12',
+          '-export',
+          '-in',
+          certificate,
+          '-inkey',
+          key,
+          '-passin',
+          'env:OUTERLOOP_PKI_PASS',
+          '-passout',
+          'env:OUTERLOOP_PKI_PASS',
+          '-out',
+          archive,
+        ],
+        { env },
+      );
       return { certificate, key, archive, passphrase: CLIENT_KEY_PASSPHRASE };
     },
     remove() {

@@ -236,14 +236,21 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
         entry.username = basic.username;
         const user = findUser(basic.username, basic.password);
         if (!user) {
-          return reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] }, {
-            'www-authenticate': 'Basic realm="outerloop-token-issuer"',
-          });
+          return reply(
+            401,
+            { errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] },
+            {
+              'www-authenticate': 'Basic realm="outerloop-token-issuer"',
+            },
+          );
         }
         username = user.username;
         grants = user.grants ?? {};
       }
-      const access = grantAccess(scopes.map(parseScope).filter((s): s is AccessEntry => !!s), grants);
+      const access = grantAccess(
+        scopes.map(parseScope).filter((s): s is AccessEntry => !!s),
+        grants,
+      );
       const { token, issuedAt } = sign(username, access, entry.grantType);
       const body: Record<string, unknown> = { token, access_token: token, expires_in: expiresIn, issued_at: issuedAt };
       if (basic && url.searchParams.get('offline_token') === 'true') {
@@ -276,7 +283,10 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
       } else {
         return reply(400, { error: 'unsupported_grant_type', error_description: `grant_type '${grantType}'` });
       }
-      const access = grantAccess(scopes.map(parseScope).filter((s): s is AccessEntry => !!s), user.grants ?? {});
+      const access = grantAccess(
+        scopes.map(parseScope).filter((s): s is AccessEntry => !!s),
+        user.grants ?? {},
+      );
       const { token, issuedAt } = sign(user.username, access, entry.grantType);
       const body: Record<string, unknown> = {
         access_token: token,

@@ -34,30 +34,123 @@ const source = () => `${anonymous.host}/bad-promote/app:v1`;
 const cases: BadInputCase[] = [
   // sourceImage: parsed by reference/ before any request.
   { name: 'no sourceImage', options: { inputs: { sourceImage: '' } }, names: "input 'sourceImage'", pattern: /required/ },
-  { name: 'a sourceImage in upper case', options: late(() => ({ sourceImage: `${anonymous.host}/Bad-Promote/App:v1` })), names: "input 'sourceImage'" },
-  { name: 'a sourceImage with a scheme prefix', options: late(() => ({ sourceImage: `https://${anonymous.host}/bad-promote/app:v1` })), names: "input 'sourceImage'" },
-  { name: 'a sourceImage with a space', options: late(() => ({ sourceImage: `${anonymous.host}/bad promote/app:v1` })), names: "input 'sourceImage'" },
-  { name: 'a sourceImage with a Cyrillic look-alike letter', options: late(() => ({ sourceImage: `${anonymous.host}/bad-promote/аpp:v1` })), names: "input 'sourceImage'" },
-  { name: 'a sourceImage with a line break', options: late(() => ({ sourceImage: `${source()}\n${source()}` })), names: "input 'sourceImage'" },
-  { name: 'a sourceImage with a tag of 200 characters', options: late(() => ({ sourceImage: `${anonymous.host}/bad-promote/app:${'t'.repeat(200)}` })), names: "input 'sourceImage'" },
-  { name: 'a sourceImage with a digest that is not sha256', options: late(() => ({ sourceImage: `${anonymous.host}/bad-promote/app@md5:abc` })), names: "input 'sourceImage'" },
-  { name: 'a sourceImage with a short digest', options: late(() => ({ sourceImage: `${anonymous.host}/bad-promote/app@sha256:abc` })), names: "input 'sourceImage'" },
-  { name: 'a sourceImage left with an undefined variable', options: { inputs: { sourceImage: 'registry.example/app:$(Image.Tag)' } }, names: "input 'sourceImage'", pattern: /variable this job does not define/ },
-  { name: 'a sourceImage that does not exist', options: late(() => ({ sourceImage: `${anonymous.host}/bad-promote/missing:v1` })), names: 'bad-promote/missing' },
-  { name: 'a sourceImage tag that does not exist', options: late(() => ({ sourceImage: `${anonymous.host}/bad-promote/app:v9` })), names: 'bad-promote/app:v9' },
+  {
+    name: 'a sourceImage in upper case',
+    options: late(() => ({ sourceImage: `${anonymous.host}/Bad-Promote/App:v1` })),
+    names: "input 'sourceImage'",
+  },
+  {
+    name: 'a sourceImage with a scheme prefix',
+    options: late(() => ({ sourceImage: `https://${anonymous.host}/bad-promote/app:v1` })),
+    names: "input 'sourceImage'",
+  },
+  {
+    name: 'a sourceImage with a space',
+    options: late(() => ({ sourceImage: `${anonymous.host}/bad promote/app:v1` })),
+    names: "input 'sourceImage'",
+  },
+  {
+    name: 'a sourceImage with a Cyrillic look-alike letter',
+    options: late(() => ({ sourceImage: `${anonymous.host}/bad-promote/аpp:v1` })),
+    names: "input 'sourceImage'",
+  },
+  {
+    name: 'a sourceImage with a line break',
+    options: late(() => ({ sourceImage: `${source()}\n${source()}` })),
+    names: "input 'sourceImage'",
+  },
+  {
+    name: 'a sourceImage with a tag of 200 characters',
+    options: late(() => ({ sourceImage: `${anonymous.host}/bad-promote/app:${'t'.repeat(200)}` })),
+    names: "input 'sourceImage'",
+  },
+  {
+    name: 'a sourceImage with a digest that is not sha256',
+    options: late(() => ({ sourceImage: `${anonymous.host}/bad-promote/app@md5:abc` })),
+    names: "input 'sourceImage'",
+  },
+  {
+    name: 'a sourceImage with a short digest',
+    options: late(() => ({ sourceImage: `${anonymous.host}/bad-promote/app@sha256:abc` })),
+    names: "input 'sourceImage'",
+  },
+  {
+    name: 'a sourceImage left with an undefined variable',
+    options: { inputs: { sourceImage: 'registry.example/app:$(Image.Tag)' } },
+    names: "input 'sourceImage'",
+    pattern: /variable this job does not define/,
+  },
+  {
+    name: 'a sourceImage that does not exist',
+    options: late(() => ({ sourceImage: `${anonymous.host}/bad-promote/missing:v1` })),
+    names: 'bad-promote/missing',
+  },
+  {
+    name: 'a sourceImage tag that does not exist',
+    options: late(() => ({ sourceImage: `${anonymous.host}/bad-promote/app:v9` })),
+    names: 'bad-promote/app:v9',
+  },
   // targetImage, targetNamespace, additionalTags.
-  { name: 'a targetImage in upper case', options: late(() => ({ sourceImage: source(), targetImage: `${anonymous.host}/Prod/App:v1` })), names: "input 'targetImage'" },
-  { name: 'a targetImage with a digest', options: late(() => ({ sourceImage: source(), targetImage: `${anonymous.host}/prod/app@sha256:${'a'.repeat(64)}` })), names: "input 'targetImage'" },
-  { name: 'a targetImage with a scheme prefix', options: late(() => ({ sourceImage: source(), targetImage: `oci://${anonymous.host}/prod/app:v1` })), names: "input 'targetImage'" },
-  { name: 'a targetNamespace with an empty segment', options: late(() => ({ sourceImage: source(), targetNamespace: 'prod//eu' })), names: "input 'targetNamespace'" },
-  { name: 'a targetNamespace in upper case', options: late(() => ({ sourceImage: source(), targetNamespace: 'Prod' })), names: "input 'targetNamespace'" },
-  { name: 'a targetNamespace with a space', options: late(() => ({ sourceImage: source(), targetNamespace: 'pro d' })), names: "input 'targetNamespace'" },
-  { name: 'a targetNamespace left with an undefined variable', options: late(() => ({ sourceImage: source(), targetNamespace: '$(Release.Env)' })), names: "input 'targetNamespace'" },
-  { name: "an additional tag starting with '-'", options: late(() => ({ sourceImage: source(), additionalTags: 'stable\n-bad' })), names: "input 'additionalTags'" },
-  { name: 'an additional tag of 200 characters', options: late(() => ({ sourceImage: source(), additionalTags: 'x'.repeat(200) })), names: "input 'additionalTags'" },
-  { name: 'an additional tag with a colon', options: late(() => ({ sourceImage: source(), additionalTags: 'v1:latest' })), names: "input 'additionalTags'" },
-  { name: 'an additional tag left with an undefined variable', options: late(() => ({ sourceImage: source(), additionalTags: '$(Build.Tag)' })), names: "input 'additionalTags'" },
-  { name: 'an allowOverwrite that is not true or false', options: late(() => ({ sourceImage: source(), allowOverwrite: 'yes' })), names: "input 'allowOverwrite'" },
+  {
+    name: 'a targetImage in upper case',
+    options: late(() => ({ sourceImage: source(), targetImage: `${anonymous.host}/Prod/App:v1` })),
+    names: "input 'targetImage'",
+  },
+  {
+    name: 'a targetImage with a digest',
+    options: late(() => ({ sourceImage: source(), targetImage: `${anonymous.host}/prod/app@sha256:${'a'.repeat(64)}` })),
+    names: "input 'targetImage'",
+  },
+  {
+    name: 'a targetImage with a scheme prefix',
+    options: late(() => ({ sourceImage: source(), targetImage: `oci://${anonymous.host}/prod/app:v1` })),
+    names: "input 'targetImage'",
+  },
+  {
+    name: 'a targetNamespace with an empty segment',
+    options: late(() => ({ sourceImage: source(), targetNamespace: 'prod//eu' })),
+    names: "input 'targetNamespace'",
+  },
+  {
+    name: 'a targetNamespace in upper case',
+    options: late(() => ({ sourceImage: source(), targetNamespace: 'Prod' })),
+    names: "input 'targetNamespace'",
+  },
+  {
+    name: 'a targetNamespace with a space',
+    options: late(() => ({ sourceImage: source(), targetNamespace: 'pro d' })),
+    names: "input 'targetNamespace'",
+  },
+  {
+    name: 'a targetNamespace left with an undefined variable',
+    options: late(() => ({ sourceImage: source(), targetNamespace: '$(Release.Env)' })),
+    names: "input 'targetNamespace'",
+  },
+  {
+    name: "an additional tag starting with '-'",
+    options: late(() => ({ sourceImage: source(), additionalTags: 'stable\n-bad' })),
+    names: "input 'additionalTags'",
+  },
+  {
+    name: 'an additional tag of 200 characters',
+    options: late(() => ({ sourceImage: source(), additionalTags: 'x'.repeat(200) })),
+    names: "input 'additionalTags'",
+  },
+  {
+    name: 'an additional tag with a colon',
+    options: late(() => ({ sourceImage: source(), additionalTags: 'v1:latest' })),
+    names: "input 'additionalTags'",
+  },
+  {
+    name: 'an additional tag left with an undefined variable',
+    options: late(() => ({ sourceImage: source(), additionalTags: '$(Build.Tag)' })),
+    names: "input 'additionalTags'",
+  },
+  {
+    name: 'an allowOverwrite that is not true or false',
+    options: late(() => ({ sourceImage: source(), allowOverwrite: 'yes' })),
+    names: "input 'allowOverwrite'",
+  },
   // Service connections.
   {
     name: 'a containerRegistry connection the job cannot see',
@@ -100,7 +193,9 @@ describe('bad input: PromoteImage@1 (one line naming the input, nothing written)
     task: TASK,
     secrets: () => [WRONG_PASSWORD, ...(htpasswd ? htpasswd.users.map((user) => user.password) : [])],
     sideEffects: async () => {
-      const tags = await Promise.all(WATCHED.map(async (repository) => `${repository}: ${(await listTags(anonymous, repository, null).catch(() => [])).join(',')}`));
+      const tags = await Promise.all(
+        WATCHED.map(async (repository) => `${repository}: ${(await listTags(anonymous, repository, null).catch(() => [])).join(',')}`),
+      );
       return tags.join('\n');
     },
     cases,

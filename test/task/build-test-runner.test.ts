@@ -7,8 +7,25 @@ import { buildImage } from '../../shared/src/docker/build';
 import { memoryLog } from '../../shared/src/log';
 import { normalizeImageName } from '../../tasks/BuildTestRunner/src/inputs';
 import { stageSampleService } from '../fixtures/sample-service/stage';
-import { pushImageWithEngine, removeTestContainers, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
-import { bundleOnce, describeRun, filesContaining, registryEndpoint, runBundledTask, type RunOptions, assertFailedCleanly, dockerConfigSnapshot } from '../support/harness';
+import {
+  pushImageWithEngine,
+  removeTestContainers,
+  removeTestImages,
+  requireEngine,
+  TEST_LABEL,
+  TEST_RUN_ID,
+  TEST_RUN_LABEL,
+} from '../support/engine';
+import {
+  bundleOnce,
+  describeRun,
+  filesContaining,
+  registryEndpoint,
+  runBundledTask,
+  type RunOptions,
+  assertFailedCleanly,
+  dockerConfigSnapshot,
+} from '../support/harness';
 import { DEFAULT_USERS, requireRegistry, sharedRegistry } from '../support/registries';
 
 const TASK = 'BuildTestRunner';
@@ -30,11 +47,23 @@ describe('BuildTestRunner@1: image names are made valid lower-case references', 
   });
 
   it('rewrites nothing beyond the documented lower-casing: look-alike letters and bad tags are refused, not changed or cut', () => {
-    assert.throws(() => normalizeImageName('sеrvice-testrunner:1'), /^InputError: input 'imageName' is 'sеrvice-testrunner:1', which is not an image name: 'е' \(U\+0435\) is not ASCII, though it looks like 'e'/);
-    assert.throws(() => normalizeImageName(`app:${'t'.repeat(200)}`), /input 'imageName' .* a tag has at most 128 characters, this one has 200$/);
-    assert.throws(() => normalizeImageName('app:release candidate'), /input 'imageName' .*tag 'release candidate' may contain only letters/);
+    assert.throws(
+      () => normalizeImageName('sеrvice-testrunner:1'),
+      /^InputError: input 'imageName' is 'sеrvice-testrunner:1', which is not an image name: 'е' \(U\+0435\) is not ASCII, though it looks like 'e'/,
+    );
+    assert.throws(
+      () => normalizeImageName(`app:${'t'.repeat(200)}`),
+      /input 'imageName' .* a tag has at most 128 characters, this one has 200$/,
+    );
+    assert.throws(
+      () => normalizeImageName('app:release candidate'),
+      /input 'imageName' .*tag 'release candidate' may contain only letters/,
+    );
     assert.throws(() => normalizeImageName('https://r.io/app:1'), /input 'imageName' .*drop the 'https:\/\/' prefix/);
-    assert.throws(() => normalizeImageName('app:1\nlatest'), /input 'imageName' is 'app:1\\nlatest', which is not an image name: it contains a line break$/);
+    assert.throws(
+      () => normalizeImageName('app:1\nlatest'),
+      /input 'imageName' is 'app:1\\nlatest', which is not an image name: it contains a line break$/,
+    );
   });
 });
 
@@ -94,7 +123,11 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
       assert.deepEqual(image.Config.Cmd, ['sh', '/src/tests/run-tests.sh'], 'the testrunner stage, the default target');
       const labels = image.Config.Labels;
       assert.equal(labels['org.opencontainers.image.revision'], 'f00dfeed');
-      assert.equal(labels['org.opencontainers.image.source'], 'https://dev.azure.com/contoso/outer/_git/Outer.Loop%20Sample', 'no user info in a label');
+      assert.equal(
+        labels['org.opencontainers.image.source'],
+        'https://dev.azure.com/contoso/outer/_git/Outer.Loop%20Sample',
+        'no user info in a label',
+      );
       assert.equal(labels['org.opencontainers.image.version'], '20260102.7');
       assert.ok(!Number.isNaN(Date.parse(labels['org.opencontainers.image.created'])), labels['org.opencontainers.image.created']);
       assert.equal(labels[TEST_RUN_LABEL], TEST_RUN_ID);
@@ -106,7 +139,9 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
   }
 
   it('builds the last stage (the runtime image) when target is empty, without pipeline labels when told', async () => {
-    const run = await build({ inputs: { target: '', imageName: `outerloop-test/sample-final:${TEST_RUN_ID}`, addPipelineLabels: 'false' } });
+    const run = await build({
+      inputs: { target: '', imageName: `outerloop-test/sample-final:${TEST_RUN_ID}`, addPipelineLabels: 'false' },
+    });
     assert.equal(run.result, 'Succeeded', describeRun(run));
     const image = await docker.getImage(`outerloop-test/sample-final:${TEST_RUN_ID}`).inspect();
     assert.deepEqual(image.Config.Entrypoint, ['/app/bin/greet']);
@@ -118,7 +153,9 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
       path.join(sample, 'Hostile.Dockerfile'),
       'FROM scratch AS testrunner\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "echo \'##vso[task.setvariable variable=pwned]yes\'; echo \'##[error]from a build step\'"]\n',
     );
-    const run = await build({ inputs: { dockerfile: 'Hostile.Dockerfile', imageName: `outerloop-test/hostile:${TEST_RUN_ID}`, noCache: 'true' } });
+    const run = await build({
+      inputs: { dockerfile: 'Hostile.Dockerfile', imageName: `outerloop-test/hostile:${TEST_RUN_ID}`, noCache: 'true' },
+    });
     assert.equal(run.result, 'Succeeded', describeRun(run));
     assert.ok(!run.commands.some((c) => c.properties.variable === 'pwned'), 'the build step set a pipeline variable');
     assert.deepEqual(run.errors, [], 'the build step logged an error issue');
@@ -134,14 +171,26 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
       const base = `${registry.host}/task-build/private-base:${TEST_RUN_ID}`;
       await buildImage(
         docker,
-        { dockerfile: path.join(sample, 'Dockerfile'), context: sample, target: 'base', imageName: base, builder: 'classic', labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID } },
+        {
+          dockerfile: path.join(sample, 'Dockerfile'),
+          context: sample,
+          target: 'base',
+          imageName: base,
+          builder: 'classic',
+          labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID },
+        },
         memoryLog(),
       );
       await pushImageWithEngine(docker, base, user);
       await docker.getImage(base).remove();
       fs.writeFileSync(path.join(sample, 'Private.Dockerfile'), `FROM ${base} AS testrunner\nRUN echo on the private base\n`);
       const run = await build({
-        inputs: { dockerfile: 'Private.Dockerfile', containerRegistry: 'reg', pull: 'true', imageName: `outerloop-test/on-private:${TEST_RUN_ID}` },
+        inputs: {
+          dockerfile: 'Private.Dockerfile',
+          containerRegistry: 'reg',
+          pull: 'true',
+          imageName: `outerloop-test/on-private:${TEST_RUN_ID}`,
+        },
         endpoints: [registryEndpoint('reg', registry.url, user)],
       });
       assert.equal(run.result, 'Succeeded', describeRun(run));
@@ -157,12 +206,18 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
   describe('bad input: one clear Failed line naming the input, nothing built', () => {
     it('a Dockerfile that does not exist', async () => {
       const run = await build({ inputs: { dockerfile: 'docker/Nope.Dockerfile' } });
-      assertFailedCleanly(run, new RegExp(`^input 'dockerfile' names '${path.join(sample, 'docker', 'Nope.Dockerfile')}', which is not a file`));
+      assertFailedCleanly(
+        run,
+        new RegExp(`^input 'dockerfile' names '${path.join(sample, 'docker', 'Nope.Dockerfile')}', which is not a file`),
+      );
     });
 
     it('a target stage the Dockerfile does not have', async () => {
       const run = await build({ inputs: { target: 'tests' } });
-      assertFailedCleanly(run, /^input 'target' is 'tests', but Dockerfile '.*' has no stage named 'tests' \(its stages: base, build, testrunner, final\)$/);
+      assertFailedCleanly(
+        run,
+        /^input 'target' is 'tests', but Dockerfile '.*' has no stage named 'tests' \(its stages: base, build, testrunner, final\)$/,
+      );
     });
 
     it('a build argument line that is not KEY=VALUE', async () => {
@@ -176,7 +231,10 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
     });
 
     it('a builder that is not on the list, and a boolean that is not true or false', async () => {
-      assertFailedCleanly(await build({ inputs: { builder: 'kaniko' } }), /^input 'builder' must be one of auto, buildkit, classic, got 'kaniko'$/);
+      assertFailedCleanly(
+        await build({ inputs: { builder: 'kaniko' } }),
+        /^input 'builder' must be one of auto, buildkit, classic, got 'kaniko'$/,
+      );
       assertFailedCleanly(await build({ inputs: { noCache: 'yes' } }), /^input 'noCache' must be true or false, got 'yes'$/);
     });
 
@@ -195,7 +253,10 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
         );
         const imageName = `outerloop-test/broken-${builder}:${TEST_RUN_ID}`;
         const run = await build({ inputs: { dockerfile: 'Broken.Dockerfile', imageName, builder } });
-        assertFailedCleanly(run, /^build failed at .*exit 3"\]: .*(exit code: 3|non-zero code: 3).*last output: .*(compiling|missing semicolon)/);
+        assertFailedCleanly(
+          run,
+          /^build failed at .*exit 3"\]: .*(exit code: 3|non-zero code: 3).*last output: .*(compiling|missing semicolon)/,
+        );
         await assert.rejects(docker.getImage(imageName).inspect(), (e: { statusCode?: number }) => e.statusCode === 404);
       });
     }

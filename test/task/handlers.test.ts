@@ -4,7 +4,14 @@ import { strict as assert } from 'node:assert';
 import { bundleOnce, describeRun, readTaskJson, runBundledTask } from '../support/harness';
 import { HANDLERS, NODE24_VERSION } from '../support/handlers';
 
-const TASKS = ['BuildTestRunner', 'RunContainerTests', 'PublishContainerTestResults', 'PushImageByDigest', 'PackageHelmChart', 'PromoteImage'];
+const TASKS = [
+  'BuildTestRunner',
+  'RunContainerTests',
+  'PublishContainerTestResults',
+  'PushImageByDigest',
+  'PackageHelmChart',
+  'PromoteImage',
+];
 
 describe('Node handlers: every bundled task runs under Node24 and Node20_1 and reports the Node it ran on', () => {
   before(() => bundleOnce());
@@ -14,7 +21,11 @@ describe('Node handlers: every bundled task runs under Node24 and Node20_1 and r
       it(`${task} under ${handler}`, async () => {
         assert.ok(readTaskJson(task).execution[handler], `${task} declares ${handler}`);
         // A run that stops at its first required input: it still loads the whole bundle and reports its result.
-        const run = await runBundledTask(task, { handler, inputs: requiredInputMissing(task), reader: task === TASKS[0] && handler === 'Node24' ? 'late' : 'fast' });
+        const run = await runBundledTask(task, {
+          handler,
+          inputs: requiredInputMissing(task),
+          reader: task === TASKS[0] && handler === 'Node24' ? 'late' : 'fast',
+        });
         assert.equal(run.result, 'Failed', describeRun(run));
         assert.equal(run.nodeVersion, handler === 'Node24' ? `v${NODE24_VERSION}` : process.version, describeRun(run));
       });

@@ -11,7 +11,15 @@ import type Dockerode from 'dockerode';
 import { buildImage } from '../../shared/src/docker/build';
 import { memoryLog } from '../../shared/src/log';
 import { stageSampleService } from '../fixtures/sample-service/stage';
-import { BUSYBOX_PATH, removeTestContainers, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
+import {
+  BUSYBOX_PATH,
+  removeTestContainers,
+  removeTestImages,
+  requireEngine,
+  TEST_LABEL,
+  TEST_RUN_ID,
+  TEST_RUN_LABEL,
+} from '../support/engine';
 import { bundleOnce, describeRun, runBundledTask, type TaskRun } from '../support/harness';
 import { requireRegistry, sharedRegistry } from '../support/registries';
 
@@ -54,7 +62,13 @@ describe('late reader: every bundled task delivers every line, its outputs and t
     runner = `outerloop-test/late-reader-testrunner:${TEST_RUN_ID}`;
     await buildImage(
       docker,
-      { dockerfile: path.join(sample, 'Dockerfile'), context: sample, target: 'testrunner', imageName: runner, labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID } },
+      {
+        dockerfile: path.join(sample, 'Dockerfile'),
+        context: sample,
+        target: 'testrunner',
+        imageName: runner,
+        labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID },
+      },
       memoryLog(),
     );
   });
@@ -74,7 +88,10 @@ describe('late reader: every bundled task delivers every line, its outputs and t
       `echo '<testsuite name="s" tests="1" failures="1"><testcase name="t"><failure message="no"/></testcase></testsuite>' > /tests/TestResults/junit.xml`,
       'exit 3',
     ].join('; ');
-    const run = await runBundledTask('RunContainerTests', { inputs: { image: runner, network: 'none', command: `sh -c "${script}"` }, reader: 'late' });
+    const run = await runBundledTask('RunContainerTests', {
+      inputs: { image: runner, network: 'none', command: `sh -c "${script}"` },
+      reader: 'late',
+    });
     assertEndedWithResult(run, 'Failed');
     assert.match(run.message, /^tests failed: the runner exited with code 3/);
     assert.equal(run.outputs.exitCode, '3');
@@ -116,7 +133,12 @@ describe('late reader: every bundled task delivers every line, its outputs and t
         ].join('\n'),
       );
       const run = await runBundledTask('BuildTestRunner', {
-        inputs: { dockerfile: path.join(context, 'Dockerfile'), imageName: `outerloop-test/late-build:${TEST_RUN_ID}`, builder, network: 'none' },
+        inputs: {
+          dockerfile: path.join(context, 'Dockerfile'),
+          imageName: `outerloop-test/late-build:${TEST_RUN_ID}`,
+          builder,
+          network: 'none',
+        },
         reader: 'late',
       });
       assertEndedWithResult(run, 'Failed');
@@ -134,7 +156,8 @@ describe('late reader: every bundled task delivers every line, its outputs and t
       '<testsuite name="s" tests="2" failures="1"><testcase name="a"/><testcase name="b"><failure message="x"/></testcase></testsuite>',
     );
     const bad = 300;
-    for (let i = 0; i < bad; i++) fs.writeFileSync(path.join(folder, `broken-${String(i).padStart(3, '0')}.xml`), `<testsuite name="cut-${i}"><testcase`);
+    for (let i = 0; i < bad; i++)
+      fs.writeFileSync(path.join(folder, `broken-${String(i).padStart(3, '0')}.xml`), `<testsuite name="cut-${i}"><testcase`);
     const run = await runBundledTask('PublishContainerTestResults', {
       inputs: { searchFolder: folder, testResultsFiles: '*.xml', publishMode: 'agent' },
       reader: 'late',
@@ -150,11 +173,17 @@ describe('late reader: every bundled task delivers every line, its outputs and t
     for (let i = 0; i < bad; i++) {
       const name = `broken-${String(i).padStart(3, '0')}.xml`;
       const told = [...run.warnings, ...run.lines.filter((line) => line.startsWith('warning: '))];
-      assert.ok(told.some((warning) => warning.includes(name)), `the warning for ${name} was lost\n${summary(run)}`);
+      assert.ok(
+        told.some((warning) => warning.includes(name)),
+        `the warning for ${name} was lost\n${summary(run)}`,
+      );
     }
     assert.ok(run.message.length < 4000, `the result line is bounded (${run.message.length} characters)`);
     assert.match(run.message, /\(and \d+ more\)$/);
-    assert.ok(run.commands.some((c) => c.command === 'results.publish'), 'the results.publish command arrived');
+    assert.ok(
+      run.commands.some((c) => c.command === 'results.publish'),
+      'the results.publish command arrived',
+    );
   });
 
   it('PromoteImage: a failing promotion reports Failed through a late reader', async function () {

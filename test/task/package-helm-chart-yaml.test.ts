@@ -15,7 +15,10 @@ const IMAGE_DIGEST = `sha256:${crypto.createHash('sha256').update('outer-loop ya
 /** Nine levels of nine aliases: 9^9 strings if expanded. */
 function aliasBomb(): string {
   let text = 'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
-  for (let i = 1; i < 10; i++) text += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]\n`;
+  for (let i = 1; i < 10; i++)
+    text += `a${i}: &a${i} [${Array(9)
+      .fill(`*a${i - 1}`)
+      .join(', ')}]\n`;
   return text;
 }
 
@@ -44,13 +47,16 @@ describe('PackageHelmChart task: keys and YAML that must not get through', funct
     assert.deepEqual(Object.keys(taskRun.outputs), [], 'no output variable is set');
   }
 
-  it("refuses __proto__, constructor and prototype in imageValuesKey, naming the input (it used to succeed, pinning nothing)", async () => {
+  it('refuses __proto__, constructor and prototype in imageValuesKey, naming the input (it used to succeed, pinning nothing)', async () => {
     const keys = ['__proto__', 'image.constructor', 'prototype'];
     assert.equal(keys.length, 3);
     for (const imageValuesKey of keys) {
       const taskRun = await run({ chartPath: SAMPLE, imageDigest: IMAGE_DIGEST, imageValuesKey });
       const reserved = imageValuesKey.split('.').pop()!;
-      assertFailedCleanly(taskRun, new RegExp(`^input 'imageValuesKey' is '${imageValuesKey.replace(/\./g, '\\.')}', which uses the reserved key '${reserved}'`));
+      assertFailedCleanly(
+        taskRun,
+        new RegExp(`^input 'imageValuesKey' is '${imageValuesKey.replace(/\./g, '\\.')}', which uses the reserved key '${reserved}'`),
+      );
       assertNothingWritten(taskRun);
     }
   });
@@ -61,7 +67,10 @@ describe('PackageHelmChart task: keys and YAML that must not get through', funct
     fs.appendFileSync(path.join(chart, 'values.yaml'), `\n${aliasBomb()}`);
     const started = Date.now();
     const taskRun = await run({ chartPath: chart, imageDigest: IMAGE_DIGEST }, 'late');
-    assertFailedCleanly(taskRun, /^input 'chartPath' holds a chart that cannot be packaged: .*bomb\/values\.yaml expands YAML aliases more than \d+ times/);
+    assertFailedCleanly(
+      taskRun,
+      /^input 'chartPath' holds a chart that cannot be packaged: .*bomb\/values\.yaml expands YAML aliases more than \d+ times/,
+    );
     assert.ok(Date.now() - started < 20_000, `the task ended in ${Date.now() - started} ms`);
     assertNothingWritten(taskRun);
   });

@@ -10,7 +10,16 @@ import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import { repoRoot, testdataAvailable, testdataRoot, needOrSkip } from '../support/env';
 import { startFaultProxy } from '../support/fault-proxy';
-import { bundleOnce, describeRun, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly, assertNoSecrets } from '../support/harness';
+import {
+  bundleOnce,
+  describeRun,
+  registryEndpoint,
+  runBundledTask,
+  type RunOptions,
+  type TaskRun,
+  assertFailedCleanly,
+  assertNoSecrets,
+} from '../support/harness';
 import { requireHelm, runHelm } from '../support/helm';
 import { fetchManifest, listTags } from '../support/images';
 import { requireRegistry, sharedRegistry, userOf, type TestRegistry } from '../support/registries';
@@ -130,7 +139,10 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
 
     it('real helm reads the package: helm show chart gives the branch version, helm lint passes', async function () {
       requireHelm(this);
-      const taskRun = await run({ inputs: { chartPath: SAMPLE, appVersion: '2024.06.1' }, variables: { 'Build.SourceBranch': 'refs/heads/release/v1.5.0-rc.2' } });
+      const taskRun = await run({
+        inputs: { chartPath: SAMPLE, appVersion: '2024.06.1' },
+        variables: { 'Build.SourceBranch': 'refs/heads/release/v1.5.0-rc.2' },
+      });
       assert.equal(taskRun.result, 'Succeeded', describeRun(taskRun));
       assert.equal(taskRun.outputs.chartVersion, '1.5.0-rc.2');
       const show = await runHelm(['show', 'chart', taskRun.outputs.chartPackage]);
@@ -165,11 +177,20 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
       const feature = await run({ inputs: { chartPath: SAMPLE }, variables: { 'Build.SourceBranch': 'refs/heads/feature/greeting' } });
       assert.equal(feature.result, 'Succeeded', describeRun(feature));
       assert.equal(feature.outputs.chartVersion, '0.1.0');
-      assert.match(feature.lines.join('\n'), /refs\/heads\/feature\/greeting' is not a release branch.*keeping the Chart\.yaml version 0\.1\.0/);
-      const explicit = await run({ inputs: { chartPath: SAMPLE, chartVersion: '3.0.0+build.7' }, variables: { 'Build.SourceBranch': RELEASE_BRANCH } });
+      assert.match(
+        feature.lines.join('\n'),
+        /refs\/heads\/feature\/greeting' is not a release branch.*keeping the Chart\.yaml version 0\.1\.0/,
+      );
+      const explicit = await run({
+        inputs: { chartPath: SAMPLE, chartVersion: '3.0.0+build.7' },
+        variables: { 'Build.SourceBranch': RELEASE_BRANCH },
+      });
       assert.equal(explicit.result, 'Succeeded', describeRun(explicit));
       assert.equal(explicit.outputs.chartVersion, '3.0.0+build.7');
-      const ignored = await run({ inputs: { chartPath: SAMPLE, versionFromBranch: 'false' }, variables: { 'Build.SourceBranch': RELEASE_BRANCH } });
+      const ignored = await run({
+        inputs: { chartPath: SAMPLE, versionFromBranch: 'false' },
+        variables: { 'Build.SourceBranch': RELEASE_BRANCH },
+      });
       assert.equal(ignored.outputs.chartVersion, '0.1.0', describeRun(ignored));
     });
 
@@ -206,7 +227,11 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
       requireHelm(this);
       needOrSkip(this, testdataAvailable(), `the chart corpus at ${testdataRoot}`);
       const taskRun = await run({
-        inputs: { chartPath: path.join(testdataRoot, 'charts', 'podinfo'), imageRepository: 'myacr.azurecr.io/podinfo', imageDigest: IMAGE_DIGEST },
+        inputs: {
+          chartPath: path.join(testdataRoot, 'charts', 'podinfo'),
+          imageRepository: 'myacr.azurecr.io/podinfo',
+          imageDigest: IMAGE_DIGEST,
+        },
       });
       assert.equal(taskRun.result, 'Succeeded', describeRun(taskRun));
       const rendered = await runHelm(['template', 'rel', taskRun.outputs.chartPackage]);
@@ -244,20 +269,35 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
 
     it('a folder without Chart.yaml', async () => {
       const dir = chart('no-chart-yaml', { 'values.yaml': 'a: 1\n' });
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: dir } }), /^input 'chartPath' is '.*no-chart-yaml', which holds no Chart\.yaml: name the folder that holds Chart\.yaml$/);
+      assertFailedWithNothingLeft(
+        await run({ inputs: { chartPath: dir } }),
+        /^input 'chartPath' is '.*no-chart-yaml', which holds no Chart\.yaml: name the folder that holds Chart\.yaml$/,
+      );
     });
 
     it('a chartPath that does not exist', async () => {
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: path.join(work, 'nowhere') } }), /^input 'chartPath' is '.*nowhere', which does not exist$/);
+      assertFailedWithNothingLeft(
+        await run({ inputs: { chartPath: path.join(work, 'nowhere') } }),
+        /^input 'chartPath' is '.*nowhere', which does not exist$/,
+      );
     });
 
     it('an invalid chartVersion', async () => {
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, chartVersion: '1.4' } }), /^input 'chartVersion' is not a SemVer 2 version: '1\.4'/);
+      assertFailedWithNothingLeft(
+        await run({ inputs: { chartPath: SAMPLE, chartVersion: '1.4' } }),
+        /^input 'chartVersion' is not a SemVer 2 version: '1\.4'/,
+      );
     });
 
     it('a release branch whose last segment is not SemVer (release/delivery/latest)', async () => {
-      const taskRun = await run({ inputs: { chartPath: SAMPLE }, variables: { 'Build.SourceBranch': 'refs/heads/release/delivery/latest' } });
-      assertFailedWithNothingLeft(taskRun, /^input 'versionFromBranch' is true, and the source branch \(Build\.SourceBranch\) is 'refs\/heads\/release\/delivery\/latest', a release branch whose last segment 'latest' is not a SemVer version.*chartVersion/);
+      const taskRun = await run({
+        inputs: { chartPath: SAMPLE },
+        variables: { 'Build.SourceBranch': 'refs/heads/release/delivery/latest' },
+      });
+      assertFailedWithNothingLeft(
+        taskRun,
+        /^input 'versionFromBranch' is true, and the source branch \(Build\.SourceBranch\) is 'refs\/heads\/release\/delivery\/latest', a release branch whose last segment 'latest' is not a SemVer version.*chartVersion/,
+      );
     });
 
     it('a symbolic link out of the chart', async () => {
@@ -265,32 +305,53 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
       fs.writeFileSync(outside, 'not part of any chart\n');
       const dir = chart('symlink-out', { 'Chart.yaml': chartYaml(), 'templates/cm.yaml': 'kind: ConfigMap\n' });
       fs.symlinkSync(outside, path.join(dir, 'templates', 'leak.txt'));
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: dir } }), /^input 'chartPath' holds a chart that cannot be packaged: .*templates\/leak\.txt is a symbolic link to .*outside-secret\.txt, outside the chart/);
+      assertFailedWithNothingLeft(
+        await run({ inputs: { chartPath: dir } }),
+        /^input 'chartPath' holds a chart that cannot be packaged: .*templates\/leak\.txt is a symbolic link to .*outside-secret\.txt, outside the chart/,
+      );
     });
 
     it('a dependency that charts/ does not hold (updateDependencies off)', async () => {
       const dir = chart('missing-dep', {
         'Chart.yaml': chartYaml('dependencies:\n  - name: lib\n    version: 0.1.0\n    repository: file://../lib\n'),
       });
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: dir } }), /^input 'chartPath' .*declares dependency 'lib' \(file:\/\/\.\.\/lib\) but charts\/ does not hold it; set updateDependencies/);
+      assertFailedWithNothingLeft(
+        await run({ inputs: { chartPath: dir } }),
+        /^input 'chartPath' .*declares dependency 'lib' \(file:\/\/\.\.\/lib\) but charts\/ does not hold it; set updateDependencies/,
+      );
     });
 
     it('an imageValuesKey path that is not a map', async () => {
       const taskRun = await run({ inputs: { chartPath: SAMPLE, imageDigest: IMAGE_DIGEST, imageValuesKey: 'greeting.name' } });
-      assertFailedWithNothingLeft(taskRun, /^input 'imageValuesKey' is 'greeting\.name', but 'greeting\.name' in .*values\.yaml holds the string 'world', not a map/);
+      assertFailedWithNothingLeft(
+        taskRun,
+        /^input 'imageValuesKey' is 'greeting\.name', but 'greeting\.name' in .*values\.yaml holds the string 'world', not a map/,
+      );
     });
 
     it('an imageDigest that is not a digest, and an imageRepository without a digest', async () => {
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, imageDigest: 'latest' } }), /^input 'imageDigest' is not a digest: 'latest'/);
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, imageRepository: 'myacr.azurecr.io/app' } }), /^input 'imageRepository' is set but imageDigest is not/);
+      assertFailedWithNothingLeft(
+        await run({ inputs: { chartPath: SAMPLE, imageDigest: 'latest' } }),
+        /^input 'imageDigest' is not a digest: 'latest'/,
+      );
+      assertFailedWithNothingLeft(
+        await run({ inputs: { chartPath: SAMPLE, imageRepository: 'myacr.azurecr.io/app' } }),
+        /^input 'imageRepository' is set but imageDigest is not/,
+      );
     });
 
     it('push without chartRepository, before anything is packaged', async () => {
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, push: 'true' } }), /^input 'chartRepository' is required when push is true/);
+      assertFailedWithNothingLeft(
+        await run({ inputs: { chartPath: SAMPLE, push: 'true' } }),
+        /^input 'chartRepository' is required when push is true/,
+      );
     });
 
     it('a chartRepository without a host and no service connection, or not a repository', async () => {
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, push: 'true', chartRepository: 'helm' } }), /^input 'chartRepository' is 'helm', which names no registry host.*containerRegistry/);
+      assertFailedWithNothingLeft(
+        await run({ inputs: { chartPath: SAMPLE, push: 'true', chartRepository: 'helm' } }),
+        /^input 'chartRepository' is 'helm', which names no registry host.*containerRegistry/,
+      );
       assertFailedWithNothingLeft(
         await run({ inputs: { chartPath: SAMPLE, push: 'true', chartRepository: 'myacr.azurecr.io/Helm' } }),
         /^input 'chartRepository' is 'myacr\.azurecr\.io\/Helm', which is not a registry repository \(repository names are lower case\)/,
@@ -298,7 +359,10 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
     });
 
     it('a boolean that is not true or false', async () => {
-      assertFailedWithNothingLeft(await run({ inputs: { chartPath: SAMPLE, push: 'yes' } }), /^input 'push' must be true or false, got 'yes'$/);
+      assertFailedWithNothingLeft(
+        await run({ inputs: { chartPath: SAMPLE, push: 'yes' } }),
+        /^input 'push' must be true or false, got 'yes'$/,
+      );
     });
 
     it('a destination inside the chart', async () => {
@@ -311,7 +375,12 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
     it('a registry that is down: the push fails naming it, and the package is removed', async () => {
       const port = await closedPort();
       const taskRun = await run({ inputs: { chartPath: SAMPLE, push: 'true', chartRepository: `127.0.0.1:${port}/charts` } });
-      assertFailedWithNothingLeft(taskRun, new RegExp(`^input 'chartRepository' is '127\\.0\\.0\\.1:${port}/charts', where the chart could not be pushed: push chart oci://127\\.0\\.0\\.1:${port}/charts/sample-service:0\\.1\\.0: .*ECONNREFUSED.*; the package written to .* was removed$`));
+      assertFailedWithNothingLeft(
+        taskRun,
+        new RegExp(
+          `^input 'chartRepository' is '127\\.0\\.0\\.1:${port}/charts', where the chart could not be pushed: push chart oci://127\\.0\\.0\\.1:${port}/charts/sample-service:0\\.1\\.0: .*ECONNREFUSED.*; the package written to .* was removed$`,
+        ),
+      );
     });
   });
 
@@ -358,16 +427,23 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
         assert.match(pull.stdout + pull.stderr, new RegExp(`Digest: ${taskRun.outputs.chartDigest}`));
         const [file, ...more] = fs.readdirSync(into);
         assert.deepEqual(more, [], 'helm pull wrote one file');
-        assert.ok(fs.readFileSync(path.join(into, file)).equals(fs.readFileSync(taskRun.outputs.chartPackage)), `helm pull ${ref} returns the bytes we packaged`);
+        assert.ok(
+          fs.readFileSync(path.join(into, file)).equals(fs.readFileSync(taskRun.outputs.chartPackage)),
+          `helm pull ${ref} returns the bytes we packaged`,
+        );
       }
     });
 
     it('retries registry faults on a seeded schedule and still pushes the same digest', async () => {
-      const direct = await run({ inputs: { chartPath: SAMPLE, chartVersion: '1.6.0', push: 'true', chartRepository: `${anonymous.host}/task-direct` } });
+      const direct = await run({
+        inputs: { chartPath: SAMPLE, chartVersion: '1.6.0', push: 'true', chartRepository: `${anonymous.host}/task-direct` },
+      });
       assert.equal(direct.result, 'Succeeded', describeRun(direct));
       const proxy = await startFaultProxy({ target: anonymous.url, seed: 20240611, faultRate: 0.5, retryAfter: 0, maxConsecutive: 2 });
       try {
-        const taskRun = await run({ inputs: { chartPath: SAMPLE, chartVersion: '1.6.0', push: 'true', chartRepository: `${proxy.host}/task-faults` } });
+        const taskRun = await run({
+          inputs: { chartPath: SAMPLE, chartVersion: '1.6.0', push: 'true', chartRepository: `${proxy.host}/task-faults` },
+        });
         assert.equal(taskRun.result, 'Succeeded', describeRun(taskRun));
         assert.ok(proxy.counts().faults >= 2, `the schedule injected faults (${JSON.stringify(proxy.counts().byKind)})`);
         assert.equal(taskRun.outputs.chartDigest, direct.outputs.chartDigest);
@@ -403,9 +479,16 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
           endpoints: [registryEndpoint('reg', registry.url, wrong)],
           home,
         });
-        assertFailedWithNothingLeft(taskRun, /^input 'containerRegistry' holds credentials that .* refused: push chart oci:\/\/.*\/wrong\/charts\/sample-service:0\.1\.0: 401 /);
+        assertFailedWithNothingLeft(
+          taskRun,
+          /^input 'containerRegistry' holds credentials that .* refused: push chart oci:\/\/.*\/wrong\/charts\/sample-service:0\.1\.0: 401 /,
+        );
         assert.deepEqual(await listTags(registry, 'wrong/charts/sample-service'), []);
-        assertNoSecretsOrHomeFiles(taskRun, [...registry.secrets(), wrong.password, Buffer.from(`promoter:${wrong.password}`).toString('base64')], home);
+        assertNoSecretsOrHomeFiles(
+          taskRun,
+          [...registry.secrets(), wrong.password, Buffer.from(`promoter:${wrong.password}`).toString('base64')],
+          home,
+        );
       });
 
       it('token: pushes with Bearer tokens and leaks none of them', async () => {
@@ -432,7 +515,10 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
           endpoints: [registryEndpoint('reg', registry.url, scoped)],
           home,
         });
-        assertFailedWithNothingLeft(taskRun, /^input 'containerRegistry' holds credentials that .* refused: push chart oci:\/\/.*\/elsewhere\/charts\/sample-service:0\.1\.0: .*user 'scoped' \(input 'containerRegistry'\)/);
+        assertFailedWithNothingLeft(
+          taskRun,
+          /^input 'containerRegistry' holds credentials that .* refused: push chart oci:\/\/.*\/elsewhere\/charts\/sample-service:0\.1\.0: .*user 'scoped' \(input 'containerRegistry'\)/,
+        );
         assert.deepEqual(await listTags(registry, 'elsewhere/charts/sample-service'), []);
         assertNoSecretsOrHomeFiles(taskRun, registry.secrets(), home);
       });

@@ -7,8 +7,6 @@ import { requireRegistry, sharedRegistry, userOf, type TestRegistry } from '../s
 
 const TASK = 'PromoteImage';
 
-
-
 describe('PromoteImage@1 task (bundle run as the agent runs it, real registries)', function () {
   let anonymous: TestRegistry;
   before(async function () {

@@ -23,15 +23,29 @@ import {
 } from '../support/harness';
 import { fetchManifest, listTags, pushRandomImage } from '../support/images';
 import { requireRegistry, startRegistry, type TestRegistry } from '../support/registries';
-import { mountNamespacesAvailable, requireSquid, startSquid, withNamesOnlyTheEngineResolves, type AccessLogEntry, type TestSquid } from '../support/squid';
+import {
+  mountNamespacesAvailable,
+  requireSquid,
+  startSquid,
+  withNamesOnlyTheEngineResolves,
+  type AccessLogEntry,
+  type TestSquid,
+} from '../support/squid';
 import { createTestPki, type ClientCertificate, type TestPki } from '../support/tls';
 
 const CHART = path.join(__dirname, '..', 'fixtures', 'charts', 'sample-service');
-const TASKS = ['BuildTestRunner', 'PackageHelmChart', 'PromoteImage', 'PublishContainerTestResults', 'PushImageByDigest', 'RunContainerTests'];
+const TASKS = [
+  'BuildTestRunner',
+  'PackageHelmChart',
+  'PromoteImage',
+  'PublishContainerTestResults',
+  'PushImageByDigest',
+  'RunContainerTests',
+];
 /** The environment's own proxy variables are not the agent's: every run starts without them unless a test sets them. */
 const NO_PROXY_ENVIRONMENT = { HTTPS_PROXY: '', https_proxy: '', HTTP_PROXY: '', http_proxy: '', NO_PROXY: '', no_proxy: '' };
 
-describe('the agent\'s proxy and certificates (bundled tasks through squid: basic auth, HTTPS registry, private CA)', function () {
+describe("the agent's proxy and certificates (bundled tasks through squid: basic auth, HTTPS registry, private CA)", function () {
   let squid: TestSquid;
   let pki: TestPki;
   let agentCertificate: ClientCertificate;
@@ -57,7 +71,10 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
     squid = await startSquid();
     plain = await startRegistry('htpasswd');
     secure = await startRegistry('htpasswd', { tls: serverCertificate, storageDir: plain.storageDir });
-    mutual = await startRegistry('htpasswd', { tls: { ...serverCertificate, clientCAs: [pki.caCertificate] }, storageDir: plain.storageDir });
+    mutual = await startRegistry('htpasswd', {
+      tls: { ...serverCertificate, clientCAs: [pki.caCertificate] },
+      storageDir: plain.storageDir,
+    });
   });
 
   after(async () => {
@@ -80,7 +97,12 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
     const defined = (values: Record<string, string | undefined>) =>
       Object.fromEntries(Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined));
     return {
-      variables: defined({ 'Agent.ProxyUrl': squid.url, 'Agent.ProxyUsername': squid.user.username, 'Agent.CAInfo': pki.caCertificate, ...variables }),
+      variables: defined({
+        'Agent.ProxyUrl': squid.url,
+        'Agent.ProxyUsername': squid.user.username,
+        'Agent.CAInfo': pki.caCertificate,
+        ...variables,
+      }),
       secretVariables: defined({ 'Agent.ProxyPassword': squid.user.password, ...secretVariables }),
       env: { ...NO_PROXY_ENVIRONMENT },
     };
@@ -98,11 +120,15 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
   }
 
   function promote(registry: TestRegistry, repository: string, options: RunOptions): Promise<TaskRun> {
-    return run('PromoteImage', { ...options, inputs: { sourceImage: `${proxied(registry)}/${repository}:v1`, containerRegistry: 'reg' }, endpoints: [login(registry)] });
+    return run('PromoteImage', {
+      ...options,
+      inputs: { sourceImage: `${proxied(registry)}/${repository}:v1`, containerRegistry: 'reg' },
+      endpoints: [login(registry)],
+    });
   }
 
   describe('through the proxy', () => {
-    it('PromoteImage copies the image; every request is an authenticated tunnel in squid\'s log; no secret leaks', async () => {
+    it("PromoteImage copies the image; every request is an authenticated tunnel in squid's log; no secret leaks", async () => {
       const source = await pushRandomImage(plain, 'proxy-promote/app', 'v1', { layers: 2, seed: 801 });
       const from = squid.accessLog().length;
       const taskRun = await promote(secure, 'proxy-promote/app', agent());
@@ -111,7 +137,8 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
       assert.equal((await fetchManifest(plain, 'prod/proxy-promote/app', 'v1')).digest, source.digest);
       const entries = await loggedSince(from, proxied(secure));
       assert.ok(entries.length > 0);
-      for (const entry of entries) assert.deepEqual([entry.method, entry.result, entry.user], ['CONNECT', 'TCP_TUNNEL/200', squid.user.username]);
+      for (const entry of entries)
+        assert.deepEqual([entry.method, entry.result, entry.user], ['CONNECT', 'TCP_TUNNEL/200', squid.user.username]);
       assertNoSecrets(taskRun, secrets());
     });
 
@@ -141,7 +168,10 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
         });
         results = fs.mkdtempSync(path.join(work, 'results-'));
         const cases = ['a', 'b', 'c'].map((n) => `<testcase classname="proxy" name="${n}" time="0.01"/>`).join('');
-        fs.writeFileSync(path.join(results, 'TEST-proxy.xml'), `<?xml version="1.0"?><testsuites><testsuite name="proxy">${cases}</testsuite></testsuites>\n`);
+        fs.writeFileSync(
+          path.join(results, 'TEST-proxy.xml'),
+          `<?xml version="1.0"?><testsuites><testsuite name="proxy">${cases}</testsuite></testsuites>\n`,
+        );
       });
       after(() => server?.close());
 
@@ -153,7 +183,7 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
           endpoints: [{ id: 'SystemVssConnection', url: server.url, scheme: 'OAuth', parameters: { AccessToken: server.token } }],
         });
 
-      it('publishes the run through the proxy, with the agent\'s CA', async () => {
+      it("publishes the run through the proxy, with the agent's CA", async () => {
         const from = squid.accessLog().length;
         const taskRun = await publish(agent());
         assert.equal(taskRun.result, 'Succeeded', describeRun(taskRun));
@@ -173,7 +203,7 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
       });
     });
 
-    it('PushImageByDigest: the engine pushes, the task\'s own digest check goes through the proxy; without the proxy it names Agent.ProxyUrl', async function () {
+    it("PushImageByDigest: the engine pushes, the task's own digest check goes through the proxy; without the proxy it names Agent.ProxyUrl", async function () {
       this.timeout(180_000);
       const docker: Dockerode = await requireEngine(this);
       needOrSkip(this, mountNamespacesAvailable(), 'mount namespaces (root and util-linux unshare)');
@@ -187,7 +217,13 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
             const taskRun = await runInNamespace('PushImageByDigest', {
               ...options,
               env: { ...NO_PROXY_ENVIRONMENT },
-              inputs: { sourceImage, repository: `${proxied(secure)}/proxy-push/app`, tags: tag, containerRegistry: 'reg', publishLockArtifact: 'false' },
+              inputs: {
+                sourceImage,
+                repository: `${proxied(secure)}/proxy-push/app`,
+                tags: tag,
+                containerRegistry: 'reg',
+                publishLockArtifact: 'false',
+              },
               endpoints: [login(secure)],
             });
             foreignRuns.push(taskRun);
@@ -201,7 +237,10 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
           assert.ok(entries.length > 0 && entries.every((e) => e.result === 'TCP_TUNNEL/200'), JSON.stringify(entries));
           assertNoSecrets(pushed, secrets());
 
-          const unset = await push('v2', agent({ 'Agent.ProxyUrl': undefined, 'Agent.ProxyUsername': undefined }, { 'Agent.ProxyPassword': undefined }));
+          const unset = await push(
+            'v2',
+            agent({ 'Agent.ProxyUrl': undefined, 'Agent.ProxyUsername': undefined }, { 'Agent.ProxyPassword': undefined }),
+          );
           assertFailedCleanly(unset, /could not resolve registry\.outerloop\.test .*is a proxy needed \(Agent\.ProxyUrl or HTTPS_PROXY\)/);
         });
       } finally {
@@ -230,14 +269,24 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
     });
 
     it('no proxy: the name does not resolve, is a proxy needed (Agent.ProxyUrl)?', async () => {
-      const taskRun = await promote(secure, 'proxy-bad/app', agent({ 'Agent.ProxyUrl': undefined, 'Agent.ProxyUsername': undefined }, { 'Agent.ProxyPassword': undefined }));
-      assertFailedCleanly(taskRun, /could not resolve registry\.outerloop\.test \(ENOTFOUND\): is a proxy needed \(Agent\.ProxyUrl or HTTPS_PROXY\)\?/);
+      const taskRun = await promote(
+        secure,
+        'proxy-bad/app',
+        agent({ 'Agent.ProxyUrl': undefined, 'Agent.ProxyUsername': undefined }, { 'Agent.ProxyPassword': undefined }),
+      );
+      assertFailedCleanly(
+        taskRun,
+        /could not resolve registry\.outerloop\.test \(ENOTFOUND\): is a proxy needed \(Agent\.ProxyUrl or HTTPS_PROXY\)\?/,
+      );
     });
 
     it('a wrong proxy password: 407, check Agent.ProxyUsername and Agent.ProxyPassword (and not retried)', async () => {
       const from = squid.accessLog().length;
       const taskRun = await promote(secure, 'proxy-bad/app', agent({}, { 'Agent.ProxyPassword': 'wrong-Proxy-Password' }));
-      assertFailedCleanly(taskRun, /the proxy http:\/\/127\.0\.0\.1:\d+ \(Agent\.ProxyUrl\) refused the credentials of user 'agent-proxy': 407 .*check Agent\.ProxyUsername and Agent\.ProxyPassword/);
+      assertFailedCleanly(
+        taskRun,
+        /the proxy http:\/\/127\.0\.0\.1:\d+ \(Agent\.ProxyUrl\) refused the credentials of user 'agent-proxy': 407 .*check Agent\.ProxyUsername and Agent\.ProxyPassword/,
+      );
       const denied = (await loggedSince(from, proxied(secure))).filter((e) => e.result === 'TCP_DENIED/407');
       assert.equal(denied.length, 1, 'a refusal of the credentials is not retried');
       assertNoSecrets(taskRun, [...secrets(), 'wrong-Proxy-Password']);
@@ -245,21 +294,34 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
 
     it('the CA missing: the certificate is not trusted, add its CA to Agent.CAInfo', async () => {
       const taskRun = await promote(secure, 'proxy-bad/app', agent({ 'Agent.CAInfo': undefined }));
-      assertFailedCleanly(taskRun, /the certificate of registry\.outerloop\.test:\d+ is not trusted \([A-Z_]+\): add its CA to Agent\.CAInfo \(or set Agent\.SkipCertValidation\)/);
+      assertFailedCleanly(
+        taskRun,
+        /the certificate of registry\.outerloop\.test:\d+ is not trusted \([A-Z_]+\): add its CA to Agent\.CAInfo \(or set Agent\.SkipCertValidation\)/,
+      );
     });
 
     it('a host on Agent.ProxyBypassList goes direct: squid sees nothing, and the failure says the list sent it there', async () => {
       const from = squid.accessLog().length;
-      const taskRun = await promote(secure, 'proxy-bad/app', agent({ 'Agent.ProxyBypassList': JSON.stringify(['\\.outerloop\\.test(:\\d+)?$']) }));
-      assertFailedCleanly(taskRun, /could not resolve registry\.outerloop\.test \(ENOTFOUND\); it is reached directly \(Agent\.ProxyBypassList\)/);
+      const taskRun = await promote(
+        secure,
+        'proxy-bad/app',
+        agent({ 'Agent.ProxyBypassList': JSON.stringify(['\\.outerloop\\.test(:\\d+)?$']) }),
+      );
+      assertFailedCleanly(
+        taskRun,
+        /could not resolve registry\.outerloop\.test \(ENOTFOUND\); it is reached directly \(Agent\.ProxyBypassList\)/,
+      );
       assert.deepEqual(await loggedSince(from, proxied(secure), false), []);
     });
 
-    it('without an agent proxy, a host NO_PROXY lists goes direct past HTTPS_PROXY (curl\'s suffix rule)', async () => {
+    it("without an agent proxy, a host NO_PROXY lists goes direct past HTTPS_PROXY (curl's suffix rule)", async () => {
       const from = squid.accessLog().length;
       const taskRun = await promote(secure, 'proxy-bad/app', {
         ...agent({ 'Agent.ProxyUrl': undefined, 'Agent.ProxyUsername': undefined }, { 'Agent.ProxyPassword': undefined }),
-        env: { HTTPS_PROXY: `http://${squid.user.username}:${squid.user.password}@127.0.0.1:${squid.port}`, NO_PROXY: 'example.com, .outerloop.test' },
+        env: {
+          HTTPS_PROXY: `http://${squid.user.username}:${squid.user.password}@127.0.0.1:${squid.port}`,
+          NO_PROXY: 'example.com, .outerloop.test',
+        },
       });
       assertFailedCleanly(taskRun, /could not resolve registry\.outerloop\.test \(ENOTFOUND\); it is reached directly \(NO_PROXY\)/);
       assert.deepEqual(await loggedSince(from, proxied(secure), false), []);
@@ -267,9 +329,18 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
     });
 
     it('settings that cannot be used at all', async () => {
-      assertFailedCleanly(await promote(secure, 'proxy-bad/app', agent({ 'Agent.CAInfo': path.join(work, 'missing-ca.pem') })), /Agent\.CAInfo names '.*missing-ca\.pem', which cannot be read \(ENOENT\)/);
-      assertFailedCleanly(await promote(secure, 'proxy-bad/app', agent({ 'Agent.ProxyUrl': 'socks5://127.0.0.1:1080' })), /Agent\.ProxyUrl is a socks5:\/\/ proxy: only http:\/\/ and https:\/\/ proxies are supported/);
-      assertFailedCleanly(await promote(secure, 'proxy-bad/app', agent({ 'Agent.ProxyBypassList': '["(unclosed"]' })), /Agent\.ProxyBypassList holds '\(unclosed', which is not a regular expression/);
+      assertFailedCleanly(
+        await promote(secure, 'proxy-bad/app', agent({ 'Agent.CAInfo': path.join(work, 'missing-ca.pem') })),
+        /Agent\.CAInfo names '.*missing-ca\.pem', which cannot be read \(ENOENT\)/,
+      );
+      assertFailedCleanly(
+        await promote(secure, 'proxy-bad/app', agent({ 'Agent.ProxyUrl': 'socks5://127.0.0.1:1080' })),
+        /Agent\.ProxyUrl is a socks5:\/\/ proxy: only http:\/\/ and https:\/\/ proxies are supported/,
+      );
+      assertFailedCleanly(
+        await promote(secure, 'proxy-bad/app', agent({ 'Agent.ProxyBypassList': '["(unclosed"]' })),
+        /Agent\.ProxyBypassList holds '\(unclosed', which is not a regular expression/,
+      );
     });
   });
 
@@ -279,13 +350,20 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
       const taskRun = await promote(secure, 'proxy-skip/app', agent({ 'Agent.CAInfo': undefined, 'Agent.SkipCertValidation': 'true' }));
       assert.equal(taskRun.result, 'Succeeded', describeRun(taskRun));
       assert.equal(taskRun.outputs.digest, source.digest);
-      assert.ok(taskRun.warnings.some((w) => /Agent\.SkipCertValidation is true: .*not verified/.test(w)), taskRun.warnings.join('\n'));
+      assert.ok(
+        taskRun.warnings.some((w) => /Agent\.SkipCertValidation is true: .*not verified/.test(w)),
+        taskRun.warnings.join('\n'),
+      );
     });
 
     describe('a registry that requires a client certificate', () => {
       const withCertificate = (passphrase: string) =>
         agent(
-          { 'Agent.ClientCert': agentCertificate.certificate, 'Agent.ClientCertKey': agentCertificate.key, 'Agent.ClientCertArchive': agentCertificate.archive },
+          {
+            'Agent.ClientCert': agentCertificate.certificate,
+            'Agent.ClientCertKey': agentCertificate.key,
+            'Agent.ClientCertArchive': agentCertificate.archive,
+          },
           { 'Agent.ClientCertPassword': passphrase },
         );
 
@@ -300,7 +378,10 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
       });
 
       it('without one, the task says to set Agent.ClientCert', async () => {
-        assertFailedCleanly(await promote(mutual, 'proxy-mtls/app', agent()), /registry\.outerloop\.test:\d+ asks for a client certificate \(ERR_SSL_[A-Z0-9_/]+\): set Agent\.ClientCert and Agent\.ClientCertKey/);
+        assertFailedCleanly(
+          await promote(mutual, 'proxy-mtls/app', agent()),
+          /registry\.outerloop\.test:\d+ asks for a client certificate \(ERR_SSL_[A-Z0-9_/]+\): set Agent\.ClientCert and Agent\.ClientCertKey/,
+        );
       });
 
       it('with a wrong passphrase, the task names Agent.ClientCertPassword before it sends anything', async () => {
@@ -311,9 +392,14 @@ describe('the agent\'s proxy and certificates (bundled tasks through squid: basi
     });
   });
 
-  it('no task prints the proxy password or the key passphrase, task-lib\'s own debug lines included, nor leaves a key file', async () => {
+  it("no task prints the proxy password or the key passphrase, task-lib's own debug lines included, nor leaves a key file", async () => {
     const settings = agent(
-      { 'Agent.ClientCert': agentCertificate.certificate, 'Agent.ClientCertKey': agentCertificate.key, 'Agent.ClientCertArchive': agentCertificate.archive, 'System.Debug': 'true' },
+      {
+        'Agent.ClientCert': agentCertificate.certificate,
+        'Agent.ClientCertKey': agentCertificate.key,
+        'Agent.ClientCertArchive': agentCertificate.archive,
+        'System.Debug': 'true',
+      },
       { 'Agent.ClientCertPassword': agentCertificate.passphrase },
     );
     for (const task of TASKS) {

@@ -27,7 +27,10 @@ const BUILD_ID = '4711';
 
 function junit(name: string, cases: { name: string; fail?: boolean; skip?: boolean }[]): string {
   const body = cases
-    .map((c) => `<testcase classname="${name}" name="${c.name}" time="0.01">${c.fail ? '<failure message="boom">trace</failure>' : c.skip ? '<skipped/>' : ''}</testcase>`)
+    .map(
+      (c) =>
+        `<testcase classname="${name}" name="${c.name}" time="0.01">${c.fail ? '<failure message="boom">trace</failure>' : c.skip ? '<skipped/>' : ''}</testcase>`,
+    )
     .join('');
   return `<?xml version="1.0"?><testsuites><testsuite name="${name}">${body}</testsuite></testsuites>\n`;
 }
@@ -127,7 +130,10 @@ describe('PublishContainerTestResults@1 task (bundle run as the agent runs it)',
           skippedTests: String(e.skipped),
         });
         const publishes = run.commands.filter((c) => c.command === 'results.publish');
-        assert.deepEqual(publishes.map((c) => c.properties.resultFiles), e.publishes ? [path.join(CORPUS, relative)] : []);
+        assert.deepEqual(
+          publishes.map((c) => c.properties.resultFiles),
+          e.publishes ? [path.join(CORPUS, relative)] : [],
+        );
         assert.equal(server.requests.length, 0, 'the agent publishes; the task calls no REST API');
       });
     }
@@ -156,18 +162,25 @@ describe('PublishContainerTestResults@1 task (bundle run as the agent runs it)',
       assertCompleteRun(published, 10);
       assert.deepEqual(outputCounts(run), { totalTests: '10', passedTests: '6', failedTests: '3', skippedTests: '1' });
       const grouped = published.results.filter((r) => r.subResults);
-      assert.deepEqual(grouped.map((r) => [r.testCaseTitle, r.resultGroupType, r.subResults.length]), [
-        ['retriesPaymentTimeout', 1, 3],
-        ['rejectsEmptyBasket', 1, 3],
-        ['Checkout.Tests.CartTests.SyncsWithInventory', 1, 2],
-        ['Checkout.Tests.CartTests.EmptiesCart', 1, 3],
-      ]);
+      assert.deepEqual(
+        grouped.map((r) => [r.testCaseTitle, r.resultGroupType, r.subResults.length]),
+        [
+          ['retriesPaymentTimeout', 1, 3],
+          ['rejectsEmptyBasket', 1, 3],
+          ['Checkout.Tests.CartTests.SyncsWithInventory', 1, 2],
+          ['Checkout.Tests.CartTests.EmptiesCart', 1, 3],
+        ],
+      );
       assert.ok(run.lines.includes('2 flaky tests: failed, then passed on a rerun (counted as passed):'), run.lines.join('\n'));
       const summary = fs.readFileSync(run.commands.find((c) => c.command === 'task.uploadsummary')!.message, 'utf8');
       assert.match(summary, /### Flaky tests\n\n2 flaky tests/);
 
       const agent = await runBundledTask(TASK, { inputs: { ...inputs, publishMode: 'agent' } });
-      assert.deepEqual(outputCounts(agent), { totalTests: '13', passedTests: '6', failedTests: '6', skippedTests: '1' }, 'the agent posts every TRX attempt');
+      assert.deepEqual(
+        outputCounts(agent),
+        { totalTests: '13', passedTests: '6', failedTests: '6', skippedTests: '1' },
+        'the agent posts every TRX attempt',
+      );
       assert.ok(!agent.lines.some((l) => /flaky/.test(l)), 'the agent does not merge reruns');
     });
 
@@ -209,20 +222,33 @@ describe('PublishContainerTestResults@1 task (bundle run as the agent runs it)',
 
     it('agent mode: a file the agent will not read is a warning naming it and counts nothing; the others are handed over', async () => {
       const run = await runBundledTask(TASK, {
-        inputs: { searchFolder: FIXTURES, testResultsFiles: 'junit-escape-reference.xml\nctest-missing-status.xml\nsurefire-reruns.xml', publishMode: 'agent' },
+        inputs: {
+          searchFolder: FIXTURES,
+          testResultsFiles: 'junit-escape-reference.xml\nctest-missing-status.xml\nsurefire-reruns.xml',
+          publishMode: 'agent',
+        },
       });
       assert.equal(run.result, 'SucceededWithIssues', describeRun(run));
       for (const name of ['junit-escape-reference.xml', 'ctest-missing-status.xml']) {
         assert.equal(run.warnings.filter((w) => w.includes(`'${name}'`)).length, 1, `${name}\n${run.warnings.join('\n')}`);
       }
-      assert.deepEqual(run.commands.filter((c) => c.command === 'results.publish').map((c) => c.properties.resultFiles), [fixture('surefire-reruns.xml')]);
+      assert.deepEqual(
+        run.commands.filter((c) => c.command === 'results.publish').map((c) => c.properties.resultFiles),
+        [fixture('surefire-reruns.xml')],
+      );
       assert.deepEqual(outputCounts(run), { totalTests: '5', passedTests: '3', failedTests: '1', skippedTests: '1' });
     });
 
     it('contract server (Runs - Update, state Aborted): a job cancelled mid-publish leaves the run Aborted with the reason', async () => {
       await server.close();
       server = await startAdoContractServer({ stallResultsAfter: 1 });
-      put('many.xml', junit('many', Array.from({ length: 3000 }, (_, i) => ({ name: `t${i}` }))));
+      put(
+        'many.xml',
+        junit(
+          'many',
+          Array.from({ length: 3000 }, (_, i) => ({ name: `t${i}` })),
+        ),
+      );
       const run = await apiRun({ testResultsFiles: 'many.xml' }, { cancelAfterMs: 4000 });
       assert.equal(run.result, 'Cancelled', describeRun(run));
       assert.ok(server.stalled > 0, 'the publish was under way');
@@ -272,10 +298,16 @@ describe('PublishContainerTestResults@1 task (bundle run as the agent runs it)',
     fs.writeFileSync(secretFile, marker);
     try {
       put('good.xml', junit('good', [{ name: 'a' }, { name: 'b', fail: true }, { name: 'c' }]));
-      put('xxe.xml', `<?xml version="1.0"?>\n<!DOCTYPE testsuite [<!ENTITY xxe SYSTEM "file://${secretFile}">]>\n<testsuite><testcase name="&xxe;"/></testsuite>\n`);
+      put(
+        'xxe.xml',
+        `<?xml version="1.0"?>\n<!DOCTYPE testsuite [<!ENTITY xxe SYSTEM "file://${secretFile}">]>\n<testsuite><testcase name="&xxe;"/></testsuite>\n`,
+      );
       const lols = ['<!ENTITY lol "lol">'];
       for (let i = 1; i <= 9; i++) lols.push(`<!ENTITY lol${i} "${`&lol${i === 1 ? '' : i - 1};`.repeat(10)}">`);
-      put('laughs.xml', `<?xml version="1.0"?>\n<!DOCTYPE lolz [\n${lols.join('\n')}\n]>\n<testsuite><testcase name="&lol9;"/></testsuite>\n`);
+      put(
+        'laughs.xml',
+        `<?xml version="1.0"?>\n<!DOCTYPE lolz [\n${lols.join('\n')}\n]>\n<testsuite><testcase name="&lol9;"/></testsuite>\n`,
+      );
       put('truncated.xml', junit('cut', [{ name: 'x' }, { name: 'y' }]).slice(0, 90));
       put('empty.xml', '');
       put('junk.xml', crypto.randomBytes(4096));
@@ -304,7 +336,10 @@ describe('PublishContainerTestResults@1 task (bundle run as the agent runs it)',
   it('no matching file: a warning naming the patterns, Succeeded, empty counts, nothing published', async () => {
     const run = await apiRun({ testResultsFiles: '**/*.trx' });
     assert.equal(run.result, 'Succeeded', describeRun(run));
-    assert.ok(run.warnings.some((w) => /no test result files matched '\*\*\/\*\.trx'/.test(w)), run.warnings.join('\n'));
+    assert.ok(
+      run.warnings.some((w) => /no test result files matched '\*\*\/\*\.trx'/.test(w)),
+      run.warnings.join('\n'),
+    );
     assert.equal(run.outputs.totalTests, '0');
     assert.equal(run.outputs.testRunId, '');
     assert.equal(server.runs.size, 0);
@@ -349,10 +384,19 @@ describe('PublishContainerTestResults@1 task (bundle run as the agent runs it)',
   it('agent mode: results.publish per format round-trips through task-lib, odd characters in paths included; no REST call', async () => {
     const a = put('sub dir/run;1]x.xml', junit('a', [{ name: 'a' }, { name: 'b', fail: true }]));
     const b = put('second.xml', junit('b', [{ name: 'c' }]));
-    const trx = put('tests.trx', fs.existsSync(path.join(CORPUS, 'trx/dorny-xunit.trx')) ? fs.readFileSync(path.join(CORPUS, 'trx/dorny-xunit.trx')) : '');
+    const trx = put(
+      'tests.trx',
+      fs.existsSync(path.join(CORPUS, 'trx/dorny-xunit.trx')) ? fs.readFileSync(path.join(CORPUS, 'trx/dorny-xunit.trx')) : '',
+    );
     const comma = put('with,comma.xml', junit('c', [{ name: 'd' }]));
     const run = await runBundledTask(TASK, {
-      inputs: { searchFolder: dir, testResultsFiles: '**/*.xml\n*.trx', publishMode: 'agent', testRunTitle: 'Agent [run]; 1', buildPlatform: 'x64' },
+      inputs: {
+        searchFolder: dir,
+        testResultsFiles: '**/*.xml\n*.trx',
+        publishMode: 'agent',
+        testRunTitle: 'Agent [run]; 1',
+        buildPlatform: 'x64',
+      },
     });
     const publishes = run.commands.filter((c) => c.command === 'results.publish');
     const junitRun = publishes.find((c) => c.properties.type === 'JUnit');
@@ -363,7 +407,10 @@ describe('PublishContainerTestResults@1 task (bundle run as the agent runs it)',
     assert.equal(junitRun.properties.platform, 'x64');
     assert.equal(junitRun.properties.publishRunAttachments, 'true');
     assert.ok(!publishes.some((c) => c.properties.resultFiles.includes(comma)), 'a comma path cannot be expressed');
-    assert.ok(run.warnings.some((w) => w.includes("'with,comma.xml'") && /comma/.test(w)), run.warnings.join('\n'));
+    assert.ok(
+      run.warnings.some((w) => w.includes("'with,comma.xml'") && /comma/.test(w)),
+      run.warnings.join('\n'),
+    );
     assert.equal(run.outputs.testRunId, '');
     if (testdataAvailable()) {
       assert.equal(publishes.length, 2, 'one command per format');
@@ -405,7 +452,18 @@ describe('PublishContainerTestResults: testResultsFiles patterns (task-lib findM
   let dir: string;
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-pctr-glob-'));
-    for (const f of ['a.xml', 'TEST-a.xml', 'x/b.xml', 'x/y/c.trx', 'x/skip/d.xml', '.hidden/e.xml', 'f.xml.bak', 'g1.xml', 'g2.xml', 'folder.xml/h.txt']) {
+    for (const f of [
+      'a.xml',
+      'TEST-a.xml',
+      'x/b.xml',
+      'x/y/c.trx',
+      'x/skip/d.xml',
+      '.hidden/e.xml',
+      'f.xml.bak',
+      'g1.xml',
+      'g2.xml',
+      'folder.xml/h.txt',
+    ]) {
       fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
       fs.writeFileSync(path.join(dir, f), '');
     }
@@ -437,7 +495,10 @@ describe('PublishContainerTestResults: testResultsFiles patterns (task-lib findM
   });
   it('absolute patterns, a missing folder, and a dozen **/ over a deep folder', () => {
     assert.deepEqual(find(path.join(dir, 'x', '*.xml')), ['x/b.xml']);
-    assert.deepEqual(quietly(() => findFiles(['**/*.xml'], path.join(dir, 'missing'))), []);
+    assert.deepEqual(
+      quietly(() => findFiles(['**/*.xml'], path.join(dir, 'missing'))),
+      [],
+    );
     assert.deepEqual(find(`${'**/'.repeat(12)}c.trx`), ['x/y/c.trx']);
   });
   it('returns files only: a folder named like a result file and a dangling link are passed over', () => {

@@ -9,7 +9,17 @@ import * as path from 'node:path';
 import type Dockerode from 'dockerode';
 import { parseLock } from '../../shared/src/docker/lockfile';
 import { buildBusyboxImage, removeTestImages, requireEngine, TEST_RUN_ID } from '../support/engine';
-import { bundleOnce, describeRun, registryEndpoint, runBundledTask, type RunOptions, type TaskRun, assertFailedCleanly, assertNoSecrets, dockerConfigSnapshot } from '../support/harness';
+import {
+  bundleOnce,
+  describeRun,
+  registryEndpoint,
+  runBundledTask,
+  type RunOptions,
+  type TaskRun,
+  assertFailedCleanly,
+  assertNoSecrets,
+  dockerConfigSnapshot,
+} from '../support/harness';
 import { fetchManifest, listTags } from '../support/images';
 import { makeImmutable, undoReadOnly } from '../support/readonly';
 import { requireRegistry, sharedRegistry, type TestRegistry } from '../support/registries';
@@ -49,7 +59,13 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
   };
 
   /** Every tag resolves, in the registry, to the digest the task reported, and the engine recorded it as a RepoDigest. */
-  async function assertPinned(run: TaskRun, registry: TestRegistry, repo: string, tags: string[], auth?: { username: string; password: string }) {
+  async function assertPinned(
+    run: TaskRun,
+    registry: TestRegistry,
+    repo: string,
+    tags: string[],
+    auth?: { username: string; password: string },
+  ) {
     assert.match(run.outputs.digest, /^sha256:[a-f0-9]{64}$/, describeRun(run));
     assert.equal(run.outputs.pinnedImage, `${registry.host}/${repo}@${run.outputs.digest}`);
     assert.equal(run.outputs.imageTags, tags.map((tag) => `${registry.host}/${repo}:${tag}`).join(','));
@@ -62,7 +78,7 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
     assert.ok(inspected.RepoDigests.includes(run.outputs.pinnedImage), inspected.RepoDigests.join(' '));
   }
 
-  it('anonymous registry: pushes every tag, the digest is the registry\'s and the engine\'s, the lock file is written and uploaded', async () => {
+  it("anonymous registry: pushes every tag, the digest is the registry's and the engine's, the lock file is written and uploaded", async () => {
     const registry = await sharedRegistry('anonymous');
     const repo = 'task-push/app';
     const run = await push({
@@ -90,7 +106,9 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
       },
     );
     const uploads = run.commands.filter((c) => c.command === 'artifact.upload');
-    assert.deepEqual(uploads, [{ command: 'artifact.upload', properties: { containerfolder: 'image-lock', artifactname: 'image-lock' }, message: lockFile }]);
+    assert.deepEqual(uploads, [
+      { command: 'artifact.upload', properties: { containerfolder: 'image-lock', artifactname: 'image-lock' }, message: lockFile },
+    ]);
   });
 
   it('merges a second push into the same lock file and uploads it again; a re-push of a tag moves it between entries', async () => {
@@ -102,31 +120,43 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
     const second = await push({ inputs: { ...common, repository: `${registry.host}/task-merge/web`, tags: '1' } });
     assert.equal(second.result, 'Succeeded', describeRun(second));
     for (const run of [first, second]) {
-      assert.deepEqual(run.commands.filter((c) => c.command === 'artifact.upload').map((c) => [c.properties.artifactname, c.message]), [['images', lockFile]]);
+      assert.deepEqual(
+        run.commands.filter((c) => c.command === 'artifact.upload').map((c) => [c.properties.artifactname, c.message]),
+        [['images', lockFile]],
+      );
     }
     let lock = parseLock(fs.readFileSync(lockFile, 'utf8'));
-    assert.deepEqual(lock.images.map((e) => [e.repository, e.tags.join(' ')]), [
-      [`${registry.host}/task-merge/api`, '1 stable'],
-      [`${registry.host}/task-merge/web`, '1'],
-    ]);
+    assert.deepEqual(
+      lock.images.map((e) => [e.repository, e.tags.join(' ')]),
+      [
+        [`${registry.host}/task-merge/api`, '1 stable'],
+        [`${registry.host}/task-merge/web`, '1'],
+      ],
+    );
 
     // Another image under api:stable: the tag leaves the first entry and a second api entry holds it.
     const moved = await push({ inputs: { ...common, repository: `${registry.host}/task-merge/api`, tags: 'stable', sourceImage: other } });
     assert.equal(moved.result, 'Succeeded', describeRun(moved));
     assert.notEqual(moved.outputs.digest, first.outputs.digest);
     lock = parseLock(fs.readFileSync(lockFile, 'utf8'));
-    assert.deepEqual(lock.images.map((e) => [e.repository, e.digest, e.tags.join(' ')]), [
-      [`${registry.host}/task-merge/api`, first.outputs.digest, '1'],
-      [`${registry.host}/task-merge/web`, second.outputs.digest, '1'],
-      [`${registry.host}/task-merge/api`, moved.outputs.digest, 'stable'],
-    ]);
+    assert.deepEqual(
+      lock.images.map((e) => [e.repository, e.digest, e.tags.join(' ')]),
+      [
+        [`${registry.host}/task-merge/api`, first.outputs.digest, '1'],
+        [`${registry.host}/task-merge/web`, second.outputs.digest, '1'],
+        [`${registry.host}/task-merge/api`, moved.outputs.digest, 'stable'],
+      ],
+    );
   });
 
   it('does not upload the lock file when publishLockArtifact is false (it still writes it)', async () => {
     const registry = await sharedRegistry('anonymous');
     const run = await push({ inputs: { repository: `${registry.host}/task-push/quiet`, publishLockArtifact: 'false' } });
     assert.equal(run.result, 'Succeeded', describeRun(run));
-    assert.deepEqual(run.commands.filter((c) => c.command === 'artifact.upload'), []);
+    assert.deepEqual(
+      run.commands.filter((c) => c.command === 'artifact.upload'),
+      [],
+    );
     assert.ok(fs.existsSync(path.join(run.tempDirectory, 'a', 'image-lock.json')));
     assert.equal(run.outputs.imageTags, `${registry.host}/task-push/quiet:4711`, 'the default tag is $(Build.BuildId)');
   });
@@ -158,7 +188,10 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
       assertFailedCleanly(run, /input 'containerRegistry'/);
       assertNoSecrets(run, [...registry.secrets(), wrong.password, Buffer.from(`${wrong.username}:${wrong.password}`).toString('base64')]);
       assert.ok(!fs.existsSync(path.join(run.tempDirectory, 'a', 'image-lock.json')), 'no lock entry for a failed push');
-      assert.deepEqual(run.commands.filter((c) => c.command === 'artifact.upload'), []);
+      assert.deepEqual(
+        run.commands.filter((c) => c.command === 'artifact.upload'),
+        [],
+      );
     });
 
     it('no connection for a registry that wants one says to set containerRegistry', async () => {
@@ -169,7 +202,10 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
 
     it('a repository that is not one', async () => {
       const run = await push({ inputs: { repository: '127.0.0.1:5000/Team/App' } });
-      assertFailedCleanly(run, /^input 'repository' is '127\.0\.0\.1:5000\/Team\/App', which is not a repository: repository names are lower case/);
+      assertFailedCleanly(
+        run,
+        /^input 'repository' is '127\.0\.0\.1:5000\/Team\/App', which is not a repository: repository names are lower case/,
+      );
     });
 
     it('a repository with a tag', async () => {
@@ -186,8 +222,13 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
 
     it('a source image that is not on the engine', async () => {
       const registry = await sharedRegistry('anonymous');
-      const run = await push({ inputs: { repository: `${registry.host}/task-bad/app`, sourceImage: `outerloop-test/never-built:${TEST_RUN_ID}` } });
-      assertFailedCleanly(run, /source image 'outerloop-test\/never-built:.*' is not on the engine: build it first, or name another with sourceImage/);
+      const run = await push({
+        inputs: { repository: `${registry.host}/task-bad/app`, sourceImage: `outerloop-test/never-built:${TEST_RUN_ID}` },
+      });
+      assertFailedCleanly(
+        run,
+        /source image 'outerloop-test\/never-built:.*' is not on the engine: build it first, or name another with sourceImage/,
+      );
     });
 
     it('a lock file that cannot be merged into, before anything is pushed', async () => {
@@ -212,10 +253,13 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
       const upstream = new URL(registry.url);
       const gate = http.createServer((req, res) => {
         const forward = () => {
-          const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-          });
+          const up = http.request(
+            { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+            (answer) => {
+              res.writeHead(answer.statusCode ?? 502, answer.headers);
+              answer.pipe(res);
+            },
+          );
           up.on('error', () => res.destroy());
           req.pipe(up);
         };
@@ -231,10 +275,18 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
       try {
         const run = await push({ inputs: { repository: `${host}/${repo}`, tags: '1', lockFile: path.join(folder, 'image-lock.json') } });
         assert.ok(sealed, 'the gate saw the push and sealed the folder');
-        assertFailedCleanly(run, new RegExp(`^pushed ${host.replace(/\./g, '\\.')}/task-record/app@sha256:[a-f0-9]{64} as ${host.replace(/\./g, '\\.')}/task-record/app:1 but could not record it in lockFile '.*image-lock\\.json': EPERM`));
+        assertFailedCleanly(
+          run,
+          new RegExp(
+            `^pushed ${host.replace(/\./g, '\\.')}/task-record/app@sha256:[a-f0-9]{64} as ${host.replace(/\./g, '\\.')}/task-record/app:1 but could not record it in lockFile '.*image-lock\\.json': EPERM`,
+          ),
+        );
         assert.deepEqual(await listTags(registry, repo, null), ['1'], 'the push happened, as the line says');
         assert.deepEqual(fs.readdirSync(folder), [], 'no lock file and no temporary file');
-        assert.deepEqual(run.commands.filter((c) => c.command === 'artifact.upload'), []);
+        assert.deepEqual(
+          run.commands.filter((c) => c.command === 'artifact.upload'),
+          [],
+        );
       } finally {
         undoReadOnly();
         await new Promise((resolve) => gate.close(resolve));

@@ -14,7 +14,6 @@ import { bundleOnce, describeRun, runBundledTask, type RunOptions, assertFailedC
 
 const TASK = 'RunContainerTests';
 
-
 /** Regular files under `dir`, relative, sorted. */
 function filesUnder(dir: string): string[] {
   return fs
@@ -56,7 +55,13 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
     runner = `outerloop-test/task-run-testrunner:${TEST_RUN_ID}`;
     await buildImage(
       docker,
-      { dockerfile: path.join(sample, 'Dockerfile'), context: sample, target: 'testrunner', imageName: runner, labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID } },
+      {
+        dockerfile: path.join(sample, 'Dockerfile'),
+        context: sample,
+        target: 'testrunner',
+        imageName: runner,
+        labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID },
+      },
       memoryLog(),
     );
   });
@@ -87,7 +92,10 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
     const directory = path.join(result.tempDirectory, 'TestResults');
     assert.deepEqual(result.outputs, { exitCode: '0', resultsDirectory: directory, resultFiles: '2' });
     assert.deepEqual(filesUnder(directory), ['junit.xml', 'results.trx']);
-    assert.match(fs.readFileSync(path.join(directory, 'junit.xml'), 'utf8'), /<testsuite name="SampleService.Greet" tests="4" failures="0"/);
+    assert.match(
+      fs.readFileSync(path.join(directory, 'junit.xml'), 'utf8'),
+      /<testsuite name="SampleService.Greet" tests="4" failures="0"/,
+    );
     assert.ok(result.lines.includes('4 tests: 4 passed, 0 failed'), 'the container output streams into the log');
   });
 
@@ -118,18 +126,27 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
   it('kills and removes a container that outlives timeoutMinutes (0.05 = 3 s), as "could not run the tests"', async () => {
     const result = await run({ inputs: { command: 'sleep 600', timeoutMinutes: '0.05' } });
     assertFailedCleanly(result, /^could not run the tests: the tests did not finish within 3 seconds; the container was killed$/);
-    assert.ok(result.warnings.some((w) => /ran longer than 3 seconds: killing the container/.test(w)), describeRun(result));
+    assert.ok(
+      result.warnings.some((w) => /ran longer than 3 seconds: killing the container/.test(w)),
+      describeRun(result),
+    );
   });
 
   it('fails with "could not run the tests" when the runner leaves its results folder empty', async () => {
     const result = await run({ inputs: { command: 'mkdir -p /tests/TestResults' } });
-    assertFailedCleanly(result, /^could not run the tests: the runner exited with code 0 and left no result files in \/tests\/TestResults$/);
+    assertFailedCleanly(
+      result,
+      /^could not run the tests: the runner exited with code 0 and left no result files in \/tests\/TestResults$/,
+    );
     assert.equal(result.outputs.exitCode, '0');
   });
 
   it('fails naming resultsPath when the container has no such folder after the run', async () => {
     const result = await run({ inputs: { command: 'true' } });
-    assertFailedCleanly(result, /^input 'resultsPath' is '\/tests\/TestResults', which the container does not have after the run \(the runner exited with code 0\)/);
+    assertFailedCleanly(
+      result,
+      /^input 'resultsPath' is '\/tests\/TestResults', which the container does not have after the run \(the runner exited with code 0\)/,
+    );
     assert.equal(result.outputs.exitCode, '0', 'the outputs are set: the container ran');
   });
 
@@ -143,7 +160,11 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
       },
     });
     assert.equal(result.result, 'Succeeded', describeRun(result));
-    assert.equal(result.outputs.resultsDirectory, path.join(result.tempDirectory, 'results', 'unit'), 'relative to System.DefaultWorkingDirectory');
+    assert.equal(
+      result.outputs.resultsDirectory,
+      path.join(result.tempDirectory, 'results', 'unit'),
+      'relative to System.DefaultWorkingDirectory',
+    );
     assert.deepEqual(filesUnder(result.outputs.resultsDirectory), ['junit.xml', 'results.trx']);
     assert.ok(result.lines.includes('ran with a "quoted" word'), describeRun(result));
   });
@@ -167,10 +188,18 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
     for (const [name, inputs, pattern] of [
       ['no image', { image: '' }, /^input 'image' is required$/],
       ['a timeout that is not a number', { timeoutMinutes: 'an hour' }, /^input 'timeoutMinutes' must be a number of minutes/],
-      ['an environment line that is not KEY=VALUE', { environment: 'A=1\nB' }, /^input 'environment' has a line that is not KEY=VALUE: 'B'$/],
+      [
+        'an environment line that is not KEY=VALUE',
+        { environment: 'A=1\nB' },
+        /^input 'environment' has a line that is not KEY=VALUE: 'B'$/,
+      ],
       ['a relative resultsPath', { resultsPath: 'TestResults' }, /^input 'resultsPath' must be an absolute path inside the container/],
       ['a command with an open quote', { command: "sh -c 'echo" }, /^input 'command' cannot be split into words: unterminated ' in/],
-      ['a failOnTestFailure that is not true or false', { failOnTestFailure: 'maybe' }, /^input 'failOnTestFailure' must be true or false, got 'maybe'$/],
+      [
+        'a failOnTestFailure that is not true or false',
+        { failOnTestFailure: 'maybe' },
+        /^input 'failOnTestFailure' must be true or false, got 'maybe'$/,
+      ],
     ] as const) {
       it(name, async () => assertFailedCleanly(await run({ inputs: inputs }), pattern));
     }

@@ -51,7 +51,11 @@ describe('archive extraction (results copied out of a container)', () => {
     assert.equal(fs.readFileSync(path.join(dest, 'junit.xml'), 'utf8'), '<testsuites/>');
     assert.equal(fs.readFileSync(path.join(dest, 'sub', 'same.trx'), 'utf8'), '<TestRun/>');
     assert.equal(fs.readlinkSync(path.join(dest, 'latest')), 'sub/results.trx');
-    assert.deepEqual(fs.readdirSync(dest).sort(), ['junit.xml', 'latest', 'sub'], 'the copied folder itself leaves no empty TestResults/ behind');
+    assert.deepEqual(
+      fs.readdirSync(dest).sort(),
+      ['junit.xml', 'latest', 'sub'],
+      'the copied folder itself leaves no empty TestResults/ behind',
+    );
   });
 
   it('keeps a single copied file under its own name', async () => {
@@ -79,7 +83,7 @@ describe('archive extraction (results copied out of a container)', () => {
   ];
   for (const [what, entries, message] of hostile) {
     it(`refuses ${what} and writes nothing outside`, async () => {
-      await assert.rejects(extract(entries, 'r'), (e: unknown) => e instanceof UnsafeArchiveError && message.test((e).message));
+      await assert.rejects(extract(entries, 'r'), (e: unknown) => e instanceof UnsafeArchiveError && message.test(e.message));
       assert.deepEqual(fs.readdirSync(outside), []);
       assert.ok(!fs.existsSync(path.join(work, 'pwned')));
     });
@@ -113,7 +117,13 @@ describe('archive extraction (results copied out of a container)', () => {
   });
 
   it('skips devices and FIFOs', async () => {
-    const { files } = await extract([{ name: 'r/pipe', type: 'fifo' }, { name: 'r/a.xml', body: 'a' }], 'r');
+    const { files } = await extract(
+      [
+        { name: 'r/pipe', type: 'fifo' },
+        { name: 'r/a.xml', body: 'a' },
+      ],
+      'r',
+    );
     assert.deepEqual(files, ['a.xml']);
     assert.ok(!fs.existsSync(path.join(dest, 'pipe')));
   });

@@ -5,14 +5,20 @@ import * as path from 'node:path';
 import * as tar from 'tar-stream';
 import { listContext, packBuildContext } from '../../shared/src/docker/context';
 
-async function tarNames(stream: NodeJS.ReadableStream | AsyncIterable<unknown>): Promise<Map<string, { type: string; body: string; linkname?: string }>> {
+async function tarNames(
+  stream: NodeJS.ReadableStream | AsyncIterable<unknown>,
+): Promise<Map<string, { type: string; body: string; linkname?: string }>> {
   const extract = tar.extract();
   const names = new Map<string, { type: string; body: string; linkname?: string }>();
   (stream as NodeJS.ReadableStream).pipe(extract);
   for await (const entry of extract) {
     const chunks: Buffer[] = [];
     for await (const chunk of entry) chunks.push(chunk as Buffer);
-    names.set(entry.header.name, { type: entry.header.type ?? 'file', body: Buffer.concat(chunks).toString(), linkname: entry.header.linkname ?? undefined });
+    names.set(entry.header.name, {
+      type: entry.header.type ?? 'file',
+      body: Buffer.concat(chunks).toString(),
+      linkname: entry.header.linkname ?? undefined,
+    });
   }
   return names;
 }
@@ -22,7 +28,7 @@ describe('build context', () => {
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-context-'));
     const files: Record<string, string> = {
-      'Dockerfile': 'FROM scratch\n',
+      Dockerfile: 'FROM scratch\n',
       '.dockerignore': '# comment\nnode_modules\n**/*.local\nsecrets/\n!keep.local\ndocs/*.md\n',
       'src/app.sh': 'echo app',
       'src/dev.local': 'x',
@@ -74,6 +80,9 @@ describe('build context', () => {
   });
 
   it('names a context folder that does not exist', async () => {
-    await assert.rejects(packBuildContext(path.join(dir, 'nope'), path.join(dir, 'Dockerfile')), /the build context '.*nope' is not a folder/);
+    await assert.rejects(
+      packBuildContext(path.join(dir, 'nope'), path.join(dir, 'Dockerfile')),
+      /the build context '.*nope' is not a folder/,
+    );
   });
 });

@@ -7,8 +7,14 @@ import { sampleServiceSource } from '../fixtures/sample-service/stage';
 describe('Dockerfile stages', () => {
   it('lists the sample service stages in order', () => {
     const stages = dockerfileStages(fs.readFileSync(path.join(sampleServiceSource, 'Dockerfile'), 'utf8'));
-    assert.deepEqual(stages.map((s) => s.name), ['base', 'build', 'testrunner', 'final']);
-    assert.deepEqual(stages.map((s) => s.base), ['scratch', 'base', 'build', 'base']);
+    assert.deepEqual(
+      stages.map((s) => s.name),
+      ['base', 'build', 'testrunner', 'final'],
+    );
+    assert.deepEqual(
+      stages.map((s) => s.base),
+      ['scratch', 'base', 'build', 'base'],
+    );
   });
 
   it('reads flags, case, continuations, comments and the escape directive', () => {
@@ -25,11 +31,14 @@ describe('Dockerfile stages', () => {
       'FROM builder',
     ].join('\n');
     const stages = dockerfileStages(text);
-    assert.deepEqual(stages.map((s) => [s.index, s.name, s.base, s.line]), [
-      [0, 'builder', '${BASE}', 4],
-      [1, 'test-runner', 'builder', 8],
-      [2, undefined, 'builder', 10],
-    ]);
+    assert.deepEqual(
+      stages.map((s) => [s.index, s.name, s.base, s.line]),
+      [
+        [0, 'builder', '${BASE}', 4],
+        [1, 'test-runner', 'builder', 8],
+        [2, undefined, 'builder', 10],
+      ],
+    );
   });
 
   it('accepts a known target by name (any case) or index, and an empty target', () => {

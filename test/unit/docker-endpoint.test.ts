@@ -2,7 +2,14 @@
 // getDockerEndPoint; cli/flags/options.go; opts/hosts.go; cli/context/store), on an in-memory file system.
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
-import { contextId, EngineSettingsError, parseEngineHost, resolveEngineEndpoint, type EndpointFiles, type EngineEndpoint } from '../../shared/src/docker/endpoint';
+import {
+  contextId,
+  EngineSettingsError,
+  parseEngineHost,
+  resolveEngineEndpoint,
+  type EndpointFiles,
+  type EngineEndpoint,
+} from '../../shared/src/docker/endpoint';
 
 const HOME = '/home/agent';
 const CONFIG = path.join(HOME, '.docker');
@@ -23,17 +30,24 @@ function memoryFiles(files: Record<string, string | Buffer> = {}): EndpointFiles
 
 const SOCKET = { '/var/run/docker.sock': '' };
 
-function resolve(env: NodeJS.ProcessEnv, files: Record<string, string | Buffer> = SOCKET, platform: NodeJS.Platform = 'linux'): EngineEndpoint {
+function resolve(
+  env: NodeJS.ProcessEnv,
+  files: Record<string, string | Buffer> = SOCKET,
+  platform: NodeJS.Platform = 'linux',
+): EngineEndpoint {
   return resolveEngineEndpoint({ env, home: HOME, platform, files: memoryFiles(files) });
 }
 
 function settingsError(env: NodeJS.ProcessEnv, files: Record<string, string | Buffer>, pattern: RegExp): void {
-  assert.throws(() => resolve(env, files), (e: Error) => {
-    assert.ok(e instanceof EngineSettingsError, `${e.name}: ${e.message}`);
-    assert.match(e.message, pattern);
-    assert.doesNotMatch(e.message, /[\r\n]/, 'one line');
-    return true;
-  });
+  assert.throws(
+    () => resolve(env, files),
+    (e: Error) => {
+      assert.ok(e instanceof EngineSettingsError, `${e.name}: ${e.message}`);
+      assert.match(e.message, pattern);
+      assert.doesNotMatch(e.message, /[\r\n]/, 'one line');
+      return true;
+    },
+  );
 }
 
 /** A context as `docker context create` lays it out: meta.json under the hex SHA-256 of its name, TLS files beside. */
@@ -54,22 +68,32 @@ function contextFiles(
 const metaPath = (name: string, configDir = CONFIG) => path.join(configDir, 'contexts', 'meta', contextId(name), 'meta.json');
 const config = (body: object, configDir = CONFIG) => ({ [path.join(configDir, 'config.json')]: JSON.stringify(body) });
 
-describe('docker engine endpoint: the docker CLI\'s search', () => {
+describe("docker engine endpoint: the docker CLI's search", () => {
   describe('the default socket, pipe and Docker Desktop', () => {
     it('is /var/run/docker.sock when nothing names another engine, and says so', () => {
       const endpoint = resolve({});
       assert.equal(endpoint.host, 'unix:///var/run/docker.sock');
       assert.equal(endpoint.tls, undefined);
-      assert.equal(endpoint.origin, `at the default socket (no DOCKER_HOST, no docker context; no Docker Desktop socket at ${HOME}/.docker/run/docker.sock either)`);
+      assert.equal(
+        endpoint.origin,
+        `at the default socket (no DOCKER_HOST, no docker context; no Docker Desktop socket at ${HOME}/.docker/run/docker.sock either)`,
+      );
     });
 
     it("is Docker Desktop's ~/.docker/run/docker.sock only when /var/run/docker.sock is absent", () => {
       const desktop = `${HOME}/.docker/run/docker.sock`;
       const endpoint = resolve({}, { [desktop]: '' });
       assert.equal(endpoint.host, `unix://${desktop}`);
-      assert.match(endpoint.origin, /^at Docker Desktop's socket \(no DOCKER_HOST, no docker context; \/var\/run\/docker\.sock does not exist\)$/);
+      assert.match(
+        endpoint.origin,
+        /^at Docker Desktop's socket \(no DOCKER_HOST, no docker context; \/var\/run\/docker\.sock does not exist\)$/,
+      );
       assert.equal(resolve({}, { [desktop]: '', ...SOCKET }).host, 'unix:///var/run/docker.sock', 'the system socket comes first');
-      assert.equal(resolve({ DOCKER_HOST: 'unix:///var/run/docker.sock' }, { [desktop]: '' }).host, 'unix:///var/run/docker.sock', 'DOCKER_HOST is taken as given');
+      assert.equal(
+        resolve({ DOCKER_HOST: 'unix:///var/run/docker.sock' }, { [desktop]: '' }).host,
+        'unix:///var/run/docker.sock',
+        'DOCKER_HOST is taken as given',
+      );
     });
 
     it('is the named pipe //./pipe/docker_engine on Windows', () => {
@@ -82,7 +106,7 @@ describe('docker engine endpoint: the docker CLI\'s search', () => {
   describe('DOCKER_HOST, parsed as opts/hosts.go parses it', () => {
     const host = (value: string) => resolve({ DOCKER_HOST: value }).host;
 
-    it('takes unix, tcp, npipe and ssh addresses, with the CLI\'s defaults for what is left out', () => {
+    it("takes unix, tcp, npipe and ssh addresses, with the CLI's defaults for what is left out", () => {
       assert.equal(host('unix:///run/user/1000/docker.sock'), 'unix:///run/user/1000/docker.sock');
       assert.equal(host('unix://'), 'unix:///var/run/docker.sock');
       assert.equal(host('/run/podman/podman.sock'), 'unix:///run/podman/podman.sock', 'a bare path is a socket');
@@ -98,12 +122,31 @@ describe('docker engine endpoint: the docker CLI\'s search', () => {
     });
 
     it('says which setting is wrong, in one line, for what is not an engine address', () => {
-      settingsError({ DOCKER_HOST: 'tcp://[bad' }, SOCKET, /^DOCKER_HOST is 'tcp:\/\/\[bad', which is not an engine address: use unix:\/\/\/path\/docker\.sock, tcp:\/\/host:port, npipe:\/\/\/\/\.\/pipe\/name or ssh:\/\/user@host$/);
-      settingsError({ DOCKER_HOST: 'https://engine.example:2376' }, SOCKET, /^DOCKER_HOST is 'https:\/\/engine\.example:2376', which is not an engine address/);
+      settingsError(
+        { DOCKER_HOST: 'tcp://[bad' },
+        SOCKET,
+        /^DOCKER_HOST is 'tcp:\/\/\[bad', which is not an engine address: use unix:\/\/\/path\/docker\.sock, tcp:\/\/host:port, npipe:\/\/\/\/\.\/pipe\/name or ssh:\/\/user@host$/,
+      );
+      settingsError(
+        { DOCKER_HOST: 'https://engine.example:2376' },
+        SOCKET,
+        /^DOCKER_HOST is 'https:\/\/engine\.example:2376', which is not an engine address/,
+      );
       settingsError({ DOCKER_HOST: 'fd://' }, SOCKET, /^DOCKER_HOST is 'fd:\/\/', which is a socket handed to the engine by systemd/);
-      settingsError({ DOCKER_HOST: 'tcp://host:notaport' }, SOCKET, /^DOCKER_HOST is 'tcp:\/\/host:notaport', which is not an engine address/);
-      settingsError({ DOCKER_HOST: 'ssh://deploy:hunter2@' }, SOCKET, /^DOCKER_HOST is 'ssh:\/\/deploy:\*\*\*@', which (is not an engine address|names no host)/);
-      assert.throws(() => parseEngineHost('ssh://deploy:hunter2@[x', 'DOCKER_HOST is'), (e: Error) => e instanceof EngineSettingsError && !e.message.includes('hunter2'));
+      settingsError(
+        { DOCKER_HOST: 'tcp://host:notaport' },
+        SOCKET,
+        /^DOCKER_HOST is 'tcp:\/\/host:notaport', which is not an engine address/,
+      );
+      settingsError(
+        { DOCKER_HOST: 'ssh://deploy:hunter2@' },
+        SOCKET,
+        /^DOCKER_HOST is 'ssh:\/\/deploy:\*\*\*@', which (is not an engine address|names no host)/,
+      );
+      assert.throws(
+        () => parseEngineHost('ssh://deploy:hunter2@[x', 'DOCKER_HOST is'),
+        (e: Error) => e instanceof EngineSettingsError && !e.message.includes('hunter2'),
+      );
     });
 
     it('names DOCKER_HOST as the origin', () => {
@@ -123,7 +166,13 @@ describe('docker engine endpoint: the docker CLI\'s search', () => {
       const endpoint = resolve({ DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs }, pems);
       assert.equal(endpoint.host, 'tcp://127.0.0.1:2376');
       assert.deepEqual(
-        { verify: endpoint.tls?.verify, ca: endpoint.tls?.ca?.toString(), cert: endpoint.tls?.cert?.toString(), key: endpoint.tls?.key?.toString(), folder: endpoint.tls?.folder },
+        {
+          verify: endpoint.tls?.verify,
+          ca: endpoint.tls?.ca?.toString(),
+          cert: endpoint.tls?.cert?.toString(),
+          key: endpoint.tls?.key?.toString(),
+          folder: endpoint.tls?.folder,
+        },
         { verify: true, ca: 'CA', cert: 'CERT', key: 'KEY', folder: certs },
       );
       assert.equal(endpoint.origin, `from DOCKER_HOST, TLS with the files in ${certs}`);
@@ -145,7 +194,13 @@ describe('docker engine endpoint: the docker CLI\'s search', () => {
       const home = { [`${CONFIG}/ca.pem`]: 'HOME-CA' };
       assert.equal(resolve({ DOCKER_HOST: 'tcp://h:2376', DOCKER_TLS_VERIFY: '1' }, home).tls?.ca?.toString(), 'HOME-CA');
       const elsewhere = { '/srv/docker-config/ca.pem': 'CONFIG-CA' };
-      assert.equal(resolve({ DOCKER_HOST: 'tcp://h:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CONFIG: '/srv/docker-config' }, elsewhere).tls?.ca?.toString(), 'CONFIG-CA');
+      assert.equal(
+        resolve(
+          { DOCKER_HOST: 'tcp://h:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CONFIG: '/srv/docker-config' },
+          elsewhere,
+        ).tls?.ca?.toString(),
+        'CONFIG-CA',
+      );
     });
 
     it('goes to tcp://localhost:2376 when TLS is asked for without DOCKER_HOST (opts/hosts.go defaultTLSHost)', () => {
@@ -155,12 +210,23 @@ describe('docker engine endpoint: the docker CLI\'s search', () => {
     });
 
     it('needs no TLS for a socket', () => {
-      assert.equal(resolve({ DOCKER_HOST: 'unix:///var/run/docker.sock', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nowhere' }).tls, undefined);
+      assert.equal(
+        resolve({ DOCKER_HOST: 'unix:///var/run/docker.sock', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nowhere' }).tls,
+        undefined,
+      );
     });
 
     it('fails in one line when the files it needs are not there', () => {
-      settingsError({ DOCKER_HOST: 'tcp://h:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nowhere' }, {}, /^DOCKER_TLS_VERIFY is set but \/nowhere\/ca\.pem does not exist: set DOCKER_CERT_PATH to the folder with ca\.pem, cert\.pem and key\.pem$/);
-      settingsError({ DOCKER_HOST: 'tcp://h:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs }, { [`${certs}/ca.pem`]: 'CA', [`${certs}/cert.pem`]: 'CERT' }, /^DOCKER_CERT_PATH has cert\.pem but no key\.pem \(\/etc\/engine-certs\)/);
+      settingsError(
+        { DOCKER_HOST: 'tcp://h:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nowhere' },
+        {},
+        /^DOCKER_TLS_VERIFY is set but \/nowhere\/ca\.pem does not exist: set DOCKER_CERT_PATH to the folder with ca\.pem, cert\.pem and key\.pem$/,
+      );
+      settingsError(
+        { DOCKER_HOST: 'tcp://h:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs },
+        { [`${certs}/ca.pem`]: 'CA', [`${certs}/cert.pem`]: 'CERT' },
+        /^DOCKER_CERT_PATH has cert\.pem but no key\.pem \(\/etc\/engine-certs\)/,
+      );
     });
   });
 
@@ -174,7 +240,12 @@ describe('docker engine endpoint: the docker CLI\'s search', () => {
       const files = {
         ...SOCKET,
         ...config({ auths: {}, currentContext: 'remote' }),
-        ...contextFiles(CONFIG, 'remote', { Host: 'tcp://10.1.2.3:2376', SkipTLSVerify: false }, { 'ca.pem': 'CTX-CA', 'cert.pem': 'CTX-CERT', 'key.pem': 'CTX-KEY' }),
+        ...contextFiles(
+          CONFIG,
+          'remote',
+          { Host: 'tcp://10.1.2.3:2376', SkipTLSVerify: false },
+          { 'ca.pem': 'CTX-CA', 'cert.pem': 'CTX-CERT', 'key.pem': 'CTX-KEY' },
+        ),
       };
       const endpoint = resolve({}, files);
       assert.equal(endpoint.host, 'tcp://10.1.2.3:2376');
@@ -182,23 +253,38 @@ describe('docker engine endpoint: the docker CLI\'s search', () => {
       assert.equal(endpoint.tls?.ca?.toString(), 'CTX-CA');
       assert.equal(endpoint.tls?.key?.toString(), 'CTX-KEY');
       assert.equal(endpoint.tls?.folder, path.join(CONFIG, 'contexts', 'tls', contextId('remote'), 'docker'));
-      assert.equal(endpoint.origin.split(', TLS')[0], `from docker context 'remote', named by currentContext in ${CONFIG}/config.json, in ${metaPath('remote')}`);
+      assert.equal(
+        endpoint.origin.split(', TLS')[0],
+        `from docker context 'remote', named by currentContext in ${CONFIG}/config.json, in ${metaPath('remote')}`,
+      );
     });
 
     it('skips verification when the context says SkipTLSVerify, and is plain HTTP with no TLS files', () => {
-      const skip = resolve({ DOCKER_CONTEXT: 'insecure' }, contextFiles(CONFIG, 'insecure', { Host: 'tcp://10.1.2.3:2376', SkipTLSVerify: true }));
+      const skip = resolve(
+        { DOCKER_CONTEXT: 'insecure' },
+        contextFiles(CONFIG, 'insecure', { Host: 'tcp://10.1.2.3:2376', SkipTLSVerify: true }),
+      );
       assert.equal(skip.tls?.verify, false);
       const plain = resolve({ DOCKER_CONTEXT: 'plain' }, contextFiles(CONFIG, 'plain', { Host: 'tcp://10.1.2.3:2375' }));
       assert.equal(plain.tls, undefined, 'cli/context/docker/load.go: no TLS data and no SkipTLSVerify is no TLS');
     });
 
     it('takes a socket, ssh or an empty host (the default socket) from a context', () => {
-      assert.equal(resolve({ DOCKER_CONTEXT: 'desktop-linux' }, contextFiles(CONFIG, 'desktop-linux', { Host: `unix://${HOME}/.docker/desktop/docker.sock` })).host, `unix://${HOME}/.docker/desktop/docker.sock`);
-      assert.equal(resolve({ DOCKER_CONTEXT: 'builder' }, contextFiles(CONFIG, 'builder', { Host: 'ssh://ci@builder.example' })).host, 'ssh://ci@builder.example');
+      assert.equal(
+        resolve(
+          { DOCKER_CONTEXT: 'desktop-linux' },
+          contextFiles(CONFIG, 'desktop-linux', { Host: `unix://${HOME}/.docker/desktop/docker.sock` }),
+        ).host,
+        `unix://${HOME}/.docker/desktop/docker.sock`,
+      );
+      assert.equal(
+        resolve({ DOCKER_CONTEXT: 'builder' }, contextFiles(CONFIG, 'builder', { Host: 'ssh://ci@builder.example' })).host,
+        'ssh://ci@builder.example',
+      );
       assert.equal(resolve({ DOCKER_CONTEXT: 'empty' }, contextFiles(CONFIG, 'empty', {})).host, 'unix:///var/run/docker.sock');
     });
 
-    it('reads keys without regard to case, as Go\'s encoding/json does', () => {
+    it("reads keys without regard to case, as Go's encoding/json does", () => {
       const file = { [metaPath('lower')]: JSON.stringify({ name: 'lower', endpoints: { docker: { host: 'tcp://10.9.8.7:2375' } } }) };
       assert.equal(resolve({ DOCKER_CONTEXT: 'lower' }, file).host, 'tcp://10.9.8.7:2375');
     });
@@ -212,20 +298,52 @@ describe('docker engine endpoint: the docker CLI\'s search', () => {
     });
 
     it('fails in one line naming the context and the file when the context does not exist', () => {
-      settingsError({ DOCKER_CONTEXT: 'gone' }, SOCKET, new RegExp(`^docker context 'gone' \\(named by DOCKER_CONTEXT\\) does not exist: there is no ${metaPath('gone')}; create it with 'docker context create', or name another context$`));
-      settingsError({}, config({ currentContext: 'gone' }), new RegExp(`^docker context 'gone' \\(named by currentContext in ${CONFIG}/config\\.json\\) does not exist: there is no ${metaPath('gone')}`));
+      settingsError(
+        { DOCKER_CONTEXT: 'gone' },
+        SOCKET,
+        new RegExp(
+          `^docker context 'gone' \\(named by DOCKER_CONTEXT\\) does not exist: there is no ${metaPath('gone')}; create it with 'docker context create', or name another context$`,
+        ),
+      );
+      settingsError(
+        {},
+        config({ currentContext: 'gone' }),
+        new RegExp(
+          `^docker context 'gone' \\(named by currentContext in ${CONFIG}/config\\.json\\) does not exist: there is no ${metaPath('gone')}`,
+        ),
+      );
     });
 
     it('fails in one line naming the context and the file for a malformed meta.json or one without a docker endpoint', () => {
-      settingsError({ DOCKER_CONTEXT: 'broken' }, { [metaPath('broken')]: '{"Name": "broken", "Endpoints": ' }, new RegExp(`^docker context 'broken' \\(named by DOCKER_CONTEXT\\): ${metaPath('broken')} is not valid JSON \\(`));
+      settingsError(
+        { DOCKER_CONTEXT: 'broken' },
+        { [metaPath('broken')]: '{"Name": "broken", "Endpoints": ' },
+        new RegExp(`^docker context 'broken' \\(named by DOCKER_CONTEXT\\): ${metaPath('broken')} is not valid JSON \\(`),
+      );
       settingsError({ DOCKER_CONTEXT: 'broken' }, { [metaPath('broken')]: '[1]' }, /: .*meta\.json is not a JSON object$/);
-      settingsError({ DOCKER_CONTEXT: 'k8s' }, { [metaPath('k8s')]: JSON.stringify({ Name: 'k8s', Endpoints: { kubernetes: {} } }) }, new RegExp(`^docker context 'k8s' \\(named by DOCKER_CONTEXT\\) has no docker endpoint in ${metaPath('k8s')}$`));
-      settingsError({ DOCKER_CONTEXT: 'odd' }, contextFiles(CONFIG, 'odd', { Host: 42 }), /Endpoints\.docker\.Host in .*meta\.json must be an address, not 42$/);
-      settingsError({ DOCKER_CONTEXT: 'bad' }, contextFiles(CONFIG, 'bad', { Host: 'http://x' }), /^docker context 'bad' \(named by DOCKER_CONTEXT\): Endpoints\.docker\.Host in .*meta\.json is 'http:\/\/x', which is not an engine address/);
+      settingsError(
+        { DOCKER_CONTEXT: 'k8s' },
+        { [metaPath('k8s')]: JSON.stringify({ Name: 'k8s', Endpoints: { kubernetes: {} } }) },
+        new RegExp(`^docker context 'k8s' \\(named by DOCKER_CONTEXT\\) has no docker endpoint in ${metaPath('k8s')}$`),
+      );
+      settingsError(
+        { DOCKER_CONTEXT: 'odd' },
+        contextFiles(CONFIG, 'odd', { Host: 42 }),
+        /Endpoints\.docker\.Host in .*meta\.json must be an address, not 42$/,
+      );
+      settingsError(
+        { DOCKER_CONTEXT: 'bad' },
+        contextFiles(CONFIG, 'bad', { Host: 'http://x' }),
+        /^docker context 'bad' \(named by DOCKER_CONTEXT\): Endpoints\.docker\.Host in .*meta\.json is 'http:\/\/x', which is not an engine address/,
+      );
     });
 
     it('fails in one line naming config.json when it is not JSON', () => {
-      settingsError({}, { [`${CONFIG}/config.json`]: '{ "currentContext": ' }, new RegExp(`^${CONFIG}/config\\.json is not valid JSON \\(.*\\): fix it, or set DOCKER_CONFIG to another folder$`));
+      settingsError(
+        {},
+        { [`${CONFIG}/config.json`]: '{ "currentContext": ' },
+        new RegExp(`^${CONFIG}/config\\.json is not valid JSON \\(.*\\): fix it, or set DOCKER_CONFIG to another folder$`),
+      );
     });
   });
 

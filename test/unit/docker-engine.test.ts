@@ -6,7 +6,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildImage } from '../../shared/src/docker/build';
 import {
-  canonicalRegistryHost, connectEngine, describeEngine, engineAddress, engineMessage, engineServerAddress, EngineSettingsError, EngineUnreachableError, loginFor,
+  canonicalRegistryHost,
+  connectEngine,
+  describeEngine,
+  engineAddress,
+  engineMessage,
+  engineServerAddress,
+  EngineSettingsError,
+  EngineUnreachableError,
+  loginFor,
 } from '../../shared/src/docker/engine';
 import { runTests } from '../../shared/src/docker/run';
 import { memoryLog } from '../../shared/src/log';
@@ -26,7 +34,11 @@ function closedPort(): Promise<number> {
 
 describe('engine connection', () => {
   /** No config.json, no context store: only the default socket exists. */
-  const onlySocket = { home: '/home/agent', platform: 'linux' as const, files: { read: () => undefined, exists: (file: string) => file === '/var/run/docker.sock' } };
+  const onlySocket = {
+    home: '/home/agent',
+    platform: 'linux' as const,
+    files: { read: () => undefined, exists: (file: string) => file === '/var/run/docker.sock' },
+  };
   const connect = (env: NodeJS.ProcessEnv) => connectEngine(env, onlySocket);
 
   it('follows DOCKER_HOST like the docker CLI: default socket, unix://, tcp:// and TLS', () => {
@@ -34,14 +46,24 @@ describe('engine connection', () => {
     assert.equal(engineAddress(connect({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' })), 'unix:///run/user/1000/docker.sock');
     assert.equal(engineAddress(connect({ DOCKER_HOST: 'tcp://10.0.0.5:2375' })), 'tcp://10.0.0.5:2375');
     assert.equal(engineAddress(connect({ DOCKER_HOST: 'engine.example:2375' })), 'tcp://engine.example:2375');
-    assert.throws(() => connect({ DOCKER_HOST: 'tcp://[bad' }), (e: Error) => e instanceof EngineSettingsError && /^DOCKER_HOST is 'tcp:\/\/\[bad', which is not an engine address/.test(e.message));
+    assert.throws(
+      () => connect({ DOCKER_HOST: 'tcp://[bad' }),
+      (e: Error) => e instanceof EngineSettingsError && /^DOCKER_HOST is 'tcp:\/\/\[bad', which is not an engine address/.test(e.message),
+    );
   });
 
   it('talks HTTPS with the TLS files in its own agent, verifying unless told not to', () => {
     const certs = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-engine-certs-'));
     try {
       for (const file of ['ca.pem', 'cert.pem', 'key.pem']) fs.writeFileSync(path.join(certs, file), `${file} bytes`);
-      const modemOf = (env: NodeJS.ProcessEnv) => connectEngine(env, { home: '/home/agent', platform: 'linux' }).modem as unknown as { protocol: string; host: string; port: string; socketPath?: string; agent?: https.Agent };
+      const modemOf = (env: NodeJS.ProcessEnv) =>
+        connectEngine(env, { home: '/home/agent', platform: 'linux' }).modem as unknown as {
+          protocol: string;
+          host: string;
+          port: string;
+          socketPath?: string;
+          agent?: https.Agent;
+        };
       const verified = modemOf({ DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs });
       assert.deepEqual([verified.protocol, verified.host, verified.port], ['https', '127.0.0.1', '2376']);
       assert.ok(verified.agent instanceof https.Agent);
@@ -69,7 +91,10 @@ describe('engine connection', () => {
       assert.deepEqual([modem.host, modem.socketPath, modem.protocol], [undefined, '/var/run/docker.sock', 'http']);
       assert.equal(process.env.DOCKER_HOST, 'tcp://10.9.9.9:2376', 'the environment is left as it was');
     } finally {
-      for (const [name, value] of [['DOCKER_HOST', saved.host], ['DOCKER_CERT_PATH', saved.certs]] as const) {
+      for (const [name, value] of [
+        ['DOCKER_HOST', saved.host],
+        ['DOCKER_CERT_PATH', saved.certs],
+      ] as const) {
         if (value === undefined) delete process.env[name];
         else process.env[name] = value;
       }
@@ -80,7 +105,10 @@ describe('engine connection', () => {
     const port = await closedPort();
     await assert.rejects(describeEngine(connect({ DOCKER_HOST: `tcp://127.0.0.1:${port}` })), (e: Error) => {
       assert.ok(e instanceof EngineUnreachableError);
-      assert.equal(e.message, `the Docker engine at tcp://127.0.0.1:${port} (from DOCKER_HOST) is not reachable (connect ECONNREFUSED 127.0.0.1:${port}): is it running, and may this agent use it?`);
+      assert.equal(
+        e.message,
+        `the Docker engine at tcp://127.0.0.1:${port} (from DOCKER_HOST) is not reachable (connect ECONNREFUSED 127.0.0.1:${port}): is it running, and may this agent use it?`,
+      );
       return true;
     });
   });
@@ -110,7 +138,12 @@ describe('engine connection', () => {
       const before = relay.rejected;
       await assert.rejects(describeEngine(docker), (e: Error) => {
         assert.ok(e instanceof EngineUnreachableError, e.message);
-        assert.match(e.message, new RegExp(`^the Docker engine at ${relay.url} \\(from DOCKER_HOST, TLS with the files in ${noClientCert}\\) refused the TLS connection \\([^()]*certificate required[^()]*\\): check the CA and the client certificate and key$`));
+        assert.match(
+          e.message,
+          new RegExp(
+            `^the Docker engine at ${relay.url} \\(from DOCKER_HOST, TLS with the files in ${noClientCert}\\) refused the TLS connection \\([^()]*certificate required[^()]*\\): check the CA and the client certificate and key$`,
+          ),
+        );
         return true;
       });
       assert.equal(relay.rejected, before + 1);
@@ -118,7 +151,10 @@ describe('engine connection', () => {
 
     it("with another CA: the engine's certificate is not trusted", async () => {
       const docker = connectEngine({ DOCKER_HOST: relay.url, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: other.clientDir });
-      await assert.rejects(describeEngine(docker), /^EngineUnreachableError: the Docker engine at tcp:\/\/127\.0\.0\.1:\d+ \(from DOCKER_HOST, TLS with the files in .*\) refused the TLS connection \(self-signed certificate in certificate chain\)/);
+      await assert.rejects(
+        describeEngine(docker),
+        /^EngineUnreachableError: the Docker engine at tcp:\/\/127\.0\.0\.1:\d+ \(from DOCKER_HOST, TLS with the files in .*\) refused the TLS connection \(self-signed certificate in certificate chain\)/,
+      );
     });
   });
 
@@ -127,7 +163,12 @@ describe('engine connection', () => {
     const docker = connectEngine({ DOCKER_HOST: `unix://${socket}` });
 
     it('says where it looked, in one line', async () => {
-      await assert.rejects(describeEngine(docker), (e: Error) => e instanceof EngineUnreachableError && e.message.startsWith(`the Docker engine at unix://${socket} (from DOCKER_HOST) is not reachable (`));
+      await assert.rejects(
+        describeEngine(docker),
+        (e: Error) =>
+          e instanceof EngineUnreachableError &&
+          e.message.startsWith(`the Docker engine at unix://${socket} (from DOCKER_HOST) is not reachable (`),
+      );
     });
 
     it('makes a test run "could not run the tests"', async () => {
@@ -151,7 +192,10 @@ describe('engine connection', () => {
   });
 
   it("keeps the engine's own words from a failed call", () => {
-    assert.equal(engineMessage({ message: '(HTTP code 404) no such container - x', json: { message: 'No such container: abc' } }), 'No such container: abc');
+    assert.equal(
+      engineMessage({ message: '(HTTP code 404) no such container - x', json: { message: 'No such container: abc' } }),
+      'No such container: abc',
+    );
     assert.equal(engineMessage(new Error('(HTTP code 500) server error - boom ')), 'boom');
   });
 

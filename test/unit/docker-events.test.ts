@@ -36,14 +36,24 @@ describe('engine progress streams', () => {
 
   it('hands every event over as it arrives and resolves at the end', async () => {
     const seen: ProgressEvent[] = [];
-    await followProgress(feed(['{"status":"Preparing","id":"a"}\n{"sta', 'tus":"Pushed","id":"a"}\n', '{"aux":{"Digest":"sha256:1"}}']), (e) => seen.push(e));
-    assert.deepEqual(seen.map((e) => e.status ?? 'aux'), ['Preparing', 'Pushed', 'aux']);
+    await followProgress(
+      feed(['{"status":"Preparing","id":"a"}\n{"sta', 'tus":"Pushed","id":"a"}\n', '{"aux":{"Digest":"sha256:1"}}']),
+      (e) => seen.push(e),
+    );
+    assert.deepEqual(
+      seen.map((e) => e.status ?? 'aux'),
+      ['Preparing', 'Pushed', 'aux'],
+    );
   });
 
   it('rejects on an error reported inside a 200 stream, after the events before it', async () => {
     const seen: ProgressEvent[] = [];
     const failure = await followProgress(
-      feed(['{"stream":"Step 1/1 : RUN false\\n"}\n', '{"errorDetail":{"message":"The command returned a non-zero code: 1"},"error":"x"}\n', '{"stream":"after"}\n']),
+      feed([
+        '{"stream":"Step 1/1 : RUN false\\n"}\n',
+        '{"errorDetail":{"message":"The command returned a non-zero code: 1"},"error":"x"}\n',
+        '{"stream":"after"}\n',
+      ]),
       (e) => seen.push(e),
     ).then(
       () => assert.fail('resolved'),
@@ -55,10 +65,16 @@ describe('engine progress streams', () => {
   });
 
   it('rejects when the stream breaks before its end', async () => {
-    await assert.rejects(followProgress(feed(['{"status":"Pushing"}\n'], false), () => {}), EngineStreamError);
+    await assert.rejects(
+      followProgress(feed(['{"status":"Pushing"}\n'], false), () => {}),
+      EngineStreamError,
+    );
   });
 
   it('rejects a line that is not JSON', async () => {
-    await assert.rejects(followProgress(feed(['<html>502 Bad Gateway</html>\n']), () => {}), /not JSON: <html>502/);
+    await assert.rejects(
+      followProgress(feed(['<html>502 Bad Gateway</html>\n']), () => {}),
+      /not JSON: <html>502/,
+    );
   });
 });

@@ -43,9 +43,18 @@ describe('image lock file', () => {
   it('moves a tag that now names another digest, and drops an entry left without tags', () => {
     let lock = mergeLock(emptyLock(), pushed('r.io/team/app', d1, ['41', 'latest']));
     lock = mergeLock(lock, pushed('r.io/team/app', d2, ['latest']));
-    assert.deepEqual(lock.images.map((e) => [e.digest, e.tags]), [[d1, ['41']], [d2, ['latest']]]);
+    assert.deepEqual(
+      lock.images.map((e) => [e.digest, e.tags]),
+      [
+        [d1, ['41']],
+        [d2, ['latest']],
+      ],
+    );
     lock = mergeLock(lock, pushed('r.io/team/app', d2, ['41']));
-    assert.deepEqual(lock.images.map((e) => [e.digest, e.tags]), [[d2, ['latest', '41']]]);
+    assert.deepEqual(
+      lock.images.map((e) => [e.digest, e.tags]),
+      [[d2, ['latest', '41']]],
+    );
   });
 
   it('round-trips through its text with a stable key order', () => {
@@ -53,7 +62,14 @@ describe('image lock file', () => {
     const text = serializeLock(lock);
     assert.deepEqual(parseLock(text), lock);
     assert.deepEqual(Object.keys(JSON.parse(text).images[0]), [
-      'repository', 'tags', 'digest', 'pinnedReference', 'mediaType', 'buildId', 'sourceVersion', 'pushedAt',
+      'repository',
+      'tags',
+      'digest',
+      'pinnedReference',
+      'mediaType',
+      'buildId',
+      'sourceVersion',
+      'pushedAt',
     ]);
     assert.ok(text.endsWith('}\n'));
   });
@@ -74,7 +90,10 @@ describe('image lock file', () => {
       recordInLockFile(file, pushed('r.io/team/app', d1, ['41']));
       recordInLockFile(file, pushed('r.io/team/web', d2, ['41']));
       const lock = readLockFile(file);
-      assert.deepEqual(lock.images.map((e) => e.repository), ['r.io/team/app', 'r.io/team/web']);
+      assert.deepEqual(
+        lock.images.map((e) => e.repository),
+        ['r.io/team/app', 'r.io/team/web'],
+      );
       assert.deepEqual(fs.readdirSync(path.dirname(file)), ['image-lock.json']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

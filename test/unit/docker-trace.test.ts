@@ -37,7 +37,10 @@ describe('BuildKit trace decoding', () => {
     assert.equal(failed.length, 1);
     assert.match(failed[0].error, /exit code: 7$/);
     assert.ok(failed[0].completed! >= failed[0].started!);
-    const logText = responses.flatMap((r) => r.logs).map((l) => l.data.toString()).join('');
+    const logText = responses
+      .flatMap((r) => r.logs)
+      .map((l) => l.data.toString())
+      .join('');
     assert.equal(logText, 'first line\npartial rest\n');
   });
 

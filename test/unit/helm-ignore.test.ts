@@ -101,7 +101,7 @@ describe('helm: .helmignore rules (helm v3 pkg/ignore semantics)', () => {
     assert.equal(IgnoreRules.parse('', false).ignores('templates/.hidden', false), false);
   });
 
-  it("reads a negated rule as helm does: it ignores every path the pattern does NOT match", () => {
+  it('reads a negated rule as helm does: it ignores every path the pattern does NOT match', () => {
     const r = rules('!*.txt\n');
     assert.equal(r.ignores('Chart.yaml', false), true);
     assert.equal(r.ignores('notes.txt', false), false);

@@ -20,8 +20,10 @@ function decode(text: string): ChartMetadata {
 }
 
 describe('helm: Chart.yaml as helm reads and writes it', () => {
-  it('keeps only helm\'s fields, matches keys case-insensitively and turns scalars into the strings Go would', () => {
-    const md = decode('apiVersion: v2\nName: x\nversion: 1.0.0\nappVersion: 1.10\ndeprecated: true\nunknown: dropped\nkeywords: [1, true]\n');
+  it("keeps only helm's fields, matches keys case-insensitively and turns scalars into the strings Go would", () => {
+    const md = decode(
+      'apiVersion: v2\nName: x\nversion: 1.0.0\nappVersion: 1.10\ndeprecated: true\nunknown: dropped\nkeywords: [1, true]\n',
+    );
     assert.deepEqual(md, { apiVersion: 'v2', name: 'x', version: '1.0.0', appVersion: '1.1', deprecated: true, keywords: ['1', 'true'] });
   });
 
@@ -34,18 +36,33 @@ describe('helm: Chart.yaml as helm reads and writes it', () => {
 
   it('sanitises strings as helm does and applies its rules', () => {
     assert.equal(sanitize('two\nlines\u0007\u200b and\ttab'), 'two lines and tab');
-    const md = decode('apiVersion: v2\nname: x\nversion: 1.0.0\ndescription: "a\\nb"\ndependencies:\n  - name: d\n    alias: "bad alias"\n    repository: ""\n');
-    assert.throws(() => validateMetadata(md, 'chart'), (e: Error) => e instanceof ChartError && /dependency 'd' has disallowed characters in its alias/.test(e.message));
-    const dup = decode('apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies:\n  - name: d\n    repository: ""\n  - name: e\n    alias: d\n    repository: ""\n');
+    const md = decode(
+      'apiVersion: v2\nname: x\nversion: 1.0.0\ndescription: "a\\nb"\ndependencies:\n  - name: d\n    alias: "bad alias"\n    repository: ""\n',
+    );
+    assert.throws(
+      () => validateMetadata(md, 'chart'),
+      (e: Error) => e instanceof ChartError && /dependency 'd' has disallowed characters in its alias/.test(e.message),
+    );
+    const dup = decode(
+      'apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies:\n  - name: d\n    repository: ""\n  - name: e\n    alias: d\n    repository: ""\n',
+    );
     assert.throws(() => validateMetadata(dup, 'chart'), /more than one dependency with name or alias 'd'/);
-    assert.throws(() => validateMetadata(decode('apiVersion: v2\nname: x\nversion: 1.0.0\ntype: plugin\n'), 'chart'), /type must be application or library/);
+    assert.throws(
+      () => validateMetadata(decode('apiVersion: v2\nname: x\nversion: 1.0.0\ntype: plugin\n'), 'chart'),
+      /type must be application or library/,
+    );
   });
 
-  it('writes Chart.yaml with sorted keys, helm\'s omissions, and no dependencies for a v1 chart', () => {
+  it("writes Chart.yaml with sorted keys, helm's omissions, and no dependencies for a v1 chart", () => {
     const v1 = decode('name: x\nversion: 1.0.0\napiVersion: v1\ndependencies:\n  - name: d\n    repository: ""\n');
     assert.equal(serializeChartYaml(v1), 'apiVersion: v1\nname: x\nversion: 1.0.0\n');
-    const v2 = decode('name: x\nversion: 1.0.0\napiVersion: v2\ndeprecated: false\ndependencies:\n  - name: d\n    version: 1.x\n    repository: ""\n    enabled: false\n');
-    assert.equal(serializeChartYaml(v2), "apiVersion: v2\ndependencies:\n- name: d\n  repository: ''\n  version: 1.x\nname: x\nversion: 1.0.0\n");
+    const v2 = decode(
+      'name: x\nversion: 1.0.0\napiVersion: v2\ndeprecated: false\ndependencies:\n  - name: d\n    version: 1.x\n    repository: ""\n    enabled: false\n',
+    );
+    assert.equal(
+      serializeChartYaml(v2),
+      "apiVersion: v2\ndependencies:\n- name: d\n  repository: ''\n  version: 1.x\nname: x\nversion: 1.0.0\n",
+    );
   });
 
   it('hashes dependencies exactly as helm does (the digest helm wrote for the corpus delivery chart)', () => {
@@ -59,7 +76,10 @@ describe('helm: Chart.yaml as helm reads and writes it', () => {
 
   it('writes JSON as Go does: struct field order, HTML characters escaped', () => {
     const md = decode('apiVersion: v2\nname: x\nversion: 1.0.0\nkubeVersion: ">=1.23.0-0 && <2"\nannotations:\n  z: 1\n  a: b\n');
-    assert.equal(goJson(metadataObject(md)), '{"name":"x","version":"1.0.0","apiVersion":"v2","annotations":{"a":"b","z":"1"},"kubeVersion":"\\u003e=1.23.0-0 \\u0026\\u0026 \\u003c2"}');
+    assert.equal(
+      goJson(metadataObject(md)),
+      '{"name":"x","version":"1.0.0","apiVersion":"v2","annotations":{"a":"b","z":"1"},"kubeVersion":"\\u003e=1.23.0-0 \\u0026\\u0026 \\u003c2"}',
+    );
   });
 });
 
@@ -95,8 +115,16 @@ describe('helm: the OCI artifact of a chart', () => {
   });
 
   it('derives where the chart goes from chartRepository', () => {
-    assert.deepEqual(chartPushLocation('oci://myacr.azurecr.io/helm/', 'app', '1.0.0+b.1'), { host: 'myacr.azurecr.io', repository: 'helm/app', tag: '1.0.0_b.1' });
-    assert.deepEqual(chartPushLocation('localhost:5000/a/b', 'app', '2.0.0'), { host: 'localhost:5000', repository: 'a/b/app', tag: '2.0.0' });
+    assert.deepEqual(chartPushLocation('oci://myacr.azurecr.io/helm/', 'app', '1.0.0+b.1'), {
+      host: 'myacr.azurecr.io',
+      repository: 'helm/app',
+      tag: '1.0.0_b.1',
+    });
+    assert.deepEqual(chartPushLocation('localhost:5000/a/b', 'app', '2.0.0'), {
+      host: 'localhost:5000',
+      repository: 'a/b/app',
+      tag: '2.0.0',
+    });
     assert.throws(() => chartPushLocation('myacr.azurecr.io', 'app', '1.0.0'), /chartRepository 'myacr\.azurecr\.io' must be host\/path/);
   });
 });

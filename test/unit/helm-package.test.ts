@@ -59,7 +59,10 @@ function snapshot(dir: string): string[] {
       const p = path.join(d, name);
       const st = fs.lstatSync(p);
       if (st.isDirectory()) walk(p);
-      else out.push(`${path.relative(dir, p)} ${st.mode} ${st.mtimeMs} ${st.isFile() ? crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex') : ''}`);
+      else
+        out.push(
+          `${path.relative(dir, p)} ${st.mode} ${st.mtimeMs} ${st.isFile() ? crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex') : ''}`,
+        );
     }
   };
   walk(dir);
@@ -111,7 +114,7 @@ describe('helm: packageChart', function () {
       assert.equal(result.sha256, crypto.createHash('sha256').update(result.bytes).digest('hex'));
     });
 
-    it('writes fixed tar headers (mode 0644, owner 0:0, no names, the epoch) and helm\'s gzip header', async () => {
+    it("writes fixed tar headers (mode 0644, owner 0:0, no names, the epoch) and helm's gzip header", async () => {
       const result = await pack(SAMPLE_CHART, { sourceDateEpoch: 1700000000 });
       assert.deepEqual([...result.bytes.subarray(0, 10)], [0x1f, 0x8b, 8, 0x14, 0, 0, 0, 0, 0, 0xff]);
       assert.equal(result.bytes.subarray(12, 53).toString('ascii'), '+aHR0cHM6Ly95b3V0dS5iZS96OVV6MWljandyTQo=');
@@ -144,17 +147,23 @@ describe('helm: packageChart', function () {
     });
 
     it('packs subcharts from charts/ (folders and .tgz) unpacked under charts/<name>/, and keeps crds/', async () => {
-      const lib = makeChart({ 'Chart.yaml': 'apiVersion: v2\nname: lib\nversion: 0.2.0\ntype: library\n', 'templates/_l.tpl': '{{- define "l" }}x{{ end }}\n' }, 'lib');
+      const lib = makeChart(
+        { 'Chart.yaml': 'apiVersion: v2\nname: lib\nversion: 0.2.0\ntype: library\n', 'templates/_l.tpl': '{{- define "l" }}x{{ end }}\n' },
+        'lib',
+      );
       const libPackage = await pack(lib);
-      const parent = makeChart({
-        'Chart.yaml':
-          'apiVersion: v2\nname: parent\nversion: 1.0.0\ndependencies:\n  - name: lib\n    version: ^0.2.0\n    repository: file://../lib\n  - name: child\n    version: "*"\n    repository: ""\n',
-        'crds/crd.yaml': 'kind: CustomResourceDefinition\n',
-        'charts/child/Chart.yaml': 'apiVersion: v2\nname: child\nversion: 0.0.1\n',
-        'charts/child/templates/c.yaml': 'kind: Secret\n',
-        'charts/child/.hidden/x': 'not ignored: the parent .helmignore rules apply to subchart folders\n',
-        'charts/.cache/junk': 'charts/ entries starting with . are skipped',
-      }, 'parent');
+      const parent = makeChart(
+        {
+          'Chart.yaml':
+            'apiVersion: v2\nname: parent\nversion: 1.0.0\ndependencies:\n  - name: lib\n    version: ^0.2.0\n    repository: file://../lib\n  - name: child\n    version: "*"\n    repository: ""\n',
+          'crds/crd.yaml': 'kind: CustomResourceDefinition\n',
+          'charts/child/Chart.yaml': 'apiVersion: v2\nname: child\nversion: 0.0.1\n',
+          'charts/child/templates/c.yaml': 'kind: Secret\n',
+          'charts/child/.hidden/x': 'not ignored: the parent .helmignore rules apply to subchart folders\n',
+          'charts/.cache/junk': 'charts/ entries starting with . are skipped',
+        },
+        'parent',
+      );
       fs.copyFileSync(libPackage.packagePath, path.join(parent, 'charts', 'lib-0.2.0.tgz'));
       const result = await pack(parent);
       assert.deepEqual(
@@ -194,7 +203,10 @@ describe('helm: packageChart', function () {
       });
       const log = memoryLog();
       const result = await pack(dir, {}, log);
-      assert.deepEqual(entries(result.bytes).map((e) => e.name), ['old/Chart.yaml', 'old/requirements.yaml', 'old/charts/sub/Chart.yaml']);
+      assert.deepEqual(
+        entries(result.bytes).map((e) => e.name),
+        ['old/Chart.yaml', 'old/requirements.yaml', 'old/charts/sub/Chart.yaml'],
+      );
       assert.deepEqual(yaml.parse(text(result.bytes, 'old/Chart.yaml')), { apiVersion: 'v1', name: 'old', version: 'v0.1.0' });
       assert.deepEqual(yaml.parse(text(result.bytes, 'old/charts/sub/Chart.yaml')), { apiVersion: 'v1', name: 'sub', version: 'v0.1.0' });
       assert.match(log.lines.join('\n'), /warning: .*Chart.yaml has no apiVersion \(a helm 2 chart\); it is packaged as apiVersion v1/);
@@ -264,8 +276,10 @@ describe('helm: packageChart', function () {
   describe('dependencies', () => {
     it('packs file:// dependencies as helm dependency update does, with their own .helmignore and a fresh Chart.lock', async () => {
       const dir = makeChart({
-        'Chart.yaml': 'apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n  - name: env\n    version: ">= 0.1.0"\n    repository: file://envs/env\n    tags: [dev]\n',
-        'Chart.lock': 'dependencies:\n- name: gone\n  repository: file://envs/gone\n  version: 0.0.1\ndigest: sha256:stale\ngenerated: "2019-10-22T07:45:01.368035081-06:00"\n',
+        'Chart.yaml':
+          'apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n  - name: env\n    version: ">= 0.1.0"\n    repository: file://envs/env\n    tags: [dev]\n',
+        'Chart.lock':
+          'dependencies:\n- name: gone\n  repository: file://envs/gone\n  version: 0.0.1\ndigest: sha256:stale\ngenerated: "2019-10-22T07:45:01.368035081-06:00"\n',
         'envs/env/Chart.yaml': 'name: env\nversion: v0.1.0\n',
         'envs/env/values.yaml': 'a: 1\n',
         'envs/env/.helmignore': 'secret.txt\n',
@@ -274,7 +288,10 @@ describe('helm: packageChart', function () {
       const log = memoryLog();
       const result = await pack(dir, { updateDependencies: true }, log);
       const names = entries(result.bytes).map((e) => e.name);
-      assert.deepEqual(names.filter((n) => n.startsWith('app/charts/')), ['app/charts/env/Chart.yaml', 'app/charts/env/values.yaml', 'app/charts/env/.helmignore']);
+      assert.deepEqual(
+        names.filter((n) => n.startsWith('app/charts/')),
+        ['app/charts/env/Chart.yaml', 'app/charts/env/values.yaml', 'app/charts/env/.helmignore'],
+      );
       const lock = yaml.parse(text(result.bytes, 'app/Chart.lock')) as Record<string, unknown>;
       assert.deepEqual(lock.dependencies, [{ name: 'env', repository: 'file://envs/env', version: 'v0.1.0' }]);
       assert.equal(lock.generated, '1980-01-01T00:00:00Z');
@@ -283,21 +300,39 @@ describe('helm: packageChart', function () {
     });
 
     it('names a dependency missing from charts/ and says how to fix it', async () => {
-      const dir = makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: mini\nversion: 1.0.0\ndependencies:\n  - name: env\n    version: 0.1.0\n    repository: file://envs/env\n' });
-      await rejects(pack(dir), /Chart\.yaml declares dependency 'env' \(file:\/\/envs\/env\) but charts\/ does not hold it; set updateDependencies/);
+      const dir = makeChart({
+        ...MINIMAL,
+        'Chart.yaml':
+          'apiVersion: v2\nname: mini\nversion: 1.0.0\ndependencies:\n  - name: env\n    version: 0.1.0\n    repository: file://envs/env\n',
+      });
+      await rejects(
+        pack(dir),
+        /Chart\.yaml declares dependency 'env' \(file:\/\/envs\/env\) but charts\/ does not hold it; set updateDependencies/,
+      );
     });
 
     it('refuses to update a dependency from a chart repository or registry, naming it', async () => {
-      const dir = makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: mini\nversion: 1.0.0\ndependencies:\n  - name: redis\n    version: 17.x\n    repository: https://charts.bitnami.com/bitnami\n' });
-      await rejects(pack(dir, { updateDependencies: true }), /cannot update 'redis' from https:\/\/charts\.bitnami\.com\/bitnami: only file:\/\/ dependencies can be packed/);
+      const dir = makeChart({
+        ...MINIMAL,
+        'Chart.yaml':
+          'apiVersion: v2\nname: mini\nversion: 1.0.0\ndependencies:\n  - name: redis\n    version: 17.x\n    repository: https://charts.bitnami.com/bitnami\n',
+      });
+      await rejects(
+        pack(dir, { updateDependencies: true }),
+        /cannot update 'redis' from https:\/\/charts\.bitnami\.com\/bitnami: only file:\/\/ dependencies can be packed/,
+      );
     });
 
     it('checks a packed dependency against its version constraint', async () => {
       const dir = makeChart({
-        'Chart.yaml': 'apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n  - name: env\n    version: ~2.0.0\n    repository: file://env\n',
+        'Chart.yaml':
+          'apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n  - name: env\n    version: ~2.0.0\n    repository: file://env\n',
         'env/Chart.yaml': 'apiVersion: v2\nname: env\nversion: 1.0.0\n',
       });
-      await rejects(pack(dir, { updateDependencies: true }), /dependency 'env' \(file:\/\/env\) is version 1\.0\.0, which does not satisfy '~2\.0\.0'/);
+      await rejects(
+        pack(dir, { updateDependencies: true }),
+        /dependency 'env' \(file:\/\/env\) is version 1\.0\.0, which does not satisfy '~2\.0\.0'/,
+      );
     });
   });
 
@@ -305,27 +340,48 @@ describe('helm: packageChart', function () {
     it('a folder without Chart.yaml', async () => {
       const dir = makeChart({ 'values.yaml': 'a: 1\n' });
       const destination = tempDir('out');
-      await rejects(packageChart({ chartPath: dir, destination }, silentLog), /^chartPath is '.*', which holds no Chart\.yaml: name the folder that holds Chart\.yaml$/);
+      await rejects(
+        packageChart({ chartPath: dir, destination }, silentLog),
+        /^chartPath is '.*', which holds no Chart\.yaml: name the folder that holds Chart\.yaml$/,
+      );
       assert.deepEqual(fs.readdirSync(destination), []);
       await rejects(pack(path.join(dir, 'missing')), /^chartPath is '.*missing', which does not exist$/);
       await rejects(pack(path.join(dir, 'values.yaml')), /is a file, not a folder/);
     });
 
     it('an invalid chart name', async () => {
-      await rejects(pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: My_Service\nversion: 1.0.0\n' })), /name 'My_Service' is not a valid chart name/);
-      await rejects(pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: ../evil\nversion: 1.0.0\n' })), /name '\.\.\/evil' is invalid/);
+      await rejects(
+        pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: My_Service\nversion: 1.0.0\n' })),
+        /name 'My_Service' is not a valid chart name/,
+      );
+      await rejects(
+        pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: ../evil\nversion: 1.0.0\n' })),
+        /name '\.\.\/evil' is invalid/,
+      );
       await rejects(pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nversion: 1.0.0\n' })), /Chart\.yaml: name is required/);
     });
 
     it('an invalid version', async () => {
-      await rejects(pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: mini\nversion: latest\n' })), /version 'latest' is not a SemVer version/);
-      await rejects(pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: mini\nversion: 1.2\n' })), /Chart\.yaml version '1\.2' is not a SemVer 2 version/);
+      await rejects(
+        pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: mini\nversion: latest\n' })),
+        /version 'latest' is not a SemVer version/,
+      );
+      await rejects(
+        pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: mini\nversion: 1.2\n' })),
+        /Chart\.yaml version '1\.2' is not a SemVer 2 version/,
+      );
       await rejects(pack(makeChart(MINIMAL), { chartVersion: '1.0' }), /^chartVersion is not a SemVer 2 version: '1\.0'/);
-      await rejects(pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v3\nname: mini\nversion: 1.0.0\n' })), /apiVersion 'v3' is not v1 or v2/);
+      await rejects(
+        pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v3\nname: mini\nversion: 1.0.0\n' })),
+        /apiVersion 'v3' is not v1 or v2/,
+      );
     });
 
     it('a release branch without a SemVer last segment', async () => {
-      await rejects(pack(makeChart(MINIMAL), { branch: 'refs/heads/release/delivery/latest' }), /^branch is 'refs\/heads\/release\/delivery\/latest', a release branch whose last segment 'latest' is not a SemVer version/);
+      await rejects(
+        pack(makeChart(MINIMAL), { branch: 'refs/heads/release/delivery/latest' }),
+        /^branch is 'refs\/heads\/release\/delivery\/latest', a release branch whose last segment 'latest' is not a SemVer version/,
+      );
     });
 
     it('a symbolic link out of the chart, a broken link and a named pipe', async () => {
@@ -350,11 +406,17 @@ describe('helm: packageChart', function () {
     it('a values key path that is not a map, and malformed pinning inputs', async () => {
       const dir = makeChart({ ...MINIMAL, 'values.yaml': 'image: mini:1.0\n' });
       const destination = tempDir('out');
-      await rejects(packageChart({ chartPath: dir, destination, imageDigest: DIGEST }, silentLog), /^imageValuesKey is 'image', but 'image' in .*values\.yaml holds the string 'mini:1\.0', not a map/);
+      await rejects(
+        packageChart({ chartPath: dir, destination, imageDigest: DIGEST }, silentLog),
+        /^imageValuesKey is 'image', but 'image' in .*values\.yaml holds the string 'mini:1\.0', not a map/,
+      );
       assert.deepEqual(fs.readdirSync(destination), []);
       await rejects(pack(makeChart(MINIMAL), { imageRepository: 'registry.local/mini' }), /^imageRepository is set but imageDigest is not/);
       await rejects(pack(makeChart(MINIMAL), { imageDigest: 'sha256:1234' }), /^imageDigest is not a digest: 'sha256:1234'/);
-      await rejects(pack(makeChart(MINIMAL), { imageDigest: DIGEST, imageValuesKey: 'app..image' }), /^imageValuesKey is 'app\.\.image', which is not a dotted key path/);
+      await rejects(
+        pack(makeChart(MINIMAL), { imageDigest: DIGEST, imageValuesKey: 'app..image' }),
+        /^imageValuesKey is 'app\.\.image', which is not a dotted key path/,
+      );
     });
 
     it("imageValuesKey through JavaScript's own keys (__proto__, constructor, prototype), before the chart is read", async () => {
@@ -372,7 +434,10 @@ describe('helm: packageChart', function () {
 
     it('a YAML alias bomb in any chart file, quickly and naming the file', async () => {
       let bomb = 'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
-      for (let i = 1; i < 10; i++) bomb += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]\n`;
+      for (let i = 1; i < 10; i++)
+        bomb += `a${i}: &a${i} [${Array(9)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]\n`;
       const files: Record<string, string> = {
         'Chart.yaml': `${MINIMAL['Chart.yaml']}${bomb}`,
         'Chart.lock': `generated: "2024-01-01T00:00:00Z"\ndigest: x\ndependencies: []\n${bomb}`,
@@ -382,18 +447,24 @@ describe('helm: packageChart', function () {
       assert.equal(Object.keys(files).length, 4);
       for (const [file, text] of Object.entries(files)) {
         const started = Date.now();
-        await rejects(pack(makeChart({ ...MINIMAL, [file]: text })), new RegExp(`/${file.replace('.', '\\.')} expands YAML aliases more than \\d+ times`));
+        await rejects(
+          pack(makeChart({ ...MINIMAL, [file]: text })),
+          new RegExp(`/${file.replace('.', '\\.')} expands YAML aliases more than \\d+ times`),
+        );
         assert.ok(Date.now() - started < 2000, `${file} refused in ${Date.now() - started} ms`);
       }
     });
 
     it('a destination inside the chart folder', async () => {
       const dir = makeChart(MINIMAL);
-      await rejects(packageChart({ chartPath: dir, destination: path.join(dir, 'dist') }, silentLog), /^destination is '.*dist', inside the chart folder/);
+      await rejects(
+        packageChart({ chartPath: dir, destination: path.join(dir, 'dist') }, silentLog),
+        /^destination is '.*dist', inside the chart folder/,
+      );
       assert.ok(!fs.existsSync(path.join(dir, 'dist')));
     });
 
-    it('blames each problem on the option at fault, and the chart\'s own files on chartPath', async () => {
+    it("blames each problem on the option at fault, and the chart's own files on chartPath", async () => {
       const blames = async (promise: Promise<unknown>, option: string, pattern: RegExp) =>
         assert.rejects(promise, (e: Error) => {
           assert.ok(e instanceof ChartError, `a ChartError, got ${e.name}: ${e.message}`);
@@ -410,16 +481,35 @@ describe('helm: packageChart', function () {
       fs.writeFileSync(file, 'x');
       await blames(pack(folderChart), 'chartPath', /holds a Chart\.yaml that is a folder, not a file$/);
       await blames(pack(loop), 'chartPath', /runs through a loop of symbolic links \(ELOOP\)$/);
-      await blames(pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: Mini\nversion: 1.0.0\n' })), 'chartPath', /holds a chart that cannot be packaged: .*name 'Mini' is not a valid chart name/);
+      await blames(
+        pack(makeChart({ ...MINIMAL, 'Chart.yaml': 'apiVersion: v2\nname: Mini\nversion: 1.0.0\n' })),
+        'chartPath',
+        /holds a chart that cannot be packaged: .*name 'Mini' is not a valid chart name/,
+      );
       await blames(pack(makeChart(MINIMAL), { destination: file }), 'destination', /a-file' is a file, not a folder$/);
-      await blames(pack(makeChart(MINIMAL), { destination: path.join(file, 'out') }), 'destination', /a-file' is a file, so the folder .* cannot be made$/);
-      await blames(pack(makeChart(MINIMAL), { imageDigest: DIGEST, imageValuesKey: 'app.image' }), 'imageValuesKey', /has no 'app' \(at the top, its keys: image\)/);
-      await blames(pack(makeChart({ 'Chart.yaml': MINIMAL['Chart.yaml'] }), { imageDigest: DIGEST }), 'imageDigest', /has no values\.yaml to pin the image in$/);
+      await blames(
+        pack(makeChart(MINIMAL), { destination: path.join(file, 'out') }),
+        'destination',
+        /a-file' is a file, so the folder .* cannot be made$/,
+      );
+      await blames(
+        pack(makeChart(MINIMAL), { imageDigest: DIGEST, imageValuesKey: 'app.image' }),
+        'imageValuesKey',
+        /has no 'app' \(at the top, its keys: image\)/,
+      );
+      await blames(
+        pack(makeChart({ 'Chart.yaml': MINIMAL['Chart.yaml'] }), { imageDigest: DIGEST }),
+        'imageDigest',
+        /has no values\.yaml to pin the image in$/,
+      );
     });
 
-    it('a destination under /proc fails at once (Node\'s recursive mkdir never returns there)', async () => {
+    it("a destination under /proc fails at once (Node's recursive mkdir never returns there)", async () => {
       const started = Date.now();
-      await rejects(pack(makeChart(MINIMAL), { destination: '/proc/outerloop-unit/charts' }), /^destination is '\/proc\/outerloop-unit\/charts', where the package cannot be written: cannot make the folder '\/proc\/outerloop-unit'/);
+      await rejects(
+        pack(makeChart(MINIMAL), { destination: '/proc/outerloop-unit/charts' }),
+        /^destination is '\/proc\/outerloop-unit\/charts', where the package cannot be written: cannot make the folder '\/proc\/outerloop-unit'/,
+      );
       assert.ok(Date.now() - started < 2000, `refused in ${Date.now() - started} ms`);
     });
 

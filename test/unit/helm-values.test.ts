@@ -20,7 +20,8 @@ function values(text: string): unknown {
 
 describe('helm: pinning the image by digest in values.yaml', () => {
   it('appends the digest to the tag and changes only that line (podinfo layout)', () => {
-    const text = '# Default values\nreplicaCount: 1\nimage:\n  repository: ghcr.io/stefanprodan/podinfo\n  tag: 6.14.1\n  pullPolicy: IfNotPresent\n\nprefix: /\n';
+    const text =
+      '# Default values\nreplicaCount: 1\nimage:\n  repository: ghcr.io/stefanprodan/podinfo\n  tag: 6.14.1\n  pullPolicy: IfNotPresent\n\nprefix: /\n';
     const result = pin(text);
     assert.equal(result.text, text.replace('  tag: 6.14.1', `  tag: "6.14.1@${DIGEST}"`));
     assert.deepEqual(result.settings, [`image.tag=6.14.1@${DIGEST}`]);
@@ -28,7 +29,8 @@ describe('helm: pinning the image by digest in values.yaml', () => {
   });
 
   it('uses the appVersion when the tag is empty, keeping the comment above and beside it (alertmanager layout)', () => {
-    const text = 'image:\n  repository: quay.io/prometheus/alertmanager\n  pullPolicy: IfNotPresent\n  # Overrides the image tag whose default is the chart appVersion.\n  tag: ""   # empty: appVersion\n\nbaseURL: ""\n';
+    const text =
+      'image:\n  repository: quay.io/prometheus/alertmanager\n  pullPolicy: IfNotPresent\n  # Overrides the image tag whose default is the chart appVersion.\n  tag: ""   # empty: appVersion\n\nbaseURL: ""\n';
     const result = pin(text, { defaultTag: 'v0.34.0' });
     assert.equal(result.text, text.replace('  tag: ""   # empty: appVersion', `  tag: "v0.34.0@${DIGEST}"   # empty: appVersion`));
   });
@@ -74,10 +76,15 @@ describe('helm: pinning the image by digest in values.yaml', () => {
     const refused = (text: string, valuesKey: string, pattern: RegExp) =>
       assert.throws(
         () => pin(text, { valuesKey, defaultTag: '1.0.0' }),
-        (e: Error) => e instanceof ChartError && e.blame?.option === 'imageValuesKey' && pattern.test(e.message) && !e.message.includes('\n'),
+        (e: Error) =>
+          e instanceof ChartError && e.blame?.option === 'imageValuesKey' && pattern.test(e.message) && !e.message.includes('\n'),
         `${valuesKey} in ${JSON.stringify(text)}`,
       );
-    refused('imgae:\n  tag: "1"\nx: 1\n', 'image', /^imageValuesKey is 'image', but chart\/values\.yaml has no 'image' \(at the top, its keys: imgae, x\)/);
+    refused(
+      'imgae:\n  tag: "1"\nx: 1\n',
+      'image',
+      /^imageValuesKey is 'image', but chart\/values\.yaml has no 'image' \(at the top, its keys: imgae, x\)/,
+    );
     refused('app:\n  name: greet\n', 'app.image', /has no 'app\.image' \(under 'app', its keys: name\)/);
     refused('app: ~\n', 'app.image', /'app' in chart\/values\.yaml is empty/);
     refused('', 'image', /has no 'image' \(at the top, it holds no keys\)/);
@@ -132,16 +139,31 @@ describe('helm: pinning the image by digest in values.yaml', () => {
   });
 
   it('refuses malformed inputs and a tag it cannot know, naming the input', () => {
-    assert.throws(() => pinImageInValues('', { valuesKey: 'image', digest: 'sha256:abc' }, 'v'), /^ChartError: imageDigest is not a digest: 'sha256:abc'/);
-    assert.throws(() => pinImageInValues('', { valuesKey: 'a..b', digest: DIGEST }, 'v'), /^ChartError: imageValuesKey is 'a\.\.b', which is not a dotted key path/);
-    assert.throws(() => pin('', { repository: 'MyAcr.azurecr.io/App:1' }), /^ChartError: imageRepository is not an image repository: 'MyAcr.azurecr.io\/App:1' \(/);
+    assert.throws(
+      () => pinImageInValues('', { valuesKey: 'image', digest: 'sha256:abc' }, 'v'),
+      /^ChartError: imageDigest is not a digest: 'sha256:abc'/,
+    );
+    assert.throws(
+      () => pinImageInValues('', { valuesKey: 'a..b', digest: DIGEST }, 'v'),
+      /^ChartError: imageValuesKey is 'a\.\.b', which is not a dotted key path/,
+    );
+    assert.throws(
+      () => pin('', { repository: 'MyAcr.azurecr.io/App:1' }),
+      /^ChartError: imageRepository is not an image repository: 'MyAcr.azurecr.io\/App:1' \(/,
+    );
     assert.throws(
       () => pin('image:\n  repository: app\n'),
-      (e: Error) => e instanceof ChartError && e.blame?.option === 'appVersion' && /^appVersion is not set, and neither Chart\.yaml's appVersion nor 'image\.tag'/.test(e.message),
+      (e: Error) =>
+        e instanceof ChartError &&
+        e.blame?.option === 'appVersion' &&
+        /^appVersion is not set, and neither Chart\.yaml's appVersion nor 'image\.tag'/.test(e.message),
     );
     assert.throws(
       () => pin('image:\n  repository: app\n', { defaultTag: '1.0 beta', defaultTagFromOption: true }),
-      (e: Error) => e instanceof ChartError && e.blame?.option === 'appVersion' && /^appVersion is '1\.0 beta', which is not an image tag/.test(e.message),
+      (e: Error) =>
+        e instanceof ChartError &&
+        e.blame?.option === 'appVersion' &&
+        /^appVersion is '1\.0 beta', which is not an image tag/.test(e.message),
     );
     assert.throws(
       () => pin('image:\n  repository: app\n', { defaultTag: '1.0 beta' }),
@@ -159,7 +181,8 @@ describe('helm: pinning the image by digest in values.yaml', () => {
           () => pin('image:\n  tag: "1"\n', { valuesKey }),
           (e: Error) =>
             e instanceof ChartError &&
-            e.message === `imageValuesKey is '${valuesKey}', which uses the reserved key '${key}': name the values map that holds the image (e.g. image)`,
+            e.message ===
+              `imageValuesKey is '${valuesKey}', which uses the reserved key '${key}': name the values map that holds the image (e.g. image)`,
           valuesKey,
         );
       }
@@ -168,19 +191,31 @@ describe('helm: pinning the image by digest in values.yaml', () => {
 
   it('fails fast, in one line naming the file, on a YAML alias bomb', () => {
     let bomb = 'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
-    for (let i = 1; i < 10; i++) bomb += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]\n`;
+    for (let i = 1; i < 10; i++)
+      bomb += `a${i}: &a${i} [${Array(9)
+        .fill(`*a${i - 1}`)
+        .join(', ')}]\n`;
     bomb += 'image:\n  tag: "1"\n';
     const started = Date.now();
     assert.throws(
       () => pin(bomb),
-      (e: Error) => e instanceof ChartError && /^chart\/values\.yaml expands YAML aliases more than \d+ times/.test(e.message) && !e.message.includes('\n'),
+      (e: Error) =>
+        e instanceof ChartError &&
+        /^chart\/values\.yaml expands YAML aliases more than \d+ times/.test(e.message) &&
+        !e.message.includes('\n'),
     );
     assert.ok(Date.now() - started < 1000, `refused in ${Date.now() - started} ms`);
   });
 
   it('names the file and line of a syntax error or a duplicate key, in one line', () => {
-    assert.throws(() => pin('image:\n  tag: 1\n  tag: 2\n'), (e: Error) => e.message === 'chart/values.yaml is not valid YAML: Map keys must be unique (line 3)');
-    assert.throws(() => pin('a: [1\n'), (e: Error) => /^chart\/values\.yaml is not valid YAML: .* \(line \d+\)$/.test(e.message) && !e.message.includes('\n'));
+    assert.throws(
+      () => pin('image:\n  tag: 1\n  tag: 2\n'),
+      (e: Error) => e.message === 'chart/values.yaml is not valid YAML: Map keys must be unique (line 3)',
+    );
+    assert.throws(
+      () => pin('a: [1\n'),
+      (e: Error) => /^chart\/values\.yaml is not valid YAML: .* \(line \d+\)$/.test(e.message) && !e.message.includes('\n'),
+    );
   });
 });
 
@@ -211,7 +246,8 @@ function lineDiff(before: string[], after: string[]): { removed: string[]; added
   const m = after.length;
   const table = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
   for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) table[i][j] = before[i] === after[j] ? table[i + 1][j + 1] + 1 : Math.max(table[i + 1][j], table[i][j + 1]);
+    for (let j = m - 1; j >= 0; j--)
+      table[i][j] = before[i] === after[j] ? table[i + 1][j + 1] + 1 : Math.max(table[i + 1][j], table[i][j + 1]);
   }
   const removed: string[] = [];
   const added: string[] = [];
@@ -233,7 +269,11 @@ describe('helm: pinning keeps every corpus values file as written, apart from th
   });
 
   it('finds the charts and values files the corpus README lists', () => {
-    const charts = fs.readdirSync(CORPUS, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    const charts = fs
+      .readdirSync(CORPUS, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
     assert.deepEqual(charts, Object.keys(CORPUS_VALUES_FILES).sort());
     const listed = [...fs.readFileSync(path.join(CORPUS, 'README.md'), 'utf8').matchAll(/^\| `([^`/]+)\/` \|/gm)].map((m) => m[1]).sort();
     assert.deepEqual(listed, charts);
@@ -243,7 +283,10 @@ describe('helm: pinning keeps every corpus values file as written, apart from th
   it('pins every image map of every values file, changing only the pinned lines', () => {
     const repository = 'myacr.azurecr.io/team/pinned';
     const files = Object.keys(CORPUS_VALUES_FILES).flatMap((chart) => valuesFiles(path.join(CORPUS, chart)));
-    assert.equal(files.length, Object.values(CORPUS_VALUES_FILES).reduce((a, b) => a + b, 0));
+    assert.equal(
+      files.length,
+      Object.values(CORPUS_VALUES_FILES).reduce((a, b) => a + b, 0),
+    );
     let mapsSeen = 0;
     let pins = 0;
     let refusals = 0;
@@ -253,7 +296,10 @@ describe('helm: pinning keeps every corpus values file as written, apart from th
       mapsSeen += maps.length;
       // A file without `image` refuses it, naming imageValuesKey; every image map of every file is pinned.
       if (!maps.includes('image')) {
-        assert.throws(() => pinImageInValues(original, { valuesKey: 'image', repository, digest: DIGEST, defaultTag: 'v1.0.0' }, file), /^ChartError: imageValuesKey is 'image', but .* has no 'image'/);
+        assert.throws(
+          () => pinImageInValues(original, { valuesKey: 'image', repository, digest: DIGEST, defaultTag: 'v1.0.0' }, file),
+          /^ChartError: imageValuesKey is 'image', but .* has no 'image'/,
+        );
         refusals++;
       }
       for (const valuesKey of maps) {
@@ -264,18 +310,26 @@ describe('helm: pinning keeps every corpus values file as written, apart from th
         const { removed, added } = lineDiff(original.split('\n'), result.text.split('\n'));
         assert.ok(removed.length <= result.settings.length, `${where}: at most one line per setting changes: ${JSON.stringify(removed)}`);
         const leafKeys = result.settings.map((s) => s.slice(0, s.indexOf('=')).split('.').pop());
-        for (const line of removed) assert.ok(leafKeys.includes(line.trim().split(':')[0]), `${where}: only pinned keys change, not ${JSON.stringify(line)}`);
+        for (const line of removed)
+          assert.ok(leafKeys.includes(line.trim().split(':')[0]), `${where}: only pinned keys change, not ${JSON.stringify(line)}`);
         for (const line of added) {
           const pinned = written.some((v) => line.includes(JSON.stringify(v)) || line.includes(`'${v}'`));
           assert.ok(pinned, `${where}: added only pinned values, not ${JSON.stringify(line)}`);
         }
-        assert.equal(added.filter((l) => written.some((v) => l.includes(v))).length, result.settings.length, `${where}: every setting is written once`);
+        assert.equal(
+          added.filter((l) => written.some((v) => l.includes(v))).length,
+          result.settings.length,
+          `${where}: every setting is written once`,
+        );
         assert.deepEqual(result.rewritten, [], where);
         const after = values(result.text) as Record<string, unknown>;
         let image: unknown = after;
         for (const key of valuesKey.split('.')) image = (image as Record<string, unknown>)[key];
         const pinnedMap = image as Record<string, string>;
-        assert.ok(`${pinnedMap.repository}` === repository || (pinnedMap.registry === 'myacr.azurecr.io' && pinnedMap.repository === 'team/pinned'), where);
+        assert.ok(
+          `${pinnedMap.repository}` === repository || (pinnedMap.registry === 'myacr.azurecr.io' && pinnedMap.repository === 'team/pinned'),
+          where,
+        );
         assert.ok(pinnedMap.digest === DIGEST || String(pinnedMap.tag).endsWith(`@${DIGEST}`), where);
       }
     }

@@ -23,11 +23,20 @@ describe('helm: chart version from the branch', () => {
   });
 
   it('fails for a release branch whose last segment is not SemVer, naming the branch', () => {
-    for (const b of ['release/delivery/latest', 'refs/heads/release/1.4', 'release/', 'release/delivery/01.2.3', 'release/delivery/vv1.0.0']) {
+    for (const b of [
+      'release/delivery/latest',
+      'refs/heads/release/1.4',
+      'release/',
+      'release/delivery/01.2.3',
+      'release/delivery/vv1.0.0',
+    ]) {
       assert.throws(
         () => versionFromBranch(b),
         (e: Error) =>
-          e instanceof ChartError && e.message.startsWith(`branch is '${b}'`) && /not a SemVer version/.test(e.message) && e.blame?.option === 'branch',
+          e instanceof ChartError &&
+          e.message.startsWith(`branch is '${b}'`) &&
+          /not a SemVer version/.test(e.message) &&
+          e.blame?.option === 'branch',
         b,
       );
     }
@@ -35,7 +44,10 @@ describe('helm: chart version from the branch', () => {
 
   it('prefers chartVersion, then the release branch, then Chart.yaml — and says why it keeps Chart.yaml', () => {
     const log = memoryLog();
-    assert.deepEqual(chooseChartVersion('0.1.0', { chartVersion: '2.0.0', branch: 'release/x/1.0.0' }, log), { version: '2.0.0', source: 'chartVersion' });
+    assert.deepEqual(chooseChartVersion('0.1.0', { chartVersion: '2.0.0', branch: 'release/x/1.0.0' }, log), {
+      version: '2.0.0',
+      source: 'chartVersion',
+    });
     assert.deepEqual(chooseChartVersion('0.1.0', { branch: 'refs/heads/release/x/1.0.0' }, log), { version: '1.0.0', source: 'branch' });
     assert.deepEqual(chooseChartVersion('0.1.0', { branch: 'refs/heads/main' }, log), { version: '0.1.0', source: 'Chart.yaml' });
     assert.match(log.lines.join('\n'), /branch 'refs\/heads\/main' is not a release branch .*keeping the Chart.yaml version 0\.1\.0/);
@@ -44,9 +56,15 @@ describe('helm: chart version from the branch', () => {
 
   it('refuses versions that are not SemVer 2, naming where they came from', () => {
     const log = memoryLog();
-    assert.throws(() => chooseChartVersion('0.1.0', { chartVersion: '1.2' }, log), /^ChartError: chartVersion is not a SemVer 2 version: '1\.2'/);
+    assert.throws(
+      () => chooseChartVersion('0.1.0', { chartVersion: '1.2' }, log),
+      /^ChartError: chartVersion is not a SemVer 2 version: '1\.2'/,
+    );
     assert.throws(() => chooseChartVersion('1.2', {}, log), /Chart.yaml version '1\.2' is not a SemVer 2 version/);
-    assert.throws(() => chooseChartVersion('0.1.0', { branch: 'release/delivery/latest' }, log), /^ChartError: branch is 'release\/delivery\/latest'/);
+    assert.throws(
+      () => chooseChartVersion('0.1.0', { branch: 'release/delivery/latest' }, log),
+      /^ChartError: branch is 'release\/delivery\/latest'/,
+    );
   });
 
   it('checks SemVer 2 strictly, allowing the leading v helm accepts', () => {

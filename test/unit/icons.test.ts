@@ -81,7 +81,10 @@ function glyphMask(png: Png): boolean[] {
 }
 
 describe('icons (build/icons.mjs)', () => {
-  const tasks = fs.readdirSync(path.join(repoRoot, 'tasks')).filter((name) => fs.existsSync(path.join(repoRoot, 'tasks', name, 'task.json'))).sort();
+  const tasks = fs
+    .readdirSync(path.join(repoRoot, 'tasks'))
+    .filter((name) => fs.existsSync(path.join(repoRoot, 'tasks', name, 'task.json')))
+    .sort();
   const iconOf = (task: string) => path.join(repoRoot, 'tasks', task, 'icon.png');
   let drawIcon: (name: string, size: number) => Buffer;
 
@@ -103,8 +106,12 @@ describe('icons (build/icons.mjs)', () => {
   });
 
   it('each icon is exactly what build/icons.mjs draws (run `node build/icons.mjs` after changing a drawing)', () => {
-    for (const task of tasks) assert.ok(fs.readFileSync(iconOf(task)).equals(drawIcon(task, 32)), `tasks/${task}/icon.png is not what build/icons.mjs draws`);
-    assert.ok(fs.readFileSync(path.join(repoRoot, 'images', 'extension-icon.png')).equals(drawIcon('extension', 128)), 'images/extension-icon.png');
+    for (const task of tasks)
+      assert.ok(fs.readFileSync(iconOf(task)).equals(drawIcon(task, 32)), `tasks/${task}/icon.png is not what build/icons.mjs draws`);
+    assert.ok(
+      fs.readFileSync(path.join(repoRoot, 'images', 'extension-icon.png')).equals(drawIcon('extension', 128)),
+      'images/extension-icon.png',
+    );
   });
 
   it('at 32 px the six differ in their glyphs, not only their colour: every pair differs in at least 100 of 1024 pixels', () => {

@@ -24,14 +24,23 @@ interface Seen {
 }
 
 /** A server that records what it got and answers per path: /redirect → 307 to `?to=`, else 200 with the body length. */
-async function recordingServer(tlsOptions?: https.ServerOptions): Promise<{ url: string; port: number; seen: Seen[]; close(): Promise<void> }> {
+async function recordingServer(
+  tlsOptions?: https.ServerOptions,
+): Promise<{ url: string; port: number; seen: Seen[]; close(): Promise<void> }> {
   const seen: Seen[] = [];
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const peer = (req.socket as tls.TLSSocket).getPeerCertificate?.();
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks), clientCertificate: peer?.subject?.CN });
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(chunks),
+        clientCertificate: peer?.subject?.CN,
+      });
       const url = new URL(req.url ?? '/', 'http://x');
       if (url.pathname === '/redirect') {
         res.writeHead(307, { location: url.searchParams.get('to') ?? '/' });
@@ -49,10 +58,11 @@ async function recordingServer(tlsOptions?: https.ServerOptions): Promise<{ url:
     url: `${tlsOptions ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     seen,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -126,7 +136,9 @@ describe('networkFetch (shared/src/net)', function () {
       const origin = await recordingServer();
       try {
         const fetch = networkFetch({ tls: { caFile: pki.caCertificate } });
-        const response = await fetch(`${origin.url}/redirect?to=${encodeURIComponent(`${target.url}/blob`)}`, { headers: { authorization: 'Bearer not-for-storage' } });
+        const response = await fetch(`${origin.url}/redirect?to=${encodeURIComponent(`${target.url}/blob`)}`, {
+          headers: { authorization: 'Bearer not-for-storage' },
+        });
         assert.equal(response.status, 200);
         assert.equal(response.url, `${target.url}/blob`);
         assert.equal(origin.seen[0].headers.authorization, 'Bearer not-for-storage');
@@ -136,7 +148,7 @@ describe('networkFetch (shared/src/net)', function () {
       }
     });
 
-    it('an aborted request rejects with the signal\'s reason', async () => {
+    it("an aborted request rejects with the signal's reason", async () => {
       const server = await tlsServer();
       try {
         const controller = new AbortController();
@@ -152,13 +164,24 @@ describe('networkFetch (shared/src/net)', function () {
       const server = await tlsServer({ requestCert: true, rejectUnauthorized: true, ca: fs.readFileSync(pki.caCertificate) });
       try {
         const options: NetworkOptions = {
-          tls: { caFile: pki.caCertificate, certFile: clientCertificate.certificate, keyFile: clientCertificate.key, passphrase: clientCertificate.passphrase },
+          tls: {
+            caFile: pki.caCertificate,
+            certFile: clientCertificate.certificate,
+            keyFile: clientCertificate.key,
+            passphrase: clientCertificate.passphrase,
+          },
         };
         assert.equal((await networkFetch(options)(`${server.url}/mtls`)).status, 200);
         assert.equal(server.seen[0].clientCertificate, 'unit-agent');
         const refused = await networkFetch({ tls: { caFile: pki.caCertificate } })(`${server.url}/mtls`).catch((error: unknown) => error);
         assert.ok(refused instanceof Error);
-        assert.match(describeConnectionFailure(refused, `${server.url}/mtls`, { tls: { caFile: pki.caCertificate }, settings: { clientCertificate: 'Agent.ClientCert' } }).message, /asks for a client certificate \(ERR_SSL_.*\): set Agent\.ClientCert$/);
+        assert.match(
+          describeConnectionFailure(refused, `${server.url}/mtls`, {
+            tls: { caFile: pki.caCertificate },
+            settings: { clientCertificate: 'Agent.ClientCert' },
+          }).message,
+          /asks for a client certificate \(ERR_SSL_.*\): set Agent\.ClientCert$/,
+        );
       } finally {
         await server.close();
       }
@@ -168,8 +191,13 @@ describe('networkFetch (shared/src/net)', function () {
       const server = await tlsServer();
       try {
         const error = await networkFetch({ tls: {} })(`${server.url}/x`).catch((e: unknown) => e);
-        const failure = describeConnectionFailure(error, `${server.url}/x`, { settings: { ca: 'Agent.CAInfo', skipCertValidation: 'Agent.SkipCertValidation' } });
-        assert.match(failure.message, /^the certificate of 127\.0\.0\.1:\d+ is not trusted \([A-Z_]+\): add its CA to Agent\.CAInfo \(or set Agent\.SkipCertValidation\)$/);
+        const failure = describeConnectionFailure(error, `${server.url}/x`, {
+          settings: { ca: 'Agent.CAInfo', skipCertValidation: 'Agent.SkipCertValidation' },
+        });
+        assert.match(
+          failure.message,
+          /^the certificate of 127\.0\.0\.1:\d+ is not trusted \([A-Z_]+\): add its CA to Agent\.CAInfo \(or set Agent\.SkipCertValidation\)$/,
+        );
         assert.equal(failure.temporary, false);
         assert.equal((await networkFetch({ tls: { rejectUnauthorized: false } })(`${server.url}/x`)).status, 200);
       } finally {
@@ -196,8 +224,14 @@ describe('networkFetch (shared/src/net)', function () {
         // Keep-alive holds the tunnel open; squid logs a tunnel when it closes.
         await server.close();
         const entries = await squid.waitForEntries(from, (e) => e.method === 'CONNECT');
-        assert.deepEqual(entries.map((e) => [e.url, e.result, e.user]), [[`registry.outerloop.test:${server.port}`, 'TCP_TUNNEL/200', squid.user.username]]);
-        assert.deepEqual(server.seen.map((s) => s.url), ['/tunnelled', '/direct']);
+        assert.deepEqual(
+          entries.map((e) => [e.url, e.result, e.user]),
+          [[`registry.outerloop.test:${server.port}`, 'TCP_TUNNEL/200', squid.user.username]],
+        );
+        assert.deepEqual(
+          server.seen.map((s) => s.url),
+          ['/tunnelled', '/direct'],
+        );
       } finally {
         await server.close();
       }
@@ -210,7 +244,10 @@ describe('networkFetch (shared/src/net)', function () {
         const response = await networkFetch({ httpProxy: proxyOf(squid) })(`http://registry.outerloop.test:${server.port}/forwarded?x=1`);
         assert.equal(await response.text(), 'got 0');
         const [entry] = await squid.waitForEntries(from, (e) => e.method === 'GET');
-        assert.deepEqual([entry.url, entry.result, entry.user], [`http://registry.outerloop.test:${server.port}/forwarded?x=1`, 'TCP_MISS/200', squid.user.username]);
+        assert.deepEqual(
+          [entry.url, entry.result, entry.user],
+          [`http://registry.outerloop.test:${server.port}/forwarded?x=1`, 'TCP_MISS/200', squid.user.username],
+        );
         assert.equal(server.seen[0].headers['proxy-authorization'], undefined, 'the proxy credentials stop at the proxy');
       } finally {
         await server.close();
@@ -224,16 +261,24 @@ describe('networkFetch (shared/src/net)', function () {
         const error = await networkFetch({ httpsProxy: proxy, httpProxy: proxy })(url).catch((e: unknown) => e);
         assert.ok((error as { cause?: unknown }).cause instanceof ProxyError, String(error));
         const failure = describeConnectionFailure(error, url, {});
-        assert.match(failure.message, /^the proxy http:\/\/127\.0\.0\.1:\d+ \(Agent\.ProxyUrl\) refused the credentials of user 'agent-proxy': 407 Proxy Authentication Required; check Agent\.ProxyUsername and Agent\.ProxyPassword$/);
+        assert.match(
+          failure.message,
+          /^the proxy http:\/\/127\.0\.0\.1:\d+ \(Agent\.ProxyUrl\) refused the credentials of user 'agent-proxy': 407 Proxy Authentication Required; check Agent\.ProxyUsername and Agent\.ProxyPassword$/,
+        );
         assert.equal(failure.temporary, false);
       });
     }
 
-    it("RegistryClient: the registry over HTTPS and its token service over HTTP both go through the proxy", async function () {
+    it('RegistryClient: the registry over HTTPS and its token service over HTTP both go through the proxy', async function () {
       needOrSkip(this, registryAvailable(), 'distribution registry (/usr/bin/docker-registry)');
       // Seeded through a plain twin on the same storage; the task-facing twin names its token realm by a name only squid knows.
       const plain = await startRegistry('token', { anonymousGrants: { '*': ['pull'] } });
-      const secure = await startRegistry('token', { tls: serverCertificate, storageDir: plain.storageDir, anonymousGrants: { '*': ['pull'] }, tokenRealmHost: 'registry.outerloop.test' });
+      const secure = await startRegistry('token', {
+        tls: serverCertificate,
+        storageDir: plain.storageDir,
+        anonymousGrants: { '*': ['pull'] },
+        tokenRealmHost: 'registry.outerloop.test',
+      });
       try {
         const image = await pushRandomImage(plain, 'unit-token/app', 'v1', { layers: 1, seed: 901 });
         const host = `registry.outerloop.test:${secure.host.split(':')[1]}`;
@@ -275,11 +320,14 @@ describe('networkFetch (shared/src/net)', function () {
     });
     it('bypassed: says which list sent it direct', () => {
       const proxy: ProxyServer = { url: 'http://proxy:3128', setting: 'Agent.ProxyUrl', credentialsSetting: '' };
-      assert.match(describeConnectionFailure(error, url, { httpsProxy: proxy, bypass: [/outerloop/], settings }).message, /; it is reached directly \(Agent\.ProxyBypassList\): should it go through the proxy\?$/);
+      assert.match(
+        describeConnectionFailure(error, url, { httpsProxy: proxy, bypass: [/outerloop/], settings }).message,
+        /; it is reached directly \(Agent\.ProxyBypassList\): should it go through the proxy\?$/,
+      );
     });
   });
 
-  it('without a proxy or certificates it is Node\'s fetch as it is', async () => {
+  it("without a proxy or certificates it is Node's fetch as it is", async () => {
     const server = await recordingServer();
     try {
       assert.equal(await (await networkFetch(undefined)(`${server.url}/plain`)).text(), 'got 0');

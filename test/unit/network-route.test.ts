@@ -3,12 +3,22 @@
 import { strict as assert } from 'node:assert';
 import { isAlwaysDirect, matchesBypassList, matchesNoProxy, proxyFor, type NetworkOptions, type ProxyServer } from '../../shared/src/net';
 
-const proxy: ProxyServer = { url: 'http://proxy.corp:3128', setting: 'Agent.ProxyUrl', credentialsSetting: 'Agent.ProxyUsername and Agent.ProxyPassword' };
+const proxy: ProxyServer = {
+  url: 'http://proxy.corp:3128',
+  setting: 'Agent.ProxyUrl',
+  credentialsSetting: 'Agent.ProxyUsername and Agent.ProxyPassword',
+};
 const plainProxy: ProxyServer = { ...proxy, url: 'http://plain-proxy.corp:3128' };
 
 describe('network routing (shared/src/net/route.ts)', () => {
   describe('always direct', () => {
-    for (const url of ['https://localhost:5000/v2/', 'http://127.0.0.1:5000/v2/', 'https://127.12.0.3/', 'http://[::1]:8080/', 'http://169.254.169.254/metadata/identity/oauth2/token']) {
+    for (const url of [
+      'https://localhost:5000/v2/',
+      'http://127.0.0.1:5000/v2/',
+      'https://127.12.0.3/',
+      'http://[::1]:8080/',
+      'http://169.254.169.254/metadata/identity/oauth2/token',
+    ]) {
       it(url, () => {
         assert.equal(isAlwaysDirect(new URL(url)), true);
         assert.equal(proxyFor(new URL(url), { httpsProxy: proxy, httpProxy: proxy }), undefined);

@@ -31,7 +31,16 @@ function stepsIn(node: unknown, found: Step[] = []): Step[] {
 
 const overview = fs.readFileSync(path.join(repoRoot, 'overview.md'), 'utf8');
 const blocks = [...overview.matchAll(/```ya?ml\n([\s\S]*?)```/g)].map((match) => match[1]);
-const tasks = new Map<string, { friendlyName: string; minimumAgentVersion: string; version: { Major: number }; inputs: TaskInput[]; outputVariables?: { name: string }[] }>();
+const tasks = new Map<
+  string,
+  {
+    friendlyName: string;
+    minimumAgentVersion: string;
+    version: { Major: number };
+    inputs: TaskInput[];
+    outputVariables?: { name: string }[];
+  }
+>();
 for (const name of fs.readdirSync(path.join(repoRoot, 'tasks'))) {
   const file = path.join(repoRoot, 'tasks', name, 'task.json');
   if (fs.existsSync(file)) tasks.set(name, JSON.parse(fs.readFileSync(file, 'utf8')));
@@ -44,7 +53,8 @@ describe('overview.md (the marketplace page)', () => {
     for (const [name, task] of tasks) {
       assert.ok(used.has(name), `no example uses ${name}`);
       assert.ok(overview.includes(task.friendlyName), `${name}: its name in the task picker, '${task.friendlyName}'`);
-      for (const output of task.outputVariables ?? []) assert.ok(overview.includes(`\`${output.name}\``), `${name}: output '${output.name}'`);
+      for (const output of task.outputVariables ?? [])
+        assert.ok(overview.includes(`\`${output.name}\``), `${name}: output '${output.name}'`);
     }
   });
 
@@ -60,9 +70,13 @@ describe('overview.md (the marketplace page)', () => {
           assert.ok(definition, `${step.task}: no input '${input}'`);
           const literal = !String(value).includes('$(');
           if (definition.type === 'pickList' && literal) {
-            assert.ok(Object.keys(definition.options ?? {}).includes(String(value)), `${step.task}: '${input}: ${String(value)}' is not an option`);
+            assert.ok(
+              Object.keys(definition.options ?? {}).includes(String(value)),
+              `${step.task}: '${input}: ${String(value)}' is not an option`,
+            );
           }
-          if (definition.type === 'boolean' && literal) assert.match(String(value), /^(true|false)$/, `${step.task}: '${input}' must be true or false`);
+          if (definition.type === 'boolean' && literal)
+            assert.match(String(value), /^(true|false)$/, `${step.task}: '${input}' must be true or false`);
         }
         for (const required of task.inputs.filter((input) => input.required && !input.defaultValue)) {
           assert.ok(step.inputs && required.name in step.inputs, `${step.task}: required input '${required.name}' missing`);

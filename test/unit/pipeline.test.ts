@@ -1,7 +1,15 @@
 import { strict as assert } from 'node:assert';
 import { defang } from '../../shared/src/pipeline/defang';
 import {
-  InputError, inputsFromMap, readBool, readInt, readKeyValueLines, readMultiLine, readPick, readRequired, readString,
+  InputError,
+  inputsFromMap,
+  readBool,
+  readInt,
+  readKeyValueLines,
+  readMultiLine,
+  readPick,
+  readRequired,
+  readString,
 } from '../../shared/src/pipeline/inputs';
 import { registryHostFromUrl } from '../../shared/src/pipeline/connection';
 
@@ -37,7 +45,10 @@ describe('input readers', () => {
   it('reads booleans strictly, naming the input and value', () => {
     assert.equal(readBool(inputs, 'flag'), true);
     assert.equal(readBool(inputs, 'missing', true), true);
-    assert.throws(() => readBool(inputs, 'bad'), (error: Error) => error instanceof InputError && /input 'bad' must be true or false, got 'yes'/.test(error.message));
+    assert.throws(
+      () => readBool(inputs, 'bad'),
+      (error: Error) => error instanceof InputError && /input 'bad' must be true or false, got 'yes'/.test(error.message),
+    );
   });
   it('reads bounded integers', () => {
     assert.equal(readInt(inputs, 'count', 1), 42);

@@ -6,7 +6,10 @@ import * as path from 'node:path';
 import * as yaml from 'yaml';
 import { repoRoot } from '../support/env';
 
-interface Step { task?: string; inputs?: Record<string, unknown> }
+interface Step {
+  task?: string;
+  inputs?: Record<string, unknown>;
+}
 
 function stepsIn(node: unknown, found: Step[] = []): Step[] {
   if (Array.isArray(node)) node.forEach((item) => stepsIn(item, found));
@@ -33,7 +36,9 @@ describe('README YAML examples match task.json', () => {
 
   blocks.forEach((block, index) => {
     it(`example ${index + 1} parses and names real tasks, inputs and values`, () => {
-      const steps = stepsIn(yaml.parse(block)).filter((step) => !/^(PublishPipelineArtifact|DownloadPipelineArtifact|Bash|PowerShell)@/.test(step.task!));
+      const steps = stepsIn(yaml.parse(block)).filter(
+        (step) => !/^(PublishPipelineArtifact|DownloadPipelineArtifact|Bash|PowerShell)@/.test(step.task!),
+      );
       for (const step of steps) {
         const [name, major] = step.task!.split('@');
         const task = tasks.get(name);
@@ -44,13 +49,18 @@ describe('README YAML examples match task.json', () => {
           assert.ok(definition, `${step.task}: no input '${input}'`);
           // An editable pick list (the registries of an AzureRM connection) takes any value, as the classic editor does.
           if (definition.type === 'pickList' && definition.properties?.EditableOptions !== 'True' && !String(value).includes('$(')) {
-            assert.ok(Object.keys(definition.options).includes(String(value)), `${step.task}: '${input}: ${String(value)}' is not an option`);
+            assert.ok(
+              Object.keys(definition.options).includes(String(value)),
+              `${step.task}: '${input}: ${String(value)}' is not an option`,
+            );
           }
           if (definition.type === 'boolean' && !String(value).includes('$(')) {
             assert.match(String(value), /^(true|false)$/, `${step.task}: '${input}' must be true or false`);
           }
         }
-        for (const required of task.inputs.filter((input: { required?: boolean; defaultValue?: string }) => input.required && !input.defaultValue)) {
+        for (const required of task.inputs.filter(
+          (input: { required?: boolean; defaultValue?: string }) => input.required && !input.defaultValue,
+        )) {
           assert.ok(step.inputs && required.name in step.inputs, `${step.task}: required input '${required.name}' missing`);
         }
       }

@@ -16,7 +16,10 @@ describe('image references: characters the grammar does not allow, named rather 
   for (const [text, reason] of cases) {
     it(`refuses ${JSON.stringify(text)}`, () => {
       assert.match(characterProblem(text) ?? '', reason);
-      assert.throws(() => parseReference(text), (error: Error & { reason?: string }) => reason.test(error.reason ?? ''));
+      assert.throws(
+        () => parseReference(text),
+        (error: Error & { reason?: string }) => reason.test(error.reason ?? ''),
+      );
     });
   }
 
@@ -30,6 +33,9 @@ describe('image references: characters the grammar does not allow, named rather 
   it('quotes a value in one short line: control and invisible characters escaped, long values cut', () => {
     assert.equal(printable('a\nb\r\tc\u200bd\u00a0e'), 'a\\nb\\r\\tc\\u{200B}d\\u{00A0}e');
     assert.equal(printable(`${'x'.repeat(300)}`), `${'x'.repeat(200)}… (300 characters)`);
-    assert.throws(() => parseReference(`app:1\n${'y'.repeat(500)}`), (error: Error) => !error.message.includes('\n') && error.message.length < 300);
+    assert.throws(
+      () => parseReference(`app:1\n${'y'.repeat(500)}`),
+      (error: Error) => !error.message.includes('\n') && error.message.length < 300,
+    );
   });
 });

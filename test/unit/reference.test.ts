@@ -120,7 +120,10 @@ describe('image references (distribution/reference grammar)', () => {
 
   it('parses repositories without tag or digest, and refuses one with a tag', () => {
     assert.deepEqual(parseRepository('team/app', { defaultRegistry: 'r.io' }), { registry: 'r.io', repository: 'team/app' });
-    assert.throws(() => parseRepository('r.io/team/app:v1'), /not a repository: 'r.io\/team\/app:v1' \(a repository has no tag or digest\)/);
+    assert.throws(
+      () => parseRepository('r.io/team/app:v1'),
+      /not a repository: 'r.io\/team\/app:v1' \(a repository has no tag or digest\)/,
+    );
   });
 
   it('formats references back in the full form', () => {
@@ -136,10 +139,28 @@ describe('image references (distribution/reference grammar)', () => {
   });
 
   it('reaches loopback registries over http and every other over https; Docker Hub at registry-1.docker.io', () => {
-    for (const host of ['localhost', 'localhost:5000', '127.0.0.1', '127.0.0.1:5000', '127.255.0.9:80', '[::1]', '[::1]:5000', 'LOCALHOST:1']) {
+    for (const host of [
+      'localhost',
+      'localhost:5000',
+      '127.0.0.1',
+      '127.0.0.1:5000',
+      '127.255.0.9:80',
+      '[::1]',
+      '[::1]:5000',
+      'LOCALHOST:1',
+    ]) {
       assert.equal(isLoopbackHost(host), true, host);
     }
-    for (const host of ['r.io', 'r.io:5000', '128.0.0.1:5000', '127.0.0.1.nip.io', '10.0.0.1', 'localhost.example.com', '[::2]', '127.0.0.256']) {
+    for (const host of [
+      'r.io',
+      'r.io:5000',
+      '128.0.0.1:5000',
+      '127.0.0.1.nip.io',
+      '10.0.0.1',
+      'localhost.example.com',
+      '[::2]',
+      '127.0.0.256',
+    ]) {
       assert.equal(isLoopbackHost(host), false, host);
     }
     assert.equal(registryBaseUrl('127.0.0.1:5000'), 'http://127.0.0.1:5000');

@@ -32,7 +32,12 @@ describe('registry auth: challenges, scopes, token requests', () => {
   it('parses Bearer challenges with quoted values, commas inside quotes and escaped quotes', () => {
     assert.deepEqual(
       parseChallenges('Bearer realm="https://auth.r.io/token",service="r.io",scope="repository:a:pull,push repository:b:pull"'),
-      [{ scheme: 'bearer', params: { realm: 'https://auth.r.io/token', service: 'r.io', scope: 'repository:a:pull,push repository:b:pull' } }],
+      [
+        {
+          scheme: 'bearer',
+          params: { realm: 'https://auth.r.io/token', service: 'r.io', scope: 'repository:a:pull,push repository:b:pull' },
+        },
+      ],
     );
     assert.deepEqual(parseChallenges('bearer Realm="x\\"y", error=insufficient_scope'), [
       { scheme: 'bearer', params: { realm: 'x"y', error: 'insufficient_scope' } },
@@ -51,7 +56,13 @@ describe('registry auth: challenges, scopes, token requests', () => {
 
   it('merges scopes per repository and checks coverage', () => {
     assert.deepEqual(
-      normalizeScopes(['repository:b:pull', 'repository:a:push', 'repository:a:pull', 'repository:b:pull', 'repository:a:push registry:catalog:*']),
+      normalizeScopes([
+        'repository:b:pull',
+        'repository:a:push',
+        'repository:a:pull',
+        'repository:b:pull',
+        'repository:a:push registry:catalog:*',
+      ]),
       ['registry:catalog:*', 'repository:a:pull,push', 'repository:b:pull'],
     );
     assert.deepEqual(normalizeScopes([repositoryScope('127.0.0.1:5000/x', ['pull'])]), ['repository:127.0.0.1:5000/x:pull']);
@@ -99,7 +110,9 @@ describe('registry auth: challenges, scopes, token requests', () => {
   });
 
   it('falls back to the OAuth2 password grant (POST form) when the realm does not answer GET', async () => {
-    const { fetch, calls } = fakeFetch((call) => (call.method === 'GET' ? json(405, {}) : json(200, { access_token: 'oauth-tok', expires_in: 60 })));
+    const { fetch, calls } = fakeFetch((call) =>
+      call.method === 'GET' ? json(405, {}) : json(200, { access_token: 'oauth-tok', expires_in: 60 }),
+    );
     const issued = await requestToken({
       fetch,
       realm: 'https://auth.r.io/oauth2/token',
@@ -126,7 +139,14 @@ describe('registry auth: challenges, scopes, token requests', () => {
   it('reports refused credentials without the password, naming the user', async () => {
     const { fetch } = fakeFetch(() => json(401, { errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] }));
     await assert.rejects(
-      requestToken({ fetch, realm: 'https://auth.r.io/token', scopes: [], credentials: { username: 'ci', password: 'hunter2' }, registry: 'r.io', now: () => 0 }),
+      requestToken({
+        fetch,
+        realm: 'https://auth.r.io/token',
+        scopes: [],
+        credentials: { username: 'ci', password: 'hunter2' },
+        registry: 'r.io',
+        now: () => 0,
+      }),
       (error: unknown) => {
         assert.ok(error instanceof RegistryError);
         assert.equal(error.status, 401);
@@ -141,23 +161,46 @@ describe('registry auth: challenges, scopes, token requests', () => {
   it('refuses to send credentials to a plain-HTTP realm off the loopback, but allows loopback realms', async () => {
     const { fetch, calls } = fakeFetch(() => json(200, { token: 't' }));
     await assert.rejects(
-      requestToken({ fetch, realm: 'http://auth.r.io/token', scopes: [], credentials: { username: 'u', password: 'p' }, registry: 'r.io', now: () => 0 }),
+      requestToken({
+        fetch,
+        realm: 'http://auth.r.io/token',
+        scopes: [],
+        credentials: { username: 'u', password: 'p' },
+        registry: 'r.io',
+        now: () => 0,
+      }),
       /refusing to send them unencrypted/,
     );
     assert.equal(calls.length, 0);
-    await requestToken({ fetch, realm: 'http://127.0.0.1:9/token', scopes: [], credentials: { username: 'u', password: 'p' }, registry: 'r.io', now: () => 0 });
+    await requestToken({
+      fetch,
+      realm: 'http://127.0.0.1:9/token',
+      scopes: [],
+      credentials: { username: 'u', password: 'p' },
+      registry: 'r.io',
+      now: () => 0,
+    });
     await requestToken({ fetch, realm: 'http://auth.r.io/token', scopes: [], registry: 'r.io', now: () => 0 });
     assert.equal(calls.length, 2);
   });
 
   it('treats a 5xx from the token service as temporary and a response without a token as an error', async () => {
     const busy = fakeFetch(() => new Response('busy', { status: 503, headers: { 'retry-after': '3' } }));
-    await assert.rejects(requestToken({ fetch: busy.fetch, realm: 'https://a/t', scopes: [], registry: 'r.io', now: () => 0 }), (error: unknown) => {
-      assert.ok(error instanceof RegistryError && error.temporary && error.retryAfterMs === 3000);
-      return true;
-    });
+    await assert.rejects(
+      requestToken({ fetch: busy.fetch, realm: 'https://a/t', scopes: [], registry: 'r.io', now: () => 0 }),
+      (error: unknown) => {
+        assert.ok(error instanceof RegistryError && error.temporary && error.retryAfterMs === 3000);
+        return true;
+      },
+    );
     const empty = fakeFetch(() => json(200, { nothing: true }));
-    await assert.rejects(requestToken({ fetch: empty.fetch, realm: 'https://a/t', scopes: [], registry: 'r.io', now: () => 0 }), /answered without a token/);
-    await assert.rejects(requestToken({ fetch: empty.fetch, realm: 'ftp://a/t', scopes: [], registry: 'r.io', now: () => 0 }), /not http\(s\)/);
+    await assert.rejects(
+      requestToken({ fetch: empty.fetch, realm: 'https://a/t', scopes: [], registry: 'r.io', now: () => 0 }),
+      /answered without a token/,
+    );
+    await assert.rejects(
+      requestToken({ fetch: empty.fetch, realm: 'ftp://a/t', scopes: [], registry: 'r.io', now: () => 0 }),
+      /not http\(s\)/,
+    );
   });
 });

@@ -57,7 +57,13 @@ describe('registry errors', () => {
     assert.equal(error.retryAfterMs, 2000);
     assert.match(error.message, /^503 UNAVAILABLE: Service Unavailable x+… \(HEAD http:\/\/127\.0\.0\.1:5000\/v2\/\)$/);
     assert.doesNotMatch(error.message, /[\r\n<>]/);
-    const hinted = RegistryError.fromResponse({ status: 401, body: '', url: 'http://h/v2/', method: 'GET', hint: 'set a service connection' });
+    const hinted = RegistryError.fromResponse({
+      status: 401,
+      body: '',
+      url: 'http://h/v2/',
+      method: 'GET',
+      hint: 'set a service connection',
+    });
     assert.equal(hinted.message, '401 UNAUTHORIZED: set a service connection (GET http://h/v2/)');
   });
 

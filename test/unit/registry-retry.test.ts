@@ -38,8 +38,14 @@ describe('registry retry policy', () => {
   it('backs off exponentially with jitter from the injected random source, capped', () => {
     const low = retryOptions({ random: () => 0 });
     const high = retryOptions({ random: () => 0.999999 });
-    assert.deepEqual([1, 2, 3].map((a) => retryDelayMs(a, low)), [BASE_DELAY_MS / 2, BASE_DELAY_MS, BASE_DELAY_MS * 2]);
-    assert.deepEqual([1, 2, 3].map((a) => retryDelayMs(a, high)), [BASE_DELAY_MS, BASE_DELAY_MS * 2, BASE_DELAY_MS * 4]);
+    assert.deepEqual(
+      [1, 2, 3].map((a) => retryDelayMs(a, low)),
+      [BASE_DELAY_MS / 2, BASE_DELAY_MS, BASE_DELAY_MS * 2],
+    );
+    assert.deepEqual(
+      [1, 2, 3].map((a) => retryDelayMs(a, high)),
+      [BASE_DELAY_MS, BASE_DELAY_MS * 2, BASE_DELAY_MS * 4],
+    );
     assert.equal(retryDelayMs(30, high), MAX_DELAY_MS);
     assert.equal(retryDelayMs(30, low), MAX_DELAY_MS / 2);
   });

@@ -14,7 +14,11 @@ const inputTypes = /^(string|multiLine|boolean|pickList|filePath|int|radio|secur
 export function visibleRuleInputs(rule: string): string[] {
   return rule
     .split(/&&|\|\|/)
-    .map((clause) => clause.trim().match(/^([A-Za-z0-9_.]+)\s*(=|!=|<|>|<=|>=|NotEndsWith|EndsWith|NotContains|Contains|NotEmpty|Empty|NotStartsWith|StartsWith)/))
+    .map((clause) =>
+      clause
+        .trim()
+        .match(/^([A-Za-z0-9_.]+)\s*(=|!=|<|>|<=|>=|NotEndsWith|EndsWith|NotContains|Contains|NotEmpty|Empty|NotStartsWith|StartsWith)/),
+    )
     .map((match) => {
       if (!match) throw new Error(`visibleRule clause not understood: '${rule}'`);
       return match[1];
@@ -92,14 +96,21 @@ describe('task.json lint', () => {
           assert.ok(inputNames.has(binding.target), `dataSourceBinding target '${binding.target}'`);
           const endpoint = /^\$\(([A-Za-z0-9]+)\)$/.exec(binding.endpointId ?? '')?.[1];
           assert.ok(endpoint && inputNames.has(endpoint), `dataSourceBinding endpointId '${binding.endpointId}'`);
-          assert.match(task.inputs.find((input: { name: string }) => input.name === endpoint).type, /^connectedService:/, `${binding.endpointId} is a service connection`);
+          assert.match(
+            task.inputs.find((input: { name: string }) => input.name === endpoint).type,
+            /^connectedService:/,
+            `${binding.endpointId} is a service connection`,
+          );
           assert.ok(binding.dataSourceName, 'dataSourceName');
         }
       });
 
       it('has groups that are used and output variables with descriptions', () => {
         for (const group of groupNames) {
-          assert.ok((task.inputs ?? []).some((input: { groupName?: string }) => input.groupName === group), `group '${group}' unused`);
+          assert.ok(
+            (task.inputs ?? []).some((input: { groupName?: string }) => input.groupName === group),
+            `group '${group}' unused`,
+          );
         }
         for (const output of task.outputVariables ?? []) assert.ok(output.name && output.description, JSON.stringify(output));
       });

@@ -27,7 +27,7 @@ describe('testresults: agent mode (results.publish)', () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('round-trips through task-lib\'s command parser with hostile characters in every property', () => {
+  it("round-trips through task-lib's command parser with hostile characters in every property", () => {
     const spec = {
       title: 'run; ]title\nwith %AZP25 and 100%',
       formats: ['junit' as const],
@@ -54,17 +54,17 @@ describe('testresults: agent mode (results.publish)', () => {
   });
 
   it('sends one command per format when merging, one per file otherwise; outputs count every result', async () => {
-    const files = [
-      path.join(dir, 'one.xml'),
-      path.join(dir, 'two.xml'),
-      path.join(dir, 'three.trx'),
-    ];
+    const files = [path.join(dir, 'one.xml'), path.join(dir, 'two.xml'), path.join(dir, 'three.trx')];
     fs.writeFileSync(files[0], junit('a'));
     fs.writeFileSync(files[1], junit('b'));
     fs.writeFileSync(files[2], trx);
 
     const merged: LoggingCommand[] = [];
-    const result = await publishTestResults({ files, runTitle: 'Nightly' }, createAgentPublisher((c) => merged.push(c)), memoryLog());
+    const result = await publishTestResults(
+      { files, runTitle: 'Nightly' },
+      createAgentPublisher((c) => merged.push(c)),
+      memoryLog(),
+    );
     assert.deepEqual(
       merged.map((c) => [c.properties.type, c.properties.mergeResults, c.properties.runTitle, c.properties.resultFiles]),
       [
@@ -76,15 +76,26 @@ describe('testresults: agent mode (results.publish)', () => {
     assert.deepEqual(result.runIds, [], 'the agent creates the runs; their ids are not known to the task');
 
     const separate: LoggingCommand[] = [];
-    await publishTestResults({ files, mergeResults: false }, createAgentPublisher((c) => separate.push(c)), memoryLog());
-    assert.deepEqual(separate.map((c) => [c.properties.mergeResults, c.properties.resultFiles]), files.map((f) => ['false', f]));
+    await publishTestResults(
+      { files, mergeResults: false },
+      createAgentPublisher((c) => separate.push(c)),
+      memoryLog(),
+    );
+    assert.deepEqual(
+      separate.map((c) => [c.properties.mergeResults, c.properties.resultFiles]),
+      files.map((f) => ['false', f]),
+    );
   });
 
   it('outputs say what the agent publishes: a TRX result whose test has no definition is not counted', async () => {
     const file = path.join(dir, 'undefined-test.trx');
     fs.writeFileSync(file, trx.replace(/<TestDefinitions>.*<\/TestDefinitions>/, ''));
     const sent: LoggingCommand[] = [];
-    const result = await publishTestResults({ files: [file] }, createAgentPublisher((c) => sent.push(c)), memoryLog());
+    const result = await publishTestResults(
+      { files: [file] },
+      createAgentPublisher((c) => sent.push(c)),
+      memoryLog(),
+    );
     assert.equal(result.counts.total, 0, 'TrxResultReader drops a result without an automated test name');
     assert.equal(sent.length, 1, 'the file is still well-formed and handed over');
   });
@@ -95,7 +106,11 @@ describe('testresults: agent mode (results.publish)', () => {
     const fine = path.join(dir, 'fine.xml');
     fs.writeFileSync(fine, junit('y'));
     const sent: LoggingCommand[] = [];
-    const result = await publishTestResults({ files: [odd, fine] }, createAgentPublisher((c) => sent.push(c)), memoryLog());
+    const result = await publishTestResults(
+      { files: [odd, fine] },
+      createAgentPublisher((c) => sent.push(c)),
+      memoryLog(),
+    );
     assert.equal(result.issues.length, 1);
     assert.match(result.issues[0], /a,b\.xml' has a comma in its path/);
     assert.equal(sent[0].properties.resultFiles, fine);

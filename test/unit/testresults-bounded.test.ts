@@ -20,7 +20,10 @@ describe('testresults: bounded work on hostile files', () => {
     const tokenizer = new XmlTokenizer({ open: (name, attrs) => void seen.push({ name, attrs }), close() {} });
     for (let at = 0; at < xml.length; at += 65_536) tokenizer.write(xml.subarray(at, at + 65_536));
     tokenizer.end();
-    assert.deepEqual(seen.map((e) => e.name), ['testsuite', 'testcase']);
+    assert.deepEqual(
+      seen.map((e) => e.name),
+      ['testsuite', 'testcase'],
+    );
     assert.equal(seen[0].attrs.name.length, value.length);
     assert.equal(seen[0].attrs.tests, '1');
   });

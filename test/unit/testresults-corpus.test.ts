@@ -8,7 +8,10 @@ import { needOrSkip, testdataAvailable } from '../support/env';
 
 const CORPUS = RESULTS_CORPUS;
 
-async function readAll(file: string, options: Parameters<typeof readResultFile>[2] = {}): Promise<{ parsed: ParsedFile; results: TestResult[]; batches: number[] }> {
+async function readAll(
+  file: string,
+  options: Parameters<typeof readResultFile>[2] = {},
+): Promise<{ parsed: ParsedFile; results: TestResult[]; batches: number[] }> {
   const results: TestResult[] = [];
   const batches: number[] = [];
   const parsed = await readResultFile(
@@ -26,7 +29,11 @@ async function readAll(file: string, options: Parameters<typeof readResultFile>[
  * A file as each publishMode reads it. api: the first pass checks the file, collects TRX definitions and counts
  * reruns; the second (the one that publishes) reads the results. agent: the pass that gives the task's outputs.
  */
-async function readAs(rules: RuleSet, file: string, options: Parameters<typeof readResultFile>[2] = {}): Promise<{ parsed: ParsedFile; results: TestResult[]; batches: number[] }> {
+async function readAs(
+  rules: RuleSet,
+  file: string,
+  options: Parameters<typeof readResultFile>[2] = {},
+): Promise<{ parsed: ParsedFile; results: TestResult[]; batches: number[] }> {
   if (rules === 'agent') {
     const results: TestResult[] = [];
     const parsed = await scanResultFile(file, (r) => results.push(r), { ...options, rules });
@@ -66,8 +73,15 @@ describe('testresults: real-world corpus', () => {
         assert.equal(results.length, e.total, 'the count first: one result per test');
         assert.equal(parsed.format, expected.format);
         assert.deepEqual(parsed.counts, countsOf(e));
-        assert.equal(batches.reduce((sum, n) => sum + n, 0), e.total, 'the batches hold every result');
-        assert.ok(batches.every((n) => n >= (rules === 'api' ? 1 : 0) && n <= 1000), 'every batch within 1..1000');
+        assert.equal(
+          batches.reduce((sum, n) => sum + n, 0),
+          e.total,
+          'the batches hold every result',
+        );
+        assert.ok(
+          batches.every((n) => n >= (rules === 'api' ? 1 : 0) && n <= 1000),
+          'every batch within 1..1000',
+        );
         for (const r of results) {
           assert.ok(r.title.trim(), 'every result has a title');
           assert.ok(r.fullName.trim(), 'every result has a full name');
@@ -106,7 +120,10 @@ describe('testresults: real-world corpus', () => {
       assert.equal(buildFailures.length, apiCounts('junit/jstemmer-go-013-build-error.xml').failed);
       assert.ok(buildFailures.every((r) => r.errorMessage === 'Build error'));
       const go = await readAll(file('junit/jstemmer-go-001-pass-fail-skip.xml'));
-      assert.ok(go.results.some((r) => r.stdout && r.outcome === 'Passed'), 'a passing test with system-out CDATA');
+      assert.ok(
+        go.results.some((r) => r.stdout && r.outcome === 'Passed'),
+        'a passing test with system-out CDATA',
+      );
       const skippedGo = go.results.filter((r) => r.outcome === 'NotExecuted');
       assert.equal(skippedGo.length, apiCounts('junit/jstemmer-go-001-pass-fail-skip.xml').skipped);
       assert.ok(skippedGo.every((r) => r.errorMessage === 'Skipped'));
@@ -116,7 +133,10 @@ describe('testresults: real-world corpus', () => {
       const php = await readAll(file('junit/dorny-phpunit.xml'));
       const noClass = php.results.filter((r) => r.fullName === r.title);
       assert.equal(noClass.length, 2, 'the two .phpt cases have no classname');
-      assert.ok(noClass.every((r) => r.storage), 'the enclosing suite names them');
+      assert.ok(
+        noClass.every((r) => r.storage),
+        'the enclosing suite names them',
+      );
       const nette = await readAll(file('junit/dorny-nette-tester.xml'));
       assert.equal(nette.results.length, apiCounts('junit/dorny-nette-tester.xml').total);
       assert.ok(nette.results.every((r) => r.durationMs === undefined));
@@ -137,11 +157,14 @@ describe('testresults: real-world corpus', () => {
       const parent = byTitle(results, 'Two_pass_one_fails');
       assert.equal(parent.outcome, 'Failed');
       assert.equal(parent.resultGroupType, 'DataDriven');
-      assert.deepEqual(parent.subResults?.map((r) => [r.displayName, r.outcome]), [
-        ['Two_pass_one_fails (0)', 'Passed'],
-        ['Two_pass_one_fails (1)', 'Failed'],
-        ['Two_pass_one_fails (2)', 'Passed'],
-      ]);
+      assert.deepEqual(
+        parent.subResults?.map((r) => [r.displayName, r.outcome]),
+        [
+          ['Two_pass_one_fails (0)', 'Passed'],
+          ['Two_pass_one_fails (1)', 'Failed'],
+          ['Two_pass_one_fails (2)', 'Passed'],
+        ],
+      );
       const row = parent.subResults?.[1];
       assert.ok(row);
       assert.equal(row.errorMessage, 'Assert.Fail failed. Failing for demo purposes');
@@ -189,7 +212,10 @@ describe('testresults: real-world corpus', () => {
 
     it('xUnit.net: exception type joins the message; skip reasons and output are read', async () => {
       const v20 = await readAll(file('xunit2/jenkins-xunit-2.0.xml'));
-      assert.equal(byTitle(v20.results, 'MyProject.Tests.SampleFact.FailedTest').errorMessage, 'Xunit.Sdk.TrueException: Assert.True() Failure');
+      assert.equal(
+        byTitle(v20.results, 'MyProject.Tests.SampleFact.FailedTest').errorMessage,
+        'Xunit.Sdk.TrueException: Assert.True() Failure',
+      );
       assert.equal(byTitle(v20.results, 'MyProject.Tests.SampleFact.SkippedTest').errorMessage, 'On Purpose');
       const v23 = await readAll(file('xunit2/jenkins-xunit-2.3-output.xml'));
       assert.equal(v23.results.length, apiCounts('xunit2/jenkins-xunit-2.3-output.xml').total);
@@ -200,7 +226,10 @@ describe('testresults: real-world corpus', () => {
       const { results } = await readAll(file('ctest/jenkins-ctest-2.8-Test.xml'));
       const failing = results.filter((r) => r.outcome === 'Failed');
       assert.equal(failing.length, 4);
-      assert.ok(failing.every((r) => /Exit Value: \d/.test(r.errorMessage ?? '')), failing.map((r) => r.errorMessage).join(' | '));
+      assert.ok(
+        failing.every((r) => /Exit Value: \d/.test(r.errorMessage ?? '')),
+        failing.map((r) => r.errorMessage).join(' | '),
+      );
       assert.equal(byTitle(results, 'cppcheck').durationMs, 1654);
     });
 

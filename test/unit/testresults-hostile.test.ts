@@ -43,7 +43,7 @@ trace line 2</failure></testcase>
 
 async function writeBigStackTrace(file: string): Promise<void> {
   const out = fs.createWriteStream(file);
-  const write = (text: string | Buffer) => new Promise<void>((resolve, reject) => (out.write(text, (e) => (e ? reject(e) : resolve()))));
+  const write = (text: string | Buffer) => new Promise<void>((resolve, reject) => out.write(text, (e) => (e ? reject(e) : resolve())));
   await write('<testsuite name="big"><testcase classname="big.Suite" name="huge trace"><failure message="it broke">');
   const block = Buffer.from(`    at frame.${'x'.repeat(48)}\n`.repeat(1024));
   for (let written = 0; written < STACK_BYTES; written += block.length) await write(block);
@@ -73,7 +73,10 @@ describe('testresults: hostile result files', () => {
     );
     const lols = ['<!ENTITY lol "lol">'];
     for (let i = 1; i <= 9; i++) lols.push(`<!ENTITY lol${i} "${`&lol${i === 1 ? '' : i - 1};`.repeat(10)}">`);
-    put('laughs.xml', `<?xml version="1.0"?>\n<!DOCTYPE lolz [\n${lols.join('\n')}\n]>\n<testsuite><testcase name="&lol9;"/></testsuite>\n`);
+    put(
+      'laughs.xml',
+      `<?xml version="1.0"?>\n<!DOCTYPE lolz [\n${lols.join('\n')}\n]>\n<testsuite><testcase name="&lol9;"/></testsuite>\n`,
+    );
     put('truncated.xml', GOOD.slice(0, Math.floor(GOOD.length * 0.6)));
     put('junk.xml', junk(256 * 1024, 0x5eed));
     put('empty.xml', '');
@@ -90,7 +93,17 @@ describe('testresults: hostile result files', () => {
   it('each hostile file is one warning naming it; the good files are still published; nothing leaks', async () => {
     const log = memoryLog();
     const commands: LoggingCommand[] = [];
-    const order = ['good.xml', 'xxe.xml', 'laughs.xml', 'truncated.xml', 'junk.xml', 'empty.xml', 'not-results.xml', 'entity.xml', 'bigstack.xml'];
+    const order = [
+      'good.xml',
+      'xxe.xml',
+      'laughs.xml',
+      'truncated.xml',
+      'junk.xml',
+      'empty.xml',
+      'not-results.xml',
+      'entity.xml',
+      'bigstack.xml',
+    ];
     const result = await publishTestResults(
       { files: order.map((n) => files[n]), searchFolder: path.join(dir, 'results'), runTitle: 'hostile' },
       createAgentPublisher((c) => commands.push(c)),
@@ -143,7 +156,11 @@ describe('testresults: hostile result files', () => {
 
   it('with no file at all: a warning, or the failure failTaskOnMissingResultsFile asks for', async () => {
     const log = memoryLog();
-    const quiet = await publishTestResults({ files: [], patterns: ['**/*.trx'], searchFolder: dir }, createAgentPublisher(() => {}), log);
+    const quiet = await publishTestResults(
+      { files: [], patterns: ['**/*.trx'], searchFolder: dir },
+      createAgentPublisher(() => {}),
+      log,
+    );
     assert.equal(quiet.failure, undefined);
     assert.deepEqual(log.lines, [`warning: no test result files matched '**/*.trx' in '${dir}'`]);
     const strict = await publishTestResults(
@@ -167,7 +184,11 @@ describe('testresults: hostile result files', () => {
   });
 
   it('a format asked for explicitly refuses files of another format', async () => {
-    const result = await publishTestResults({ files: [files['good.xml']], format: 'vstest' }, createAgentPublisher(() => {}), memoryLog());
+    const result = await publishTestResults(
+      { files: [files['good.xml']], format: 'vstest' },
+      createAgentPublisher(() => {}),
+      memoryLog(),
+    );
     assert.equal(result.counts.total, 0);
     assert.match(result.issues[0], /is a JUnit file \(root <testsuites>\), not VSTest; it was not published$/);
   });

@@ -6,15 +6,20 @@ import * as path from 'node:path';
 import type { TestResult } from '../../shared/src/testresults/model';
 import { formatOfRoot, readResultFile, ResultFileError } from '../../shared/src/testresults/parse';
 
-const JUNIT = '<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="s"><testcase classname="Ünï.Cödé" name="naïve ✓" time="1,5"/></testsuite>\n';
+const JUNIT =
+  '<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="s"><testcase classname="Ünï.Cödé" name="naïve ✓" time="1,5"/></testsuite>\n';
 
 async function read(file: string, options: Parameters<typeof readResultFile>[2] = {}) {
   const results: TestResult[] = [];
   const batches: number[] = [];
-  const parsed = await readResultFile(file, (b) => {
-    batches.push(b.length);
-    results.push(...b);
-  }, options);
+  const parsed = await readResultFile(
+    file,
+    (b) => {
+      batches.push(b.length);
+      results.push(...b);
+    },
+    options,
+  );
   return { parsed, results, batches };
 }
 
@@ -73,10 +78,17 @@ describe('testresults: reading files', () => {
     const big = 'y'.repeat(60_000);
     const cases = Array.from({ length: 40 }, (_, i) => `<testcase name="t${i}"><failure>${big}</failure></testcase>`).join('');
     const { batches } = await read(put('wordy.xml', `<testsuite>${cases}</testsuite>`));
-    assert.equal(batches.reduce((a, b) => a + b, 0), 40);
+    assert.equal(
+      batches.reduce((a, b) => a + b, 0),
+      40,
+    );
     assert.ok(batches.length >= 3 && Math.max(...batches) < 40, `batches ${batches.join(', ')}`);
     const many = Array.from({ length: 1200 }, (_, i) => `<testcase name="t${i}"/>`).join('');
-    assert.deepEqual((await read(put('many.xml', `<testsuite>${many}</testsuite>`), { batchSize: 5000 })).batches, [1000, 200], 'never over 1000');
+    assert.deepEqual(
+      (await read(put('many.xml', `<testsuite>${many}</testsuite>`), { batchSize: 5000 })).batches,
+      [1000, 200],
+      'never over 1000',
+    );
   });
 
   it('an empty JUnit suite is a result file with no results', async () => {

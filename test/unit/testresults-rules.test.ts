@@ -59,7 +59,7 @@ describe('testresults: the two rule sets on fixture files', () => {
     },
     {
       file: 'trx-escape-reference.trx',
-      why: "&#x1B; in a TRX: XmlDocument.LoadXml reads it, so both modes do",
+      why: '&#x1B; in a TRX: XmlDocument.LoadXml reads it, so both modes do',
       api: { total: 5, passed: 3, failed: 2, skipped: 0, other: 0, flaky: 1 },
       agent: { total: 8, passed: 3, failed: 5, skipped: 0, other: 0, flaky: 0 },
     },
@@ -139,12 +139,18 @@ describe('testresults: the two rule sets on fixture files', () => {
     const failing = results.find((r) => r.title === 'rejectsEmptyBasket')!;
     assert.equal(failing.outcome, 'Failed');
     assert.equal(failing.flaky, false);
-    assert.deepEqual(failing.subResults!.map((s) => s.outcome), ['Failed', 'Failed', 'Failed']);
+    assert.deepEqual(
+      failing.subResults!.map((s) => s.outcome),
+      ['Failed', 'Failed', 'Failed'],
+    );
     assert.equal(failing.subResults![1].stdout, 'POST /orders -> 500 Internal Server Error (rerun 1)\n');
     assert.equal(results.filter((r) => r.title === 'placesOrder').length, 2, 'two testcases with one name are two tests');
     assert.ok(results.filter((r) => r.title === 'placesOrder').every((r) => r.subResults === undefined));
     const agent = await readAs('agent', fixture('surefire-reruns.xml'));
-    assert.ok(agent.results.every((r) => r.subResults === undefined && !r.flaky), 'the agent ignores rerun children');
+    assert.ok(
+      agent.results.every((r) => r.subResults === undefined && !r.flaky),
+      'the agent ignores rerun children',
+    );
   });
 
   it('TRX: repeats of testId and testName are one result (last attempt counted, each attempt a sub-result); theory rows stay apart', async () => {
@@ -161,10 +167,13 @@ describe('testresults: the two rule sets on fixture files', () => {
     assert.equal(syncs.outcome, 'Passed');
     assert.equal(syncs.flaky, true);
     assert.equal(syncs.resultGroupType, 'Rerun');
-    assert.deepEqual(syncs.subResults!.map((s) => [s.displayName, s.outcome]), [
-      ['Attempt 1', 'Failed'],
-      ['Attempt 2', 'Passed'],
-    ]);
+    assert.deepEqual(
+      syncs.subResults!.map((s) => [s.displayName, s.outcome]),
+      [
+        ['Attempt 1', 'Failed'],
+        ['Attempt 2', 'Passed'],
+      ],
+    );
     assert.equal(syncs.subResults![0].stdout, 'inventory service: 503 Service Unavailable', 'a failed attempt keeps its output');
     assert.equal(syncs.rerunKey, undefined);
     const empties = results.find((r) => r.title.endsWith('EmptiesCart'))!;
@@ -177,7 +186,11 @@ describe('testresults: the two rule sets on fixture files', () => {
   it('TRX without outcomes: Failed under both rule sets, so failTaskOnFailedTests fails in both modes', async () => {
     for (const rules of ['api', 'agent'] as RuleSet[]) {
       const { results } = await readAs(rules, fixture('trx-no-outcome.trx'));
-      assert.deepEqual(results.map((r) => r.outcome), ['Failed', 'Failed'], rules);
+      assert.deepEqual(
+        results.map((r) => r.outcome),
+        ['Failed', 'Failed'],
+        rules,
+      );
     }
     const sent: LoggingCommand[] = [];
     const result = await publishTestResults(
@@ -192,13 +205,26 @@ describe('testresults: the two rule sets on fixture files', () => {
   it('agent mode: a file the agent will not read is a warning naming it, counts 0, and is not handed over', async () => {
     const sent: LoggingCommand[] = [];
     const log = memoryLog();
-    const files = ['junit-escape-reference.xml', 'ctest-missing-status.xml', 'xunit1-assembly.xml', 'nunit3-no-start-time.xml', 'surefire-reruns.xml'].map(fixture);
-    const result = await publishTestResults({ files, searchFolder: FIXTURES }, createAgentPublisher((c) => sent.push(c)), log);
+    const files = [
+      'junit-escape-reference.xml',
+      'ctest-missing-status.xml',
+      'xunit1-assembly.xml',
+      'nunit3-no-start-time.xml',
+      'surefire-reruns.xml',
+    ].map(fixture);
+    const result = await publishTestResults(
+      { files, searchFolder: FIXTURES },
+      createAgentPublisher((c) => sent.push(c)),
+      log,
+    );
     assert.equal(result.issues.length, 4, result.issues.join('\n'));
     for (const name of ['junit-escape-reference.xml', 'ctest-missing-status.xml', 'xunit1-assembly.xml', 'nunit3-no-start-time.xml']) {
       assert.equal(result.issues.filter((i) => i.startsWith(`result file '${name}' `)).length, 1, name);
     }
-    assert.deepEqual(sent.map((c) => c.properties.resultFiles), [fixture('surefire-reruns.xml')]);
+    assert.deepEqual(
+      sent.map((c) => c.properties.resultFiles),
+      [fixture('surefire-reruns.xml')],
+    );
     assert.deepEqual(result.counts, { total: 5, passed: 3, failed: 1, skipped: 1, other: 0 });
   });
 
@@ -307,6 +333,9 @@ describe('testresults: the two rule sets on fixture files', () => {
     summary.add({ title: 'a', fullName: 'S.a', outcome: 'Passed', flaky: true });
     summary.add({ title: 'b', fullName: 'S.b', outcome: 'Passed' });
     assert.ok(summaryTable(summary).includes('1 flaky test: failed, then passed on a rerun (counted as passed):'));
-    assert.match(summaryMarkdown(summary, { title: 'T' }), /### Flaky tests\n\n1 flaky test: failed, then passed on a rerun \(counted as passed\)\n\n\| Test \|\n\| --- \|\n\| S\.a \|/);
+    assert.match(
+      summaryMarkdown(summary, { title: 'T' }),
+      /### Flaky tests\n\n1 flaky test: failed, then passed on a rerun \(counted as passed\)\n\n\| Test \|\n\| --- \|\n\| S\.a \|/,
+    );
   });
 });

@@ -50,7 +50,10 @@ describe('testresults: run summary', () => {
 
   it('names and messages from result files render as text, never as Markdown or HTML', () => {
     const s = new SummaryCollector();
-    s.add({ ...result('x', 'Failed', 1, '<img src=x onerror=alert(1)> [click](javascript:alert(1)) | cell'), fullName: '**bold** `code` <script>' });
+    s.add({
+      ...result('x', 'Failed', 1, '<img src=x onerror=alert(1)> [click](javascript:alert(1)) | cell'),
+      fullName: '**bold** `code` <script>',
+    });
     const md = summaryMarkdown(s, { title: 'T' });
     const row = md.split('\n').find((l) => l.includes('bold'))!;
     assert.equal(
@@ -79,7 +82,10 @@ describe('testresults: run summary', () => {
     b.add(result('b', 'Failed', 30, 'x'));
     a.merge(b);
     assert.deepEqual(a.counts, { total: 2, passed: 1, failed: 1, skipped: 0, other: 0 });
-    assert.deepEqual(a.slowest.map((t) => t.name), ['Suite.b', 'Suite.a']);
+    assert.deepEqual(
+      a.slowest.map((t) => t.name),
+      ['Suite.b', 'Suite.a'],
+    );
     assert.equal(a.failedCount, 1);
   });
 

@@ -11,7 +11,10 @@ interface Event {
 }
 
 /** Tokenizes `xml` cut into `chunk`-byte pieces; elements named in `capture` get their text (with `budget`). */
-function tokenize(xml: string | Buffer, options: { chunk?: number; capture?: string[]; budget?: number; limits?: XmlLimits } = {}): Event[] {
+function tokenize(
+  xml: string | Buffer,
+  options: { chunk?: number; capture?: string[]; budget?: number; limits?: XmlLimits } = {},
+): Event[] {
   const events: Event[] = [];
   const tokenizer = new XmlTokenizer(
     {
@@ -33,11 +36,14 @@ function tokenize(xml: string | Buffer, options: { chunk?: number; capture?: str
 }
 
 function fails(xml: string | Buffer, pattern: RegExp, options: Parameters<typeof tokenize>[1] = {}): void {
-  assert.throws(() => tokenize(xml, options), (error: unknown) => {
-    assert.ok(error instanceof XmlError, `expected XmlError, got ${String(error)}`);
-    assert.match(error.message, pattern);
-    return true;
-  });
+  assert.throws(
+    () => tokenize(xml, options),
+    (error: unknown) => {
+      assert.ok(error instanceof XmlError, `expected XmlError, got ${String(error)}`);
+      assert.match(error.message, pattern);
+      return true;
+    },
+  );
 }
 
 const texts = (events: Event[]) => events.filter((e) => e.text !== undefined).map((e) => e.text);
@@ -54,7 +60,10 @@ describe('testresults: XML tokenizer', () => {
 
   it('drops namespace prefixes from names and attributes it reports', () => {
     const events = tokenize('<x:root xmlns:x="urn:x" x:id="7"><x:child/></x:root>');
-    assert.deepEqual(events.map((e) => e.name), ['root', 'child', 'child', 'root']);
+    assert.deepEqual(
+      events.map((e) => e.name),
+      ['root', 'child', 'child', 'root'],
+    );
     assert.equal(events[0].attrs!.id, '7');
   });
 

@@ -4,7 +4,15 @@ import type { Log } from '../log';
 import { parseReference, printable } from '../reference';
 import { packBuildContext } from './context';
 import { dockerfileStages, targetProblem } from './dockerfile';
-import { describeEngine, encodeRegistryHeader, engineMessage, engineServerAddress, rethrowUnreachable, unreachable, type RegistryLogin } from './engine';
+import {
+  describeEngine,
+  encodeRegistryHeader,
+  engineMessage,
+  engineServerAddress,
+  rethrowUnreachable,
+  unreachable,
+  type RegistryLogin,
+} from './engine';
 import { EngineStreamError, followProgress, type ProgressEvent } from './events';
 import { networkProblem } from './run';
 import { openBuildSession, type BuildSession } from './session';
@@ -70,11 +78,15 @@ export class BuildError extends Error {
  * resource is denied`) and BuildKit (`… 401 Unauthorized`, `insufficient_scope`, `failed to authorize`), as Docker
  * 20.10 reports them for a distribution registry with htpasswd and with token auth.
  */
-const PULL_REFUSED = /no basic auth credentials|unauthorized|authentication required|pull access denied|requested access to the resource is denied|insufficient_scope|failed to authorize|403 Forbidden/i;
+const PULL_REFUSED =
+  /no basic auth credentials|unauthorized|authentication required|pull access denied|requested access to the resource is denied|insufficient_scope|failed to authorize|403 Forbidden/i;
 
 /** The registry of a base image in a failed step's name: `Step 1/2 : FROM r.io/x:1`, `[internal] load metadata for r.io/x:1`. */
 function baseImageRegistry(step: string): string | undefined {
-  const image = /^Step \d+\/\d+ : FROM\s+(?:--\S+\s+)*(\S+)/i.exec(step)?.[1] ?? /load metadata for (\S+)/.exec(step)?.[1] ?? /\] FROM (\S+)/.exec(step)?.[1];
+  const image =
+    /^Step \d+\/\d+ : FROM\s+(?:--\S+\s+)*(\S+)/i.exec(step)?.[1] ??
+    /load metadata for (\S+)/.exec(step)?.[1] ??
+    /\] FROM (\S+)/.exec(step)?.[1];
   if (!image) return undefined;
   try {
     return parseReference(image).registry;
@@ -139,7 +151,9 @@ export async function buildImage(docker: Docker, options: BuildImageOptions, log
     const problem = `names '${options.context}', which cannot be read: ${(error as Error).message}`;
     throw new BuildError(`cannot read the build context: ${(error as Error).message}`, { option: 'context', problem });
   }
-  log.info(`Building ${options.target ? `stage '${options.target}'` : 'the last stage'} of ${options.dockerfile} as ${options.imageName} with ${builder === 'buildkit' ? 'BuildKit' : 'the classic builder'} (${context.entries} context entries)`);
+  log.info(
+    `Building ${options.target ? `stage '${options.target}'` : 'the last stage'} of ${options.dockerfile} as ${options.imageName} with ${builder === 'buildkit' ? 'BuildKit' : 'the classic builder'} (${context.entries} context entries)`,
+  );
 
   const query: Record<string, string> = {
     t: options.imageName,
@@ -173,7 +187,9 @@ export async function buildImage(docker: Docker, options: BuildImageOptions, log
       registryConfig[engineServerAddress(login.host)] = { ...login.credentials, serveraddress: engineServerAddress(login.host) };
     }
   }
-  const registryHeader = Object.keys(registryConfig).length ? { registryconfig: { base64: encodeRegistryHeader(registryConfig, log, false) } } : {};
+  const registryHeader = Object.keys(registryConfig).length
+    ? { registryconfig: { base64: encodeRegistryHeader(registryConfig, log, false) } }
+    : {};
 
   const output = builder === 'buildkit' ? new BuildkitOutput(log) : new ClassicOutput(log);
   let imageId: string | undefined;
@@ -190,7 +206,8 @@ export async function buildImage(docker: Docker, options: BuildImageOptions, log
           isStream: true,
           statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
         } as never,
-        (error: unknown, response: unknown) => (error ? reject(error instanceof Error ? error : new Error(JSON.stringify(error))) : resolve(response as NodeJS.ReadableStream)),
+        (error: unknown, response: unknown) =>
+          error ? reject(error instanceof Error ? error : new Error(JSON.stringify(error))) : resolve(response as NodeJS.ReadableStream),
       );
     });
     await followProgress(stream, (event) => {
@@ -205,7 +222,10 @@ export async function buildImage(docker: Docker, options: BuildImageOptions, log
     if (error instanceof EngineStreamError) {
       const message = output.explain(error.message);
       const registry = output.failedStep && baseImageRegistry(output.failedStep);
-      throw new BuildError(message, registry && PULL_REFUSED.test(error.message) ? { option: 'logins', problem: message, registry } : undefined);
+      throw new BuildError(
+        message,
+        registry && PULL_REFUSED.test(error.message) ? { option: 'logins', problem: message, registry } : undefined,
+      );
     }
     throw unreachable(docker, error) ?? new BuildError(oneLine(`build failed: ${engineMessage(error)}`));
   } finally {
@@ -231,7 +251,12 @@ export async function buildImage(docker: Docker, options: BuildImageOptions, log
  * network: on an engine started without one (`--bridge=none`) every RUN fails with "network bridge not found",
  * while the classic builder's steps run without a network there. So on such an engine BuildKit's default is `none`.
  */
-async function networkFor(docker: Docker, builder: 'buildkit' | 'classic', wanted: string | undefined, log: Log): Promise<string | undefined> {
+async function networkFor(
+  docker: Docker,
+  builder: 'buildkit' | 'classic',
+  wanted: string | undefined,
+  log: Log,
+): Promise<string | undefined> {
   if (builder === 'classic') {
     const problem = wanted ? await networkProblem(docker, wanted).catch((error) => rethrowUnreachable(docker, error)) : undefined;
     if (problem) throw new BuildError(`network ${problem}`, { option: 'network', problem });

@@ -168,7 +168,10 @@ export class Dockerignore {
    */
   static parse(text: string, file = '.dockerignore'): Dockerignore {
     const rules: Rule[] = [];
-    for (const [index, raw] of text.replace(/^\uFEFF/, '').split(/\r?\n/).entries()) {
+    for (const [index, raw] of text
+      .replace(/^\uFEFF/, '')
+      .split(/\r?\n/)
+      .entries()) {
       if (raw.startsWith('#')) continue;
       let pattern = raw.trim();
       if (!pattern) continue;

@@ -107,7 +107,8 @@ export function resolveEngineEndpoint(options: ResolveEndpointOptions = {}): Eng
   if (env.DOCKER_HOST?.trim()) return defaultEndpoint({ env, home, platform, files, configDir }, 'from DOCKER_HOST');
   const named = contextName(env, configDir, files);
   if (!named) return defaultEndpoint({ env, home, platform, files, configDir }, 'no DOCKER_HOST, no docker context');
-  if (named.name === DEFAULT_CONTEXT) return defaultEndpoint({ env, home, platform, files, configDir }, `docker context 'default', named by ${named.namedBy}`);
+  if (named.name === DEFAULT_CONTEXT)
+    return defaultEndpoint({ env, home, platform, files, configDir }, `docker context 'default', named by ${named.namedBy}`);
   return contextEndpoint(named.name, named.namedBy, { env, home, platform, files, configDir });
 }
 
@@ -163,10 +164,16 @@ function defaultEndpoint(r: Resolution, why: string): EngineEndpoint {
   const ca = read('ca.pem');
   // The CLI reads ca.pem even when it does not verify; here it is required only when it is used.
   if (verify && !ca) {
-    throw new EngineSettingsError(`${setting} is set but ${path.join(folder, 'ca.pem')} does not exist: set DOCKER_CERT_PATH to the folder with ca.pem, cert.pem and key.pem`);
+    throw new EngineSettingsError(
+      `${setting} is set but ${path.join(folder, 'ca.pem')} does not exist: set DOCKER_CERT_PATH to the folder with ca.pem, cert.pem and key.pem`,
+    );
   }
   const { cert, key } = clientPair(read('cert.pem'), read('key.pem'), folder, 'DOCKER_CERT_PATH');
-  return { host, origin: `${origin}, TLS${verify ? '' : ' without verification'} with the files in ${folder}`, tls: { verify, ca, cert, key, folder } };
+  return {
+    host,
+    origin: `${origin}, TLS${verify ? '' : ' without verification'} with the files in ${folder}`,
+    tls: { verify, ca, cert, key, folder },
+  };
 }
 
 function contextEndpoint(name: string, namedBy: string, r: Resolution): EngineEndpoint {
@@ -175,7 +182,9 @@ function contextEndpoint(name: string, namedBy: string, r: Resolution): EngineEn
   const which = `docker context '${name}' (named by ${namedBy})`;
   const meta = readJson(r.files, metaFile, (problem) => `${which}: ${metaFile} ${problem}`);
   if (meta === undefined) {
-    throw new EngineSettingsError(`${which} does not exist: there is no ${metaFile}; create it with 'docker context create', or name another context`);
+    throw new EngineSettingsError(
+      `${which} does not exist: there is no ${metaFile}; create it with 'docker context create', or name another context`,
+    );
   }
   const docker = field(field(meta, 'Endpoints'), 'docker');
   if (!isObject(docker)) throw new EngineSettingsError(`${which} has no docker endpoint in ${metaFile}`);
@@ -187,7 +196,9 @@ function contextEndpoint(name: string, namedBy: string, r: Resolution): EngineEn
   // An empty Host is the API client's default address (the docker CLI's client.DefaultDockerHost).
   const host = hostText?.trim()
     ? parseEngineHost(hostText.trim(), `${which}: Endpoints.docker.Host in ${metaFile} is`)
-    : r.platform === 'win32' ? `npipe://${DEFAULT_PIPE}` : `unix://${DEFAULT_SOCKET}`;
+    : r.platform === 'win32'
+      ? `npipe://${DEFAULT_PIPE}`
+      : `unix://${DEFAULT_SOCKET}`;
   const origin = `from docker context '${name}', named by ${namedBy}, in ${metaFile}`;
   if (!host.startsWith('tcp://')) return { host, origin };
 
@@ -197,7 +208,11 @@ function contextEndpoint(name: string, namedBy: string, r: Resolution): EngineEn
   const { cert, key } = clientPair(read('cert.pem'), read('key.pem'), folder, `${which}'s TLS folder`);
   // docker/cli cli/context/docker/load.go tlsConfig: no TLS files and no SkipTLSVerify means plain HTTP.
   if (!ca && !cert && !skipVerify) return { host, origin };
-  return { host, origin: `${origin}, TLS${skipVerify ? ' without verification' : ''} with the files in ${folder}`, tls: { verify: !skipVerify, ca, cert, key, folder } };
+  return {
+    host,
+    origin: `${origin}, TLS${skipVerify ? ' without verification' : ''} with the files in ${folder}`,
+    tls: { verify: !skipVerify, ca, cert, key, folder },
+  };
 }
 
 /**
@@ -207,7 +222,9 @@ function contextEndpoint(name: string, namedBy: string, r: Resolution): EngineEn
  */
 export function parseEngineHost(address: string, setting: string): string {
   const bad = (why: string) =>
-    new EngineSettingsError(`${setting} '${redactHost(address)}', which ${why}: use unix:///path/docker.sock, tcp://host:port, npipe:////./pipe/name or ssh://user@host`);
+    new EngineSettingsError(
+      `${setting} '${redactHost(address)}', which ${why}: use unix:///path/docker.sock, tcp://host:port, npipe:////./pipe/name or ssh://user@host`,
+    );
   const at = address.indexOf('://');
   let scheme: string;
   let rest: string;
@@ -262,8 +279,10 @@ export function redactHost(address: string): string {
 }
 
 function clientPair(cert: Buffer | undefined, key: Buffer | undefined, folder: string, where: string) {
-  if (cert && !key) throw new EngineSettingsError(`${where} has cert.pem but no key.pem (${folder}): put the client key beside its certificate`);
-  if (key && !cert) throw new EngineSettingsError(`${where} has key.pem but no cert.pem (${folder}): put the client certificate beside its key`);
+  if (cert && !key)
+    throw new EngineSettingsError(`${where} has cert.pem but no key.pem (${folder}): put the client key beside its certificate`);
+  if (key && !cert)
+    throw new EngineSettingsError(`${where} has key.pem but no cert.pem (${folder}): put the client certificate beside its key`);
   return { cert, key };
 }
 

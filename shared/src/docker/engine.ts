@@ -38,7 +38,15 @@ const TLS_KEEP_ALIVE_MS = 10_000;
 export function dockerFor(endpoint: EngineEndpoint, env: NodeJS.ProcessEnv = process.env): Docker {
   const [scheme, rest] = [endpoint.host.slice(0, endpoint.host.indexOf('://')), endpoint.host.slice(endpoint.host.indexOf('://') + 3)];
   // Every connection option is given, undefined ones too, so none of dockerode's defaults is left in.
-  const none = { host: undefined, port: undefined, socketPath: undefined, ca: undefined, cert: undefined, key: undefined, agent: undefined };
+  const none = {
+    host: undefined,
+    port: undefined,
+    socketPath: undefined,
+    ca: undefined,
+    cert: undefined,
+    key: undefined,
+    agent: undefined,
+  };
   let docker: Docker;
   if (scheme === 'unix' || scheme === 'npipe') {
     docker = newDocker({ ...none, socketPath: rest });
@@ -113,7 +121,18 @@ export function connectEngine(env: NodeJS.ProcessEnv = process.env, options: Omi
   return dockerFor(resolveEngineEndpoint({ ...options, env }), env);
 }
 
-const unreachableCodes = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET', 'ENETUNREACH', 'EAI_AGAIN']);
+const unreachableCodes = new Set([
+  'ENOENT',
+  'ECONNREFUSED',
+  'EACCES',
+  'EPERM',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'ECONNRESET',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
 
 /** Node's codes for a TLS handshake that failed: the certificate checks (OpenSSL's names) and protocol alerts. */
 const tlsCodes = new Set([

@@ -17,7 +17,10 @@ export interface ProgressEvent {
 
 /** A failure the engine reported inside a progress stream (or the stream itself broke). */
 export class EngineStreamError extends Error {
-  constructor(message: string, readonly event?: ProgressEvent) {
+  constructor(
+    message: string,
+    readonly event?: ProgressEvent,
+  ) {
     super(message);
     this.name = 'EngineStreamError';
   }

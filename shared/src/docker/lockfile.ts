@@ -45,7 +45,8 @@ export function parseLock(text: string, where = 'the lock file'): LockFile {
   if (!lock || typeof lock !== 'object' || !Array.isArray(lock.images)) {
     throw new Error(`${where} is not an image lock file (no "images" list)`);
   }
-  if (lock.version !== LOCK_FILE_VERSION) throw new Error(`${where} has version ${String(lock.version)}; this task writes version ${LOCK_FILE_VERSION}`);
+  if (lock.version !== LOCK_FILE_VERSION)
+    throw new Error(`${where} has version ${String(lock.version)}; this task writes version ${LOCK_FILE_VERSION}`);
   for (const [i, image] of lock.images.entries()) {
     const e = image as Partial<LockedImage> | null;
     if (

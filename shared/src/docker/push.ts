@@ -57,7 +57,10 @@ export interface PushedImage {
 
 /** A push that failed or whose digest could not be confirmed; one line naming the tag and the cause. */
 export class PushError extends Error {
-  constructor(message: string, readonly temporary = false) {
+  constructor(
+    message: string,
+    readonly temporary = false,
+  ) {
     super(message);
     this.name = 'PushError';
   }
@@ -81,7 +84,8 @@ export async function pushImage(docker: Docker, options: PushImageOptions, log: 
   try {
     await docker.getImage(options.sourceImage).inspect();
   } catch (error) {
-    if (engineStatus(error) === 404) throw new PushError(`source image '${options.sourceImage}' is not on the engine: build it first, or name another with sourceImage`);
+    if (engineStatus(error) === 404)
+      throw new PushError(`source image '${options.sourceImage}' is not on the engine: build it first, or name another with sourceImage`);
     rethrowUnreachable(docker, error);
   }
 
@@ -115,7 +119,9 @@ export async function pushImage(docker: Docker, options: PushImageOptions, log: 
         signal: options.signal,
         retryable: isTemporaryEnginePushError,
         onRetry: ({ attempt, delayMs, error }) =>
-          log.warn(`push ${ref}: ${(error as Error).message}; trying again in ${delayMs / 1000}s (attempt ${attempt + 1} of ${retry.attempts})`),
+          log.warn(
+            `push ${ref}: ${(error as Error).message}; trying again in ${delayMs / 1000}s (attempt ${attempt + 1} of ${retry.attempts})`,
+          ),
       });
     } catch (error) {
       if (options.signal?.aborted) throw new PushError(`push ${ref} was cancelled`);

@@ -175,7 +175,10 @@ function startProblem(options: RunTestsOptions, message: string): RunOptionProbl
   if (exec) {
     return options.command?.length
       ? { option: 'command', problem: `runs '${printable(options.command[0])}', which the container cannot start: ${exec}` }
-      : { option: 'image', problem: `is '${printable(options.image)}', whose own command the container cannot start: ${exec} (set command to one it has)` };
+      : {
+          option: 'image',
+          problem: `is '${printable(options.image)}', whose own command the container cannot start: ${exec} (set command to one it has)`,
+        };
   }
   if (options.user && /unable to find (user|group) /.test(message)) {
     return { option: 'user', problem: `is '${printable(options.user)}', which the image cannot run as: ${message}` };
@@ -215,7 +218,10 @@ export async function runTests(docker: Docker, options: RunTestsOptions, log: Lo
     } catch (error) {
       if (engineStatus(error) !== 404) throw error;
       const reason = `is not on the engine: build it first, with this agent's engine`;
-      return blamed(options, `image '${printable(options.image)}' ${reason}`, { option: 'image', problem: `is '${printable(options.image)}', which ${reason}` });
+      return blamed(options, `image '${printable(options.image)}' ${reason}`, {
+        option: 'image',
+        problem: `is '${printable(options.image)}', which ${reason}`,
+      });
     }
     const network = options.network ? await networkProblem(docker, options.network) : undefined;
     if (network) return blamed(options, `network ${network}`, { option: 'network', problem: network });
@@ -289,7 +295,8 @@ export async function runTests(docker: Docker, options: RunTestsOptions, log: Lo
     try {
       resultFiles = await copyResults(container, resultsPath, options.resultsDirectory, log);
     } catch (error) {
-      if (error instanceof UnsafeArchiveError) return couldNotRun(options, `the results in ${resultsPath} are unsafe to copy: ${error.message}`, exitCode);
+      if (error instanceof UnsafeArchiveError)
+        return couldNotRun(options, `the results in ${resultsPath} are unsafe to copy: ${error.message}`, exitCode);
       return couldNotRun(options, `the results could not be copied out of ${resultsPath}: ${engineMessage(error)}`, exitCode);
     }
     const noResults = `the runner exited with code ${exitCode} and left no result files in ${resultsPath}`;
@@ -298,7 +305,9 @@ export async function runTests(docker: Docker, options: RunTestsOptions, log: Lo
       return blamed(options, noResults, { option: 'resultsPath', problem }, exitCode);
     }
     if (resultFiles.length === 0) return couldNotRun(options, noResults, exitCode);
-    log.info(`Copied ${resultFiles.length} result file${resultFiles.length === 1 ? '' : 's'} from ${resultsPath} to ${options.resultsDirectory}`);
+    log.info(
+      `Copied ${resultFiles.length} result file${resultFiles.length === 1 ? '' : 's'} from ${resultsPath} to ${options.resultsDirectory}`,
+    );
     if (exitCode === 0) {
       return { outcome: 'passed', exitCode, resultsDirectory: options.resultsDirectory, resultFiles, message: 'the tests passed' };
     }

@@ -18,11 +18,7 @@ const methods = {
   health: '/grpc.health.v1.Health/Check',
 } as const;
 
-function unary<Req, Res>(
-  path: string,
-  decode: (buf: Buffer) => Req,
-  encode: (res: Res) => Buffer,
-): grpc.MethodDefinition<Req, Res> {
+function unary<Req, Res>(path: string, decode: (buf: Buffer) => Req, encode: (res: Res) => Buffer): grpc.MethodDefinition<Req, Res> {
   return {
     path,
     requestStream: false,
@@ -46,16 +42,21 @@ const authService: grpc.ServiceDefinition = {
       const host = readFields(buf).find((f) => f.field === 1);
       return { host: host ? fieldString(host.value) : '' };
     },
-    (res) => writeFields([
-      { field: 1, value: res.username },
-      { field: 2, value: res.secret },
-    ]),
+    (res) =>
+      writeFields([
+        { field: 1, value: res.username },
+        { field: 2, value: res.secret },
+      ]),
   ),
 };
 
 // grpc.health.v1.HealthCheckResponse{status: SERVING (1)}
 const healthService: grpc.ServiceDefinition = {
-  Check: unary<unknown, null>(methods.health, () => ({}), () => writeFields([{ field: 1, value: 1 }])),
+  Check: unary<unknown, null>(
+    methods.health,
+    () => ({}),
+    () => writeFields([{ field: 1, value: 1 }]),
+  ),
 };
 
 /** A live BuildKit session; pass `id` as the build's `session` parameter and close it when the build ends. */
@@ -97,7 +98,9 @@ export async function openBuildSession(docker: Docker, logins: readonly Registry
     Credentials: (call: grpc.ServerUnaryCall<{ host: string }, CredentialsResponse>, callback: grpc.sendUnaryData<CredentialsResponse>) => {
       const host = call.request.host;
       const login = loginFor(logins, host);
-      log.debug(`BuildKit asks for credentials for ${canonicalRegistryHost(host)}: ${login ? 'from the service connection' : 'none, anonymous'}`);
+      log.debug(
+        `BuildKit asks for credentials for ${canonicalRegistryHost(host)}: ${login ? 'from the service connection' : 'none, anonymous'}`,
+      );
       callback(null, login ? { username: login.credentials.username, secret: login.credentials.password } : { username: '', secret: '' });
     },
   });

@@ -22,7 +22,9 @@ export function checkDependencies(chart: Chart, what: string): void {
   throw new ChartError(
     `${what}: ${declaredIn} declares ${missing.length === 1 ? 'dependency' : 'dependencies'} ${list} but charts/ does not hold ` +
       `${missing.length === 1 ? 'it' : 'them'}; ` +
-      (local ? 'set updateDependencies to pack file:// dependencies, or vendor them into charts/' : 'vendor them into charts/ before packaging'),
+      (local
+        ? 'set updateDependencies to pack file:// dependencies, or vendor them into charts/'
+        : 'vendor them into charts/ before packaging'),
   );
 }
 

@@ -142,7 +142,9 @@ function walkChart(root: string, rules: IgnoreRules, what: string): ArchiveFile[
         }
         if (rules.ignores(relName, st.isDirectory())) continue;
         if (!insideRoot(real)) {
-          throw new ChartError(`${what}: ${relName} is a symbolic link to ${real}, outside the chart; copy the file into the chart instead`);
+          throw new ChartError(
+            `${what}: ${relName} is a symbolic link to ${real}, outside the chart; copy the file into the chart instead`,
+          );
         }
       } else {
         real = path.join(realStack[realStack.length - 1], name);
@@ -182,10 +184,14 @@ export function loadChartArchive(bytes: Uint8Array, what: string, log: Log): Cha
     const parts = entry.name.replace(/\\/g, '/').split('/');
     if (parts[0] === 'Chart.yaml') throw new ChartError(`${what}: Chart.yaml is not inside the chart's top folder`);
     const rel = path.posix.normalize(parts.slice(1).join('/'));
-    if (path.posix.isAbsolute(rel) || /^[a-zA-Z]:\//.test(rel)) throw new ChartError(`${what}: the archive holds an absolute path: ${entry.name}`);
-    if (rel === '.' || rel === '' || rel.startsWith('..')) throw new ChartError(`${what}: the archive holds a path outside the chart: ${entry.name}`);
+    if (path.posix.isAbsolute(rel) || /^[a-zA-Z]:\//.test(rel))
+      throw new ChartError(`${what}: the archive holds an absolute path: ${entry.name}`);
+    if (rel === '.' || rel === '' || rel.startsWith('..'))
+      throw new ChartError(`${what}: the archive holds a path outside the chart: ${entry.name}`);
     if (entry.type !== 'file') {
-      throw new ChartError(`${what}: ${entry.name} is a ${entry.type === 'other' ? 'special file' : entry.type}, which a chart must not hold`);
+      throw new ChartError(
+        `${what}: ${entry.name} is a ${entry.type === 'other' ? 'special file' : entry.type}, which a chart must not hold`,
+      );
     }
     files.push({ name: rel, data: stripBom(entry.data) });
   }

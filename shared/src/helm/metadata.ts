@@ -113,7 +113,9 @@ export function decodeLock(doc: unknown, file: string): ChartLock {
       case 'generated':
         if (value === null) break;
         if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) {
-          throw new ChartError(`${file}: generated must be an RFC 3339 time, got '${typeof value === 'string' ? value : JSON.stringify(value)}'`);
+          throw new ChartError(
+            `${file}: generated must be an RFC 3339 time, got '${typeof value === 'string' ? value : JSON.stringify(value)}'`,
+          );
         }
         lock.generated = value;
         break;
@@ -140,7 +142,8 @@ function decodeField(value: unknown, kind: FieldKind | 'any[]', where: string): 
       return decodeStrings(value, where);
     case 'bool':
       if (value === null) return undefined;
-      if (typeof value !== 'boolean') throw new ChartError(`${where} must be true or false, got '${typeof value === 'string' ? value : JSON.stringify(value)}'`);
+      if (typeof value !== 'boolean')
+        throw new ChartError(`${where} must be true or false, got '${typeof value === 'string' ? value : JSON.stringify(value)}'`);
       return value;
     case 'maintainers':
       return decodeMaintainers(value, where);

@@ -154,7 +154,8 @@ function readingTheChart<T>(steps: () => T): T {
     if (error instanceof ChartError && error.blame) throw error;
     if (error instanceof ChartError) throw optionError('chartPath', `holds a chart that cannot be packaged: ${error.message}`, error);
     const code = (error as NodeJS.ErrnoException).code;
-    if (code) throw optionError('chartPath', `holds a file that cannot be read: ${printable((error as Error).message, MAX_SHOWN_REASON)}`, error);
+    if (code)
+      throw optionError('chartPath', `holds a file that cannot be read: ${printable((error as Error).message, MAX_SHOWN_REASON)}`, error);
     throw error;
   }
 }
@@ -199,7 +200,11 @@ function checkDestination(destination: string, chartDir: string, given: string):
     );
   }
   const problem = folderWriteProblem(destination);
-  if (problem) throw optionError('destination', `is ${shownPath(given, destination)}, where the package cannot be written: ${quotedPathsShown(problem)}`);
+  if (problem)
+    throw optionError(
+      'destination',
+      `is ${shownPath(given, destination)}, where the package cannot be written: ${quotedPathsShown(problem)}`,
+    );
 }
 
 /** How much of a path a reason quotes: enough to tell folders apart, not a 5,000-character line. */
@@ -250,7 +255,8 @@ export function resolveSourceDateEpoch(option?: number, env: NodeJS.ProcessEnv =
 export function chartArchiveFiles(chart: Chart, prefix: string): ArchiveFile[] {
   const base = prefix ? `${prefix}/${chart.metadata.name}` : chart.metadata.name;
   const out: ArchiveFile[] = [{ name: `${base}/Chart.yaml`, data: Buffer.from(serializeChartYaml(chart.metadata)) }];
-  if (chart.metadata.apiVersion === 'v2' && chart.lock) out.push({ name: `${base}/Chart.lock`, data: Buffer.from(serializeLock(chart.lock)) });
+  if (chart.metadata.apiVersion === 'v2' && chart.lock)
+    out.push({ name: `${base}/Chart.lock`, data: Buffer.from(serializeLock(chart.lock)) });
   if (chart.values) out.push({ name: `${base}/values.yaml`, data: chart.values });
   if (chart.schema) out.push({ name: `${base}/values.schema.json`, data: chart.schema });
   for (const f of chart.templates) out.push({ name: `${base}/${f.name}`, data: f.data });
@@ -272,7 +278,11 @@ async function writeAtomically(dir: string, fileName: string, bytes: Buffer, giv
     await fs.promises.rename(temp, target);
   } catch (err) {
     await fs.promises.rm(temp, { force: true });
-    throw optionError('destination', `is '${printable(given)}', where the package '${fileName}' could not be written: ${printable((err as Error).message, MAX_SHOWN_REASON)}`, err);
+    throw optionError(
+      'destination',
+      `is '${printable(given)}', where the package '${fileName}' could not be written: ${printable((err as Error).message, MAX_SHOWN_REASON)}`,
+      err,
+    );
   }
   return target;
 }

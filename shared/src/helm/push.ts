@@ -76,9 +76,7 @@ export function chartAnnotations(md: ChartMetadata, created: Date): Record<strin
   add('org.opencontainers.image.created', created.toISOString().replace(/\.\d{3}Z$/, 'Z'));
   if (md.sources && md.sources.length > 0) add('org.opencontainers.image.source', md.sources[0]);
   if (md.maintainers && md.maintainers.length > 0) {
-    const authors = md.maintainers
-      .map((m) => `${m.name ?? ''}${m.email ? ` (${m.email})` : ''}`)
-      .join(', ');
+    const authors = md.maintainers.map((m) => `${m.name ?? ''}${m.email ? ` (${m.email})` : ''}`).join(', ');
     add('org.opencontainers.image.authors', authors);
   }
   for (const [key, value] of Object.entries(md.annotations ?? {})) if (!IMMUTABLE_ANNOTATIONS.has(key)) out[key] = value;
@@ -104,8 +102,15 @@ export function buildChartArtifact(chart: PushableChart): ChartArtifact {
 }
 
 /** Where a chart goes: `chartRepository` (`host/path`, `oci://` optional) plus the chart name; tag from the version. */
-export function chartPushLocation(chartRepository: string, name: string, version: string): { host: string; repository: string; tag: string } {
-  const base = chartRepository.trim().replace(/^oci:\/\//, '').replace(/\/+$/, '');
+export function chartPushLocation(
+  chartRepository: string,
+  name: string,
+  version: string,
+): { host: string; repository: string; tag: string } {
+  const base = chartRepository
+    .trim()
+    .replace(/^oci:\/\//, '')
+    .replace(/\/+$/, '');
   const slash = base.indexOf('/');
   if (slash <= 0 || slash === base.length - 1) {
     throw new ChartError(`chartRepository '${chartRepository}' must be host/path (e.g. myacr.azurecr.io/helm)`);
@@ -118,7 +123,12 @@ export function chartPushLocation(chartRepository: string, name: string, version
  * tag, as helm does): config and layer blobs, then the manifest. The registry's manifest digest must equal the
  * digest of the bytes sent.
  */
-export async function pushChart(target: ChartPushTarget, chart: PushableChart, options: PushChartOptions, log: Log): Promise<ChartPushResult> {
+export async function pushChart(
+  target: ChartPushTarget,
+  chart: PushableChart,
+  options: PushChartOptions,
+  log: Log,
+): Promise<ChartPushResult> {
   const { host, repository, tag } = chartPushLocation(options.chartRepository, chart.metadata.name, chart.metadata.version);
   const artifact = buildChartArtifact(chart);
   log.info(`pushing chart ${chart.metadata.name} ${chart.metadata.version} to oci://${host}/${repository}:${tag}`);
@@ -126,7 +136,9 @@ export async function pushChart(target: ChartPushTarget, chart: PushableChart, o
   await target.pushBlob(repository, artifact.layer, HELM_CHART_LAYER_MEDIA_TYPE);
   const digest = await target.putManifest(repository, tag, artifact.manifest, OCI_MANIFEST_MEDIA_TYPE);
   if (digest !== artifact.manifestDigest) {
-    throw new ChartError(`push ${host}/${repository}:${tag}: the registry reports manifest digest ${digest}, but the manifest sent is ${artifact.manifestDigest}`);
+    throw new ChartError(
+      `push ${host}/${repository}:${tag}: the registry reports manifest digest ${digest}, but the manifest sent is ${artifact.manifestDigest}`,
+    );
   }
   const chartReference = `oci://${host}/${repository}@${digest}`;
   log.info(`pushed ${chartReference}`);

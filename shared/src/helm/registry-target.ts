@@ -97,7 +97,12 @@ export async function pushChartToRegistry(chart: PushableChart, options: PushCha
     return await pushChart(registryChartTarget(client), chart, { chartRepository: options.chartRepository }, log);
   } catch (error) {
     if (error instanceof ChartError) throw error;
-    throw blamePush(withContext(error, `push chart oci://${host}/${repository}:${tag}`), options.chartRepository, host, login !== undefined);
+    throw blamePush(
+      withContext(error, `push chart oci://${host}/${repository}:${tag}`),
+      options.chartRepository,
+      host,
+      login !== undefined,
+    );
   }
 }
 
@@ -107,7 +112,8 @@ export async function pushChartToRegistry(chart: PushableChart, options: PushCha
  * follow as the reason.
  */
 function blamePush(error: Error, chartRepository: string, host: string, withLogin: boolean): ChartError {
-  const refused = error instanceof RegistryError && (error.status === 401 || error.status === 403 || ['UNAUTHORIZED', 'DENIED'].includes(error.code));
+  const refused =
+    error instanceof RegistryError && (error.status === 401 || error.status === 403 || ['UNAUTHORIZED', 'DENIED'].includes(error.code));
   if (refused && withLogin) return optionError('login', `holds credentials that ${host} refused: ${error.message}`, error);
   if (refused) return optionError('login', `gives no credentials for ${host}, which refused the push: ${error.message}`, error);
   return optionError('chartRepository', `is '${printable(chartRepository)}', where the chart could not be pushed: ${error.message}`, error);

@@ -55,7 +55,10 @@ export function checkValuesKey(valuesKey: string): string[] {
   }
   const reserved = segments.find((s) => RESERVED_KEYS.has(s));
   if (reserved) {
-    throw optionError('imageValuesKey', `is '${printable(valuesKey)}', which uses the reserved key '${reserved}': name the values map that holds the image (e.g. image)`);
+    throw optionError(
+      'imageValuesKey',
+      `is '${printable(valuesKey)}', which uses the reserved key '${reserved}': name the values map that holds the image (e.g. image)`,
+    );
   }
   return segments;
 }
@@ -71,7 +74,10 @@ export function checkImagePin(pin: Pick<ImagePin, 'valuesKey' | 'repository' | '
   if (pin.repository !== undefined) {
     const problem = repositoryProblem(pin.repository);
     if (problem) {
-      throw optionError('imageRepository', `is not an image repository: '${printable(pin.repository)}' (${printable(problem)}): write host/path, without tag or digest`);
+      throw optionError(
+        'imageRepository',
+        `is not an image repository: '${printable(pin.repository)}' (${printable(problem)}): write host/path, without tag or digest`,
+      );
     }
   }
   return segments;
@@ -83,7 +89,10 @@ const MAX_LISTED_KEYS = 10;
 function listKeys(map: Record<string, unknown>): string {
   const keys = Object.keys(map);
   if (keys.length === 0) return 'it holds no keys';
-  const listed = keys.slice(0, MAX_LISTED_KEYS).map((k) => printable(k, 60)).join(', ');
+  const listed = keys
+    .slice(0, MAX_LISTED_KEYS)
+    .map((k) => printable(k, 60))
+    .join(', ');
   return `its keys: ${listed}${keys.length > MAX_LISTED_KEYS ? `, and ${keys.length - MAX_LISTED_KEYS} more` : ''}`;
 }
 
@@ -98,7 +107,10 @@ function imageMap(values: Record<string, unknown>, segments: string[], valuesKey
     const at = segments.slice(0, i + 1).join('.');
     const where = i === 0 ? 'at the top' : `under '${printable(segments.slice(0, i).join('.'))}'`;
     if (!Object.hasOwn(node, segments[i])) {
-      throw optionError('imageValuesKey', `is '${printable(valuesKey)}', but ${file} has no '${printable(at)}' (${where}, ${listKeys(node)}): ${fix}`);
+      throw optionError(
+        'imageValuesKey',
+        `is '${printable(valuesKey)}', but ${file} has no '${printable(at)}' (${where}, ${listKeys(node)}): ${fix}`,
+      );
     }
     const value = node[segments[i]];
     if (value === null || value === undefined) {
@@ -106,7 +118,10 @@ function imageMap(values: Record<string, unknown>, segments: string[], valuesKey
       throw optionError('imageValuesKey', `is '${printable(valuesKey)}', but '${printable(at)}' in ${file} is empty: ${fix}`);
     }
     if (!isPlainMap(value)) {
-      throw optionError('imageValuesKey', `is '${printable(valuesKey)}', but '${printable(at)}' in ${file} holds ${describe(value)}, not a map: ${fix}`);
+      throw optionError(
+        'imageValuesKey',
+        `is '${printable(valuesKey)}', but '${printable(at)}' in ${file} holds ${describe(value)}, not a map: ${fix}`,
+      );
     }
     node = value;
   }
@@ -147,7 +162,9 @@ export function pinImageInValues(text: string, pin: ImagePin, file: string): Pin
   } else {
     const existing = image.tag;
     if (existing !== undefined && existing !== null && typeof existing === 'object') {
-      throw new ChartError(`values key '${pin.valuesKey}.tag' in ${file} is not a scalar (it holds ${describe(existing)}), so it cannot carry the digest`);
+      throw new ChartError(
+        `values key '${pin.valuesKey}.tag' in ${file} is not a scalar (it holds ${describe(existing)}), so it cannot carry the digest`,
+      );
     }
     const current = existing === undefined || existing === null ? '' : `${existing as string | number | boolean}`.replace(/@.*$/, '');
     const tag = current || pin.defaultTag || '';
@@ -161,7 +178,8 @@ export function pinImageInValues(text: string, pin: ImagePin, file: string): Pin
     if (problem) {
       const reason = `(${printable(problem)}), so the digest cannot be pinned after it`;
       if (current) throw new ChartError(`'${pin.valuesKey}.tag' in ${file} is not an image tag ${reason}: set it to the image's tag`);
-      if (pin.defaultTagFromOption) throw optionError('appVersion', `is '${printable(tag)}', which is not an image tag ${reason}: set it to the image's tag`);
+      if (pin.defaultTagFromOption)
+        throw optionError('appVersion', `is '${printable(tag)}', which is not an image tag ${reason}: set it to the image's tag`);
       throw new ChartError(`Chart.yaml's appVersion '${printable(tag)}' is not an image tag ${reason}: set appVersion to the image's tag`);
     }
     sets.push([[...segments, 'tag'], `${tag}@${pin.digest}`]);

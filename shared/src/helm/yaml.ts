@@ -35,7 +35,9 @@ export function yamlValue(doc: Document, file: string): unknown {
     return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
     if (err instanceof ReferenceError && /alias/i.test(err.message)) {
-      throw new ChartError(`${file} expands YAML aliases more than ${MAX_ALIAS_COUNT} times (an alias bomb?): write the values out instead`);
+      throw new ChartError(
+        `${file} expands YAML aliases more than ${MAX_ALIAS_COUNT} times (an alias bomb?): write the values out instead`,
+      );
     }
     throw new ChartError(`${file} is not valid YAML: ${firstLine((err as Error).message)}`);
   }

@@ -39,7 +39,9 @@ function tlsOptions(settings: TlsSettings | undefined): tls.ConnectionOptions {
   const options: tls.ConnectionOptions = { rejectUnauthorized: settings?.rejectUnauthorized ?? true };
   if (settings?.caFile) {
     // Added to Node's roots, not instead of them: a CA for an internal registry must not cut off public ones.
-    const defaults = (tls as { getCACertificates?: (kind: string) => string[] }).getCACertificates?.('default') ?? [...tls.rootCertificates];
+    const defaults = (tls as { getCACertificates?: (kind: string) => string[] }).getCACertificates?.('default') ?? [
+      ...tls.rootCertificates,
+    ];
     options.ca = [...defaults, fs.readFileSync(settings.caFile, 'utf8')];
   }
   if (settings?.certFile) {
@@ -72,7 +74,13 @@ function openTunnel(proxy: ProxyServer, proxyTls: tls.ConnectionOptions, host: s
   const authorization = proxyAuthorization(proxy);
   if (authorization) headers['proxy-authorization'] = authorization;
   const target = connectTarget(proxy, proxyTls);
-  const request = (target.protocol === 'https:' ? https : http).request({ ...target, method: 'CONNECT', path: authority, headers, agent: false });
+  const request = (target.protocol === 'https:' ? https : http).request({
+    ...target,
+    method: 'CONNECT',
+    path: authority,
+    headers,
+    agent: false,
+  });
   return new Promise((resolve, reject) => {
     // Node reports every answer to CONNECT here, whatever its status.
     request.once('connect', (response: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
@@ -151,7 +159,11 @@ export class NetworkDispatcher {
     let request: http.ClientRequest;
     if (!proxy) {
       const secure = url.protocol === 'https:';
-      request = (secure ? https : http).request(url, { method: options.method, headers, agent: secure ? this.directHttps : this.directHttp });
+      request = (secure ? https : http).request(url, {
+        method: options.method,
+        headers,
+        agent: secure ? this.directHttps : this.directHttp,
+      });
     } else if (url.protocol === 'https:') {
       request = https.request(url, { method: options.method, headers, agent: this.agentFor(proxy, 'tunnel') });
     } else {
@@ -175,13 +187,23 @@ export class NetworkDispatcher {
     let agent = this.viaProxy.get(key);
     if (!agent) {
       if (mode === 'tunnel') agent = new TunnelingAgent(proxy, this.tls, { keepAlive: true, ...this.tls });
-      else agent = new URL(proxy.url).protocol === 'https:' ? new https.Agent({ keepAlive: true, ...this.tls }) : new http.Agent({ keepAlive: true });
+      else
+        agent =
+          new URL(proxy.url).protocol === 'https:'
+            ? new https.Agent({ keepAlive: true, ...this.tls })
+            : new http.Agent({ keepAlive: true });
       this.viaProxy.set(key, agent);
     }
     return agent;
   }
 
-  private exchange(request: http.ClientRequest, url: URL, proxy: ProxyServer | undefined, body: DispatchOptions['body'], handler: DispatchHandler): void {
+  private exchange(
+    request: http.ClientRequest,
+    url: URL,
+    proxy: ProxyServer | undefined,
+    body: DispatchOptions['body'],
+    handler: DispatchHandler,
+  ): void {
     let finished = false;
     const timers = new Set<NodeJS.Timeout>();
     const fail = (error: Error) => {
@@ -203,7 +225,8 @@ export class NetworkDispatcher {
     // Connect: until the socket (through a proxy: the tunnel) is open and, for https, its handshake done.
     const connecting = limit('UND_ERR_CONNECT_TIMEOUT', this.timeouts.connectMs);
     request.once('socket', (socket: net.Socket) => {
-      const tlsPending = socket instanceof tls.TLSSocket && !(socket as tls.TLSSocket & { _secureEstablished?: boolean })._secureEstablished;
+      const tlsPending =
+        socket instanceof tls.TLSSocket && !(socket as tls.TLSSocket & { _secureEstablished?: boolean })._secureEstablished;
       if (!socket.connecting && !tlsPending) clear(connecting);
       else socket.once(tlsPending ? 'secureConnect' : 'connect', () => clear(connecting));
     });
@@ -231,7 +254,8 @@ export class NetworkDispatcher {
       }
       handler.onResponseStarted?.();
       const raw = response.rawHeaders.map((value) => Buffer.from(value, 'latin1'));
-      if (handler.onHeaders?.(response.statusCode ?? 0, raw, () => response.resume(), response.statusMessage ?? '') === false) response.pause();
+      if (handler.onHeaders?.(response.statusCode ?? 0, raw, () => response.resume(), response.statusMessage ?? '') === false)
+        response.pause();
       response.on('data', (chunk: Buffer) => {
         if (handler.onData?.(chunk) === false) response.pause();
       });
@@ -243,7 +267,9 @@ export class NetworkDispatcher {
         handler.onComplete?.(response.rawTrailers.map((value) => Buffer.from(value, 'latin1')));
       });
       response.on('error', fail);
-      response.once('aborted', () => fail(Object.assign(new Error('the connection closed before the response ended'), { code: 'ECONNRESET' })));
+      response.once('aborted', () =>
+        fail(Object.assign(new Error('the connection closed before the response ended'), { code: 'ECONNRESET' })),
+      );
     });
     void sendBody(request, body).catch((error: Error) => fail(error));
   }

@@ -76,7 +76,8 @@ const INVALID_CERTIFICATE = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_E
  * TLS alerts a server sends when it wants a client certificate it did not get, or does not accept the one it got
  * (OpenSSL 3.0, in Node 20, names them SSLV3_/TLSV1_/TLSV13_ALERT_…; OpenSSL 3.5, in Node 24, SSL/TLS_ALERT_…).
  */
-const CLIENT_CERTIFICATE_REFUSED = /^ERR_SSL_(SSLV3|TLSV1|TLSV13|SSL\/TLS)_ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|ACCESS_DENIED)$/;
+const CLIENT_CERTIFICATE_REFUSED =
+  /^ERR_SSL_(SSLV3|TLSV1|TLSV13|SSL\/TLS)_ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|ACCESS_DENIED)$/;
 const UNRESOLVED = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME']);
 
 /** A request that ran out of time at one stage; `code` is undici's name for the same limit. */
@@ -125,12 +126,18 @@ export function describeConnectionFailure(error: unknown, url: string, options: 
     const code = (e as { code?: unknown }).code;
     if (typeof code !== 'string') continue;
     if (UNTRUSTED_CERTIFICATE.has(code)) {
-      return { message: `the certificate of ${host} is not trusted (${code}): add its CA to ${names.ca} (or set ${names.skipCertValidation})`, temporary: false };
+      return {
+        message: `the certificate of ${host} is not trusted (${code}): add its CA to ${names.ca} (or set ${names.skipCertValidation})`,
+        temporary: false,
+      };
     }
     if (INVALID_CERTIFICATE.has(code)) {
       const { reason, message } = e as { reason?: unknown; message?: unknown };
       const why = typeof reason === 'string' ? reason : typeof message === 'string' ? message : '';
-      return { message: `the certificate of ${host} is not valid for it (${code}${why ? `: ${why}` : ''}); fix the certificate (or set ${names.skipCertValidation})`, temporary: false };
+      return {
+        message: `the certificate of ${host} is not valid for it (${code}${why ? `: ${why}` : ''}); fix the certificate (or set ${names.skipCertValidation})`,
+        temporary: false,
+      };
     }
     if (CLIENT_CERTIFICATE_REFUSED.test(code)) {
       const offered = Boolean(options?.tls?.certFile);

@@ -66,7 +66,11 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 export const FIRST_BYTE_TIMEOUT_MS = 30_000;
 /** A response body that stops for 30 s is a dead connection; the retry policy starts the download again. */
 export const IDLE_TIMEOUT_MS = 30_000;
-export const DEFAULT_TIMEOUTS: NetworkTimeouts = { connectMs: CONNECT_TIMEOUT_MS, firstByteMs: FIRST_BYTE_TIMEOUT_MS, idleMs: IDLE_TIMEOUT_MS };
+export const DEFAULT_TIMEOUTS: NetworkTimeouts = {
+  connectMs: CONNECT_TIMEOUT_MS,
+  firstByteMs: FIRST_BYTE_TIMEOUT_MS,
+  idleMs: IDLE_TIMEOUT_MS,
+};
 
 /** How outbound calls go out. Empty (or undefined): direct, with Node's own certificate store. */
 export interface NetworkOptions {

@@ -2,7 +2,10 @@ import * as path from 'node:path';
 
 /** A task input that is missing or malformed; its message names the input and says what to do. */
 export class InputError extends Error {
-  constructor(readonly input: string, problem: string) {
+  constructor(
+    readonly input: string,
+    problem: string,
+  ) {
     super(`input '${input}' ${problem}`);
     this.name = 'InputError';
   }
@@ -27,7 +30,10 @@ const UNEXPANDED_MACRO = /\$\(([^()\s]*)\)/;
 export function refuseUnexpandedMacro(name: string, value: string): string {
   const macro = UNEXPANDED_MACRO.exec(value);
   if (macro) {
-    throw new InputError(name, `holds '${macro[0]}', a variable this job does not define: define ${macro[1] || 'it'} or set the input to a value`);
+    throw new InputError(
+      name,
+      `holds '${macro[0]}', a variable this job does not define: define ${macro[1] || 'it'} or set the input to a value`,
+    );
   }
   return value;
 }
@@ -56,12 +62,7 @@ export function readBool(src: InputSource, name: string, fallback = false): bool
   return value.toLowerCase() === 'true';
 }
 
-export function readInt(
-  src: InputSource,
-  name: string,
-  fallback: number,
-  range: { min?: number; max?: number } = {},
-): number {
+export function readInt(src: InputSource, name: string, fallback: number, range: { min?: number; max?: number } = {}): number {
   const value = src.get(name)?.trim();
   if (!value) return fallback;
   if (!/^-?\d+$/.test(value)) throw new InputError(name, `must be a whole number, got '${value}'`);

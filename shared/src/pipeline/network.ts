@@ -27,7 +27,12 @@ function problem(error: unknown): string {
 }
 
 /** A proxy URL as curl reads it (`host:port` means http://), credentials split off and masked. */
-function proxyServer(value: string, setting: string, credentialsSetting: string, user?: { username?: string; password?: string }): ProxyServer {
+function proxyServer(
+  value: string,
+  setting: string,
+  credentialsSetting: string,
+  user?: { username?: string; password?: string },
+): ProxyServer {
   let url: URL;
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`);
@@ -51,7 +56,10 @@ function agentProxy(): Pick<NetworkOptions, 'httpsProxy' | 'httpProxy' | 'bypass
   try {
     config = tl.getHttpProxyConfiguration();
   } catch (error) {
-    throw new Error(`the agent's proxy settings cannot be read (${problem(error)}): Agent.ProxyUrl must be an http:// URL and Agent.ProxyBypassList a JSON list of regular expressions`, { cause: error });
+    throw new Error(
+      `the agent's proxy settings cannot be read (${problem(error)}): Agent.ProxyUrl must be an http:// URL and Agent.ProxyBypassList a JSON list of regular expressions`,
+      { cause: error },
+    );
   }
   if (!config) return undefined;
   const proxy = proxyServer(config.proxyUrl, 'Agent.ProxyUrl', 'Agent.ProxyUsername and Agent.ProxyPassword', {
@@ -62,7 +70,10 @@ function agentProxy(): Pick<NetworkOptions, 'httpsProxy' | 'httpProxy' | 'bypass
     try {
       return new RegExp(String(entry), 'i');
     } catch (error) {
-      throw new Error(`Agent.ProxyBypassList holds '${String(entry)}', which is not a regular expression (${problem(error)}): fix the agent's .proxybypass file`, { cause: error });
+      throw new Error(
+        `Agent.ProxyBypassList holds '${String(entry)}', which is not a regular expression (${problem(error)}): fix the agent's .proxybypass file`,
+        { cause: error },
+      );
     }
   });
   return { httpsProxy: proxy, httpProxy: proxy, bypass };
@@ -80,7 +91,8 @@ function environmentProxy(): Pick<NetworkOptions, 'httpsProxy' | 'httpProxy' | '
   const https = environmentValue('HTTPS_PROXY', 'https_proxy');
   const http = environmentValue('HTTP_PROXY', 'http_proxy');
   const noProxy = environmentValue('NO_PROXY', 'no_proxy');
-  const server = (found: { name: string; value: string }) => proxyServer(found.value, found.name, `the user name and password in ${found.name}`);
+  const server = (found: { name: string; value: string }) =>
+    proxyServer(found.value, found.name, `the user name and password in ${found.name}`);
   return { httpsProxy: https && server(https), httpProxy: http && server(http), noProxy: noProxy?.value };
 }
 
@@ -89,7 +101,10 @@ function readableFile(setting: string, file: string, what: string, marker: RegEx
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
-    throw new Error(`${setting} names '${file}', which cannot be read (${(error as { code?: string }).code ?? problem(error)}): point it at ${what}`, { cause: error });
+    throw new Error(
+      `${setting} names '${file}', which cannot be read (${(error as { code?: string }).code ?? problem(error)}): point it at ${what}`,
+      { cause: error },
+    );
   }
   if (!marker.test(text)) throw new Error(`${setting} names '${file}', which is not ${what}`);
   return text;
@@ -106,13 +121,16 @@ function agentCertificates(log: Log): TlsSettings | undefined {
   }
   if (config?.certFile) {
     readableFile('Agent.ClientCert', config.certFile, 'a PEM client certificate', /-----BEGIN CERTIFICATE-----/);
-    if (!config.keyFile) throw new Error('Agent.ClientCert is set but Agent.ClientCertKey is not: set it to the PEM file of the certificate key');
+    if (!config.keyFile)
+      throw new Error('Agent.ClientCert is set but Agent.ClientCertKey is not: set it to the PEM file of the certificate key');
     const key = readableFile('Agent.ClientCertKey', config.keyFile, 'a PEM private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/);
     const passphrase = agentSecret('Agent.ClientCertPassword');
     try {
       crypto.createPrivateKey({ key, passphrase });
     } catch (error) {
-      throw new Error(`the key in Agent.ClientCertKey cannot be read (${problem(error)}): check Agent.ClientCertPassword`, { cause: error });
+      throw new Error(`the key in Agent.ClientCertKey cannot be read (${problem(error)}): check Agent.ClientCertPassword`, {
+        cause: error,
+      });
     }
     Object.assign(settings, { certFile: config.certFile, keyFile: config.keyFile, passphrase });
   }

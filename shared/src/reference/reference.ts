@@ -64,7 +64,9 @@ export function printable(text: string, max = MAX_SHOWN_CHARS): string {
     if (char === '\n') return '\\n';
     if (char === '\r') return '\\r';
     if (char === '\t') return '\\t';
-    return /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(char) || (char !== ' ' && /\p{Zs}/u.test(char)) ? `\\u{${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}}` : char;
+    return /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(char) || (char !== ' ' && /\p{Zs}/u.test(char))
+      ? `\\u{${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}}`
+      : char;
   });
   return chars.length > max ? `${shown.join('')}… (${chars.length} characters)` : shown.join('');
 }
@@ -74,10 +76,52 @@ export function printable(text: string, max = MAX_SHOWN_CHARS): string {
  * that has one) names another image, so it is refused with the letter it looks like rather than rewritten.
  */
 const LOOK_ALIKES: Record<string, string> = {
-  а: 'a', е: 'e', о: 'o', р: 'p', с: 'c', у: 'y', х: 'x', ѕ: 's', і: 'i', ј: 'j', һ: 'h', ԁ: 'd', ԛ: 'q', ԝ: 'w',
-  ӏ: 'l', А: 'A', В: 'B', Е: 'E', К: 'K', М: 'M', Н: 'H', О: 'O', Р: 'P', С: 'C', Т: 'T', Х: 'X', α: 'a', ο: 'o',
-  ν: 'v', ρ: 'p', ι: 'i', Α: 'A', Β: 'B', Ε: 'E', Ζ: 'Z', Η: 'H', Ι: 'I', Κ: 'K', Μ: 'M', Ν: 'N', Ο: 'O', Ρ: 'P',
-  Τ: 'T', Υ: 'Y', Χ: 'X', ı: 'i',
+  а: 'a',
+  е: 'e',
+  о: 'o',
+  р: 'p',
+  с: 'c',
+  у: 'y',
+  х: 'x',
+  ѕ: 's',
+  і: 'i',
+  ј: 'j',
+  һ: 'h',
+  ԁ: 'd',
+  ԛ: 'q',
+  ԝ: 'w',
+  ӏ: 'l',
+  А: 'A',
+  В: 'B',
+  Е: 'E',
+  К: 'K',
+  М: 'M',
+  Н: 'H',
+  О: 'O',
+  Р: 'P',
+  С: 'C',
+  Т: 'T',
+  Х: 'X',
+  α: 'a',
+  ο: 'o',
+  ν: 'v',
+  ρ: 'p',
+  ι: 'i',
+  Α: 'A',
+  Β: 'B',
+  Ε: 'E',
+  Ζ: 'Z',
+  Η: 'H',
+  Ι: 'I',
+  Κ: 'K',
+  Μ: 'M',
+  Ν: 'N',
+  Ο: 'O',
+  Ρ: 'P',
+  Τ: 'T',
+  Υ: 'Y',
+  Χ: 'X',
+  ı: 'i',
 };
 
 /** `U+0430`. */
@@ -138,7 +182,7 @@ function digestProblem(value: string): string | undefined {
   const algorithm = value.slice(0, colon);
   const hex = value.slice(colon + 1);
   if (algorithm !== 'sha256') return `only sha256 digests are supported, got '${algorithm}'`;
-  if (!/^[a-fA-F0-9]*$/.test(hex)) return 'a sha256 digest has only hex characters after \'sha256:\'';
+  if (!/^[a-fA-F0-9]*$/.test(hex)) return "a sha256 digest has only hex characters after 'sha256:'";
   if (hex.length !== 64) return `a sha256 digest has 64 hex characters, this one has ${hex.length}`;
   return 'sha256 digests are written in lower case';
 }

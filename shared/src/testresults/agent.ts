@@ -40,7 +40,7 @@ export function createAgentPublisher(send: (command: LoggingCommand) => void): T
     mode: 'agent',
     readsFiles: true,
     refuses(file) {
-      return file.includes(',') ? 'has a comma in its path, which the agent\'s results.publish cannot take' : undefined;
+      return file.includes(',') ? "has a comma in its path, which the agent's results.publish cannot take" : undefined;
     },
     startRun(spec): Promise<TestRunSession> {
       const command = resultsPublishCommand(spec);

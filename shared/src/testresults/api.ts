@@ -42,7 +42,8 @@ function sdkRequestOptions(url: string, network: NetworkOptions | undefined): IR
   options.proxy = proxy ? { proxyUrl: proxy.url, proxyUsername: proxy.username, proxyPassword: proxy.password } : { proxyUrl: '' };
   const tls = network?.tls;
   if (tls?.rejectUnauthorized === false) options.ignoreSslError = true;
-  if (tls?.caFile || tls?.certFile) options.cert = { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, passphrase: tls.passphrase };
+  if (tls?.caFile || tls?.certFile)
+    options.cert = { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, passphrase: tls.passphrase };
   return options;
 }
 
@@ -54,9 +55,13 @@ function connectionFailure(error: unknown, url: string, network: NetworkOptions 
   const text = error instanceof Error ? error.message : String(error);
   const tunnel = /^tunneling socket could not be established, (?:statusCode=(\d+)|cause=(.*))$/.exec(text);
   // An answer from the service (statusCode) or anything but a socket error is not a connection failure.
-  if ((error as { statusCode?: unknown }).statusCode !== undefined || (!tunnel && typeof (error as { code?: unknown }).code !== 'string')) return error as Error;
+  if ((error as { statusCode?: unknown }).statusCode !== undefined || (!tunnel && typeof (error as { code?: unknown }).code !== 'string'))
+    return error as Error;
   const proxy = proxyFor(new URL(url), network);
-  const cause = tunnel && proxy ? new ProxyError(proxy, new URL(url).host, tunnel[1] ? { status: Number(tunnel[1]) } : { cause: new Error(tunnel[2]) }) : error;
+  const cause =
+    tunnel && proxy
+      ? new ProxyError(proxy, new URL(url).host, tunnel[1] ? { status: Number(tunnel[1]) } : { cause: new Error(tunnel[2]) })
+      : error;
   return new Error(describeConnectionFailure(cause, url, network).message, { cause: error });
 }
 
@@ -68,7 +73,9 @@ function describingFailures<T extends object>(api: T, url: string, network: Netw
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
         const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
-        return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(connectionFailure(error, url, network))) : result;
+        return result instanceof Promise
+          ? result.catch((error: unknown) => Promise.reject(connectionFailure(error, url, network)))
+          : result;
       };
     },
   });
@@ -87,7 +94,11 @@ const TEST_RESOURCE_AREA_ID = 'c2aa639c-3ccc-4740-b3b6-ce2a1e1d984e';
  */
 export async function connectWithAccessToken(collectionUri: string, accessToken: string, network?: NetworkOptions): Promise<ITestApi> {
   const handlers = () => [new BearerCredentialHandler(accessToken, false)];
-  const locations = describingFailures(new LocationsApi(collectionUri, handlers(), sdkRequestOptions(collectionUri, network)), collectionUri, network);
+  const locations = describingFailures(
+    new LocationsApi(collectionUri, handlers(), sdkRequestOptions(collectionUri, network)),
+    collectionUri,
+    network,
+  );
   const areas: unknown = await locations.getResourceAreas();
   let serverUrl = collectionUri;
   // On Azure DevOps Server the answer is {count: 0, value: null} and every area lives at the collection URL.
@@ -176,7 +187,9 @@ export function createApiPublisher(options: ApiPublisherOptions): TestRunPublish
               throw failure(`adding ${batch.length} results to ${where}`, error);
             }
             if (!Array.isArray(added) || added.length !== batch.length) {
-              throw new Error(`adding ${batch.length} results to ${where} failed: the service answered with ${Array.isArray(added) ? added.length : 'no'} results`);
+              throw new Error(
+                `adding ${batch.length} results to ${where} failed: the service answered with ${Array.isArray(added) ? added.length : 'no'} results`,
+              );
             }
             added.forEach((r, i) => posted.push({ id: r.id ?? -1, subResults: postedSubResults(batch[i].subResults, r.subResults) }));
           }
@@ -207,7 +220,11 @@ export function createApiPublisher(options: ApiPublisherOptions): TestRunPublish
         },
         async abort(reason) {
           await client
-            .updateTestRun({ state: 'Aborted', errorMessage: reason.slice(0, 1000), completedDate: new Date().toISOString() }, project, runId)
+            .updateTestRun(
+              { state: 'Aborted', errorMessage: reason.slice(0, 1000), completedDate: new Date().toISOString() },
+              project,
+              runId,
+            )
             .catch(() => undefined);
         },
       };

@@ -60,7 +60,10 @@ export function consoleLog(text: ConsoleText): Buffer | undefined {
   ];
   const present = sections.filter(([, value]) => value && value.trim());
   if (present.length === 0) return undefined;
-  const body = present.length === 1 && present[0][0] === 'standard output' ? present[0][1]! : present.map(([title, value]) => `----- ${title} -----\n${value}`).join('\n');
+  const body =
+    present.length === 1 && present[0][0] === 'standard output'
+      ? present[0][1]!
+      : present.map(([title, value]) => `----- ${title} -----\n${value}`).join('\n');
   return headAndTail(Buffer.from(body, 'utf8'), MAX_CONSOLE_LOG_BYTES);
 }
 
@@ -127,5 +130,7 @@ export async function loadAttachment(
 }
 
 export function mib(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;
+  return bytes >= 1024 * 1024
+    ? `${(bytes / (1024 * 1024)).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1)} MiB`
+    : `${Math.ceil(bytes / 1024)} KiB`;
 }

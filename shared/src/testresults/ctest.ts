@@ -97,8 +97,7 @@ export function ctestReader(ctx: ReaderContext): FormatReader {
       } else if (name === 'FullName' && depth === cur.depth + 1 && cur.rawFullName === undefined) {
         cur.rawFullName = text;
         cur.fullName = nonEmpty(text);
-      }
-      else if (name === 'Path') cur.path = nonEmpty(text);
+      } else if (name === 'Path') cur.path = nonEmpty(text);
       else if (name === 'Value' && parent === 'Measurement') {
         if (truncated) ctx.truncated('output');
         cur.output = decodeOutput(text, cur.valueAttrs ?? {});

@@ -41,9 +41,4 @@ export { createApiPublisher, connectWithAccessToken, toTestCaseResult, type ApiP
 export { pipelineReferenceOf } from './api-model';
 export { MAX_BATCHES_IN_FLIGHT } from './post';
 export { createAgentPublisher, resultsPublishCommand, TEST_RUN_SYSTEM, type LoggingCommand } from './agent';
-export {
-  publishTestResults,
-  type PublishTestResultsOptions,
-  type PublishTestResultsResult,
-  type PublishedFile,
-} from './publish';
+export { publishTestResults, type PublishTestResultsOptions, type PublishTestResultsResult, type PublishedFile } from './publish';

@@ -205,7 +205,11 @@ export function junitReader(ctx: ReaderContext): FormatReader {
     const ordered: SubResult[] =
       cur.outcome === 'Failed'
         ? [{ displayName: '', outcome: 'Failed', errorMessage: cur.message, stackTrace: cur.stackTrace }, ...reruns.map(failedAttempt)]
-        : [...flakyRuns.map(failedAttempt), { displayName: '', outcome: cur.outcome, durationMs: secondsToMs(cur.attrs.time) }, ...reruns.map(failedAttempt)];
+        : [
+            ...flakyRuns.map(failedAttempt),
+            { displayName: '', outcome: cur.outcome, durationMs: secondsToMs(cur.attrs.time) },
+            ...reruns.map(failedAttempt),
+          ];
     ordered.forEach((sub, i) => {
       sub.displayName = `${title} (attempt ${i + 1})`;
       sub.attempt = i + 1;

@@ -17,15 +17,7 @@ export type FormatChoice = 'auto' | 'junit' | 'vstest' | 'nunit' | 'xunit' | 'ct
  * Which format value maps to which is in README.md beside this file.
  */
 export type TestOutcome =
-  | 'Passed'
-  | 'Failed'
-  | 'Error'
-  | 'Timeout'
-  | 'Aborted'
-  | 'NotExecuted'
-  | 'Inconclusive'
-  | 'NotApplicable'
-  | 'Warning';
+  'Passed' | 'Failed' | 'Error' | 'Timeout' | 'Aborted' | 'NotExecuted' | 'Inconclusive' | 'NotApplicable' | 'Warning';
 
 /** The four buckets every count (and the task's outputs) uses. */
 export type OutcomeClass = 'passed' | 'failed' | 'skipped' | 'other';

@@ -188,15 +188,15 @@ export async function readResultFile(
   const collected = options.collectTrxDefinitions ? new Map<string, TrxDefinition>() : undefined;
 
   const add = (result: TestResult) => {
-      countResult(counts, result.outcome);
-      if (result.flaky) flaky++;
-      pending.push(result);
-      pendingBytes += resultBytes(result);
-      if (pending.length >= batchSize || pendingBytes >= maxBatchBytes) {
-        ready.push(pending);
-        pending = [];
-        pendingBytes = 0;
-      }
+    countResult(counts, result.outcome);
+    if (result.flaky) flaky++;
+    pending.push(result);
+    pendingBytes += resultBytes(result);
+    if (pending.length >= batchSize || pendingBytes >= maxBatchBytes) {
+      ready.push(pending);
+      pending = [];
+      pendingBytes = 0;
+    }
   };
   let merger: RerunMerger | undefined;
   const ctx: ReaderContext = {
@@ -226,9 +226,7 @@ export async function readResultFile(
         format = formatOfRoot(name);
         if (!format) throw new XmlError(`is not a test result file (its root element is <${name.slice(0, 64)}>)`);
         if (options.formats && !options.formats.includes(format)) {
-          throw new XmlError(
-            `is a ${FORMAT_LABELS[format]} file (root <${name}>), not ${options.formats.map((f) => FORMAT_LABELS[f])[0]}`,
-          );
+          throw new XmlError(`is a ${FORMAT_LABELS[format]} file (root <${name}>), not ${options.formats.map((f) => FORMAT_LABELS[f])[0]}`);
         }
         reader = READERS[format](ctx);
         // The agent's TRX reader loads with XmlDocument.LoadXml, which reads `&#x1B;`; its other readers use

@@ -101,7 +101,12 @@ export async function postRun(options: PostRunOptions): Promise<ParsedFile[]> {
   let consoleBytes = 0;
   let consoleLogsSkipped = 0;
 
-  const attachFile = async (ref: AttachmentRef | string, root: string, owner: string, upload: (bytes: Buffer, name: string) => Promise<void>) => {
+  const attachFile = async (
+    ref: AttachmentRef | string,
+    root: string,
+    owner: string,
+    upload: (bytes: Buffer, name: string) => Promise<void>,
+  ) => {
     const name = typeof ref === 'string' ? path.basename(ref) : path.basename(ref.name.replace(/\\/g, '/'));
     const shown = typeof ref === 'string' ? options.display(ref) : ref.name;
     if (attachments >= MAX_ATTACHMENTS_PER_RUN) {

@@ -1,15 +1,7 @@
 import * as path from 'node:path';
 import type { Log } from '../log';
 import { mib } from './attachments';
-import {
-  addCounts,
-  emptyCounts,
-  FORMAT_LABELS,
-  formatsFor,
-  type FormatChoice,
-  type ResultCounts,
-  type RuleSet,
-} from './model';
+import { addCounts, emptyCounts, FORMAT_LABELS, formatsFor, type FormatChoice, type ResultCounts, type RuleSet } from './model';
 import { displayPath, ResultFileError, scanResultFile, type ParsedFile } from './parse';
 import { postRun } from './post';
 import type { PipelineNode, RunOrigin, TestRunPublisher, TestRunSpec } from './publisher';
@@ -164,7 +156,9 @@ export async function publishTestResults(
       const cut = describeTruncation(parsed.truncated, limits);
       if (cut) warnIssue(`result file '${display(file)}': ${cut}`);
       if (parsed.reruns && parsed.reruns.untracked > 0) {
-        warnIssue(`result file '${display(file)}' has more distinct tests than reruns are tracked for; the reruns of ${parsed.reruns.untracked} are published as separate results`);
+        warnIssue(
+          `result file '${display(file)}' has more distinct tests than reruns are tracked for; the reruns of ${parsed.reruns.untracked} are published as separate results`,
+        );
       }
       log.debug(`${display(file)}: ${FORMAT_LABELS[parsed.format]}, ${parsed.counts.total} results`);
     } catch (error) {
@@ -198,7 +192,10 @@ export async function publishTestResults(
       merged: merge,
       buildPlatform: options.buildPlatform || undefined,
       buildConfiguration: options.buildConfiguration || undefined,
-      startedDate: parsedFiles.map((p) => p.run.startedDate).filter(Boolean).sort()[0],
+      startedDate: parsedFiles
+        .map((p) => p.run.startedDate)
+        .filter(Boolean)
+        .sort()[0],
       publishAttachments: attach,
       origin: options.origin,
     };

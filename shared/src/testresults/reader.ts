@@ -166,9 +166,7 @@ export function same(value: string | undefined, expected: string): boolean {
  */
 export class SubResultBudget {
   private textLeft: number;
-  constructor(
-    private readonly ctx: ReaderContext,
-  ) {
+  constructor(private readonly ctx: ReaderContext) {
     this.textLeft = ctx.limits.maxSubResultTextBytes;
   }
 

@@ -168,7 +168,12 @@ export function summaryMarkdown(summary: SummaryCollector, options: SummaryOptio
     );
   }
   if (summary.files.length > 0) {
-    lines.push('### Result files', '', '| File | Format | Total | Passed | Failed | Skipped | Other |', '| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+    lines.push(
+      '### Result files',
+      '',
+      '| File | Format | Total | Passed | Failed | Skipped | Other |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    );
     for (const f of summary.files) {
       if (f.problem) lines.push(`| ${cell(display(f.file))} | not published: ${cell(f.problem)} | | | | | |`);
       else {
@@ -193,7 +198,15 @@ export function summaryTable(summary: SummaryCollector, display: (file: string) 
   const header = ['Total', 'Passed', 'Failed', 'Skipped', 'Other'];
   const rows: string[][] = [];
   for (const f of summary.files) {
-    if (f.counts) rows.push([String(f.counts.total), String(f.counts.passed), String(f.counts.failed), String(f.counts.skipped), String(f.counts.other), display(f.file)]);
+    if (f.counts)
+      rows.push([
+        String(f.counts.total),
+        String(f.counts.passed),
+        String(f.counts.failed),
+        String(f.counts.skipped),
+        String(f.counts.other),
+        display(f.file),
+      ]);
     else rows.push(['-', '-', '-', '-', '-', `${display(f.file)} (not published)`]);
   }
   const c = summary.counts;

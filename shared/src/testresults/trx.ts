@@ -140,8 +140,10 @@ export function trxReader(ctx: ReaderContext): FormatReader {
         const id = rawAttr(attrs, 'id');
         // The agent's reader indexes every definition by id: one without, or an id twice, fails the whole file.
         if (seenDefinitionIds) {
-          if (id === undefined) throw new UnreadableFileError(`has a TestDefinitions entry <${name}> without an id, which the agent's TRX reader cannot read`);
-          if (seenDefinitionIds.has(id)) throw new UnreadableFileError(`defines test id '${id.slice(0, 64)}' twice, which the agent's TRX reader cannot read`);
+          if (id === undefined)
+            throw new UnreadableFileError(`has a TestDefinitions entry <${name}> without an id, which the agent's TRX reader cannot read`);
+          if (seenDefinitionIds.has(id))
+            throw new UnreadableFileError(`defines test id '${id.slice(0, 64)}' twice, which the agent's TRX reader cannot read`);
           if (seenDefinitionIds.size < limits.maxTrxDefinitions) seenDefinitionIds.add(id);
         }
         definition = id === undefined ? undefined : { id, storage: baseName(attrs.storage), name: rawAttr(attrs, 'name') };

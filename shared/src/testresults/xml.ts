@@ -366,18 +366,24 @@ export class XmlTokenizer {
       }
       if (!isUtf8(joined)) throw new XmlError(`is not well-formed XML: it has bytes that are not UTF-8 at byte ${base - carried.length}`);
       if (joined[0] === 0xef && joined[1] === 0xbf && (joined[2] === 0xbe || joined[2] === 0xbf)) {
-        throw new XmlError(`is not well-formed XML: it has the non-character U+FFF${joined[2] === 0xbe ? 'E' : 'F'} at byte ${base - carried.length}`);
+        throw new XmlError(
+          `is not well-formed XML: it has the non-character U+FFF${joined[2] === 0xbe ? 'E' : 'F'} at byte ${base - carried.length}`,
+        );
       }
       start = from + need;
     }
     const cut = incompleteTail(buf, start);
     const end = buf.length - cut;
     if (start < end && !isUtf8(buf.subarray(start, end))) {
-      throw new XmlError(`is not well-formed XML: it has bytes that are not UTF-8 at byte ${base + firstInvalidUtf8(buf.subarray(0, end), start)}`);
+      throw new XmlError(
+        `is not well-formed XML: it has bytes that are not UTF-8 at byte ${base + firstInvalidUtf8(buf.subarray(0, end), start)}`,
+      );
     }
     for (let at = buf.indexOf(EF_BF, start); at >= 0 && at + 2 < end; at = buf.indexOf(EF_BF, at + 1)) {
       if (buf[at + 2] === 0xbe || buf[at + 2] === 0xbf) {
-        throw new XmlError(`is not well-formed XML: it has the non-character U+FFF${buf[at + 2] === 0xbe ? 'E' : 'F'} at byte ${base + at}`);
+        throw new XmlError(
+          `is not well-formed XML: it has the non-character U+FFF${buf[at + 2] === 0xbe ? 'E' : 'F'} at byte ${base + at}`,
+        );
       }
     }
     if (cut > 0) this.utf8Carry = Buffer.from(buf.subarray(end));
@@ -473,7 +479,8 @@ export class XmlTokenizer {
   }
 
   private checkReference(ref: string, at: number): void {
-    const bad = ref.length === 0 || /[\s<&]/.test(ref) ? "an '&' that starts no reference" : badReference(ref, this.strictCharacterReferences);
+    const bad =
+      ref.length === 0 || /[\s<&]/.test(ref) ? "an '&' that starts no reference" : badReference(ref, this.strictCharacterReferences);
     if (bad) throw this.error(`is not well-formed XML: it has ${bad}`, at);
   }
 
@@ -522,7 +529,7 @@ export class XmlTokenizer {
     let excess = capture.tailBytes - capture.tailBudget;
     const out: string[] = [];
     let first = true;
-    for (let i = 0; i < capture.tail.length; ) {
+    for (let i = 0; i < capture.tail.length;) {
       const cdata = capture.tail[i].cdata;
       const group: Buffer[] = [];
       for (; i < capture.tail.length && capture.tail[i].cdata === cdata; i++) group.push(capture.tail[i].bytes);
@@ -682,7 +689,18 @@ export class XmlTokenizer {
       const bytes = headAndTail ? asked.headAndTail : asked;
       if (bytes > 0) {
         const tailBudget = headAndTail ? Math.floor(bytes / 2) : 0;
-        this.capture = { depth, budget: bytes - tailBudget, used: 0, truncated: false, parts: [], run: [], tailBudget, tail: [], tailBytes: 0, cutBytes: 0 };
+        this.capture = {
+          depth,
+          budget: bytes - tailBudget,
+          used: 0,
+          truncated: false,
+          parts: [],
+          run: [],
+          tailBudget,
+          tail: [],
+          tailBytes: 0,
+          cutBytes: 0,
+        };
       }
     }
     if (selfClosing) this.finishElement(head.local, depth);

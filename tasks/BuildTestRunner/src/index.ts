@@ -9,7 +9,9 @@ runTask(async (task) => {
   // The engine takes a user name and password: an Azure identity is exchanged for an ACR refresh token first (the
   // agent's proxy settings are read only for that: otherwise the task makes no call of its own).
   const network = (entra: boolean) => (entra ? task.network : undefined);
-  const engineLogins = await Promise.all(logins.map((login) => passwordLogin(login, { transport: { signal, network: network(login.credentials.kind === 'entra') }, log })));
+  const engineLogins = await Promise.all(
+    logins.map((login) => passwordLogin(login, { transport: { signal, network: network(login.credentials.kind === 'entra') }, log })),
+  );
   const built = await buildImage(connectEngine(), { ...options, logins: engineLogins, signal }, log).catch((error: unknown) => {
     throw namingInput(error, { logins });
   });

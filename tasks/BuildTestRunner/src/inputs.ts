@@ -1,9 +1,35 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BuildError, ociLabels, type BuildImageOptions, type BuilderChoice, readDockerignore, DockerignoreError, dockerfileStages, targetProblem } from '../../../shared/src/docker';
-import { type Log, InputError, inputOfLogin, readBool, readKeyValueLines, readPick, readRegistryLogin, readString, type InputSource } from '../../../shared/src/pipeline';
+import {
+  BuildError,
+  ociLabels,
+  type BuildImageOptions,
+  type BuilderChoice,
+  readDockerignore,
+  DockerignoreError,
+  dockerfileStages,
+  targetProblem,
+} from '../../../shared/src/docker';
+import {
+  type Log,
+  InputError,
+  inputOfLogin,
+  readBool,
+  readKeyValueLines,
+  readPick,
+  readRegistryLogin,
+  readString,
+  type InputSource,
+} from '../../../shared/src/pipeline';
 import type { RegistryLogin } from '../../../shared/src/registry';
-import { characterProblem, InvalidReferenceError, parseReference, printable, sameRegistry, tagProblem } from '../../../shared/src/reference';
+import {
+  characterProblem,
+  InvalidReferenceError,
+  parseReference,
+  printable,
+  sameRegistry,
+  tagProblem,
+} from '../../../shared/src/reference';
 
 type Variables = { get(name: string): string | undefined };
 
@@ -50,7 +76,10 @@ export function normalizeImageName(value: string): string {
   }
   const segments = name.split('/');
   const first = segments[0];
-  const host = segments.length > 1 && (first.includes('.') || first.includes(':') || first.toLowerCase() === 'localhost') ? segments.shift()!.toLowerCase() : undefined;
+  const host =
+    segments.length > 1 && (first.includes('.') || first.includes(':') || first.toLowerCase() === 'localhost')
+      ? segments.shift()!.toLowerCase()
+      : undefined;
   const repository = segments.map(pathComponent).filter(Boolean).join('/');
   const result = `${host ? `${host}/` : ''}${repository}${tag ? `:${tag}` : ''}`;
   try {
@@ -70,15 +99,20 @@ function readBuildContext(inputs: InputSource, base: string, dockerfile: string)
   const given = readPathInput(inputs, 'buildContext', base);
   const context = given ?? path.dirname(dockerfile);
   const names = given ? `names '${context}'` : `is empty, so the context is the Dockerfile's folder '${context}'`;
-  if (!fs.statSync(context, { throwIfNoEntry: false })?.isDirectory()) throw new InputError('buildContext', `${names}, which is not a folder`);
+  if (!fs.statSync(context, { throwIfNoEntry: false })?.isDirectory())
+    throw new InputError('buildContext', `${names}, which is not a folder`);
   const real = fs.realpathSync(context);
   if (path.parse(real).root === real) {
-    throw new InputError('buildContext', `${names}, the file system root: every file on the machine would be sent to the engine; name the folder the Dockerfile's COPY and ADD read from`);
+    throw new InputError(
+      'buildContext',
+      `${names}, the file system root: every file on the machine would be sent to the engine; name the folder the Dockerfile's COPY and ADD read from`,
+    );
   }
   try {
     readDockerignore(context);
   } catch (error) {
-    if (error instanceof DockerignoreError) throw new InputError('buildContext', `holds a .dockerignore line Docker would refuse: ${error.message}`);
+    if (error instanceof DockerignoreError)
+      throw new InputError('buildContext', `holds a .dockerignore line Docker would refuse: ${error.message}`);
     throw new InputError('buildContext', `holds a .dockerignore that cannot be read: ${(error as Error).message}`);
   }
   return context;
@@ -91,12 +125,22 @@ export function namingInput(error: unknown, options: Pick<BuildTestRunnerInputs,
   if (option === 'network') return new InputError('network', problem);
   if (option === 'context') return new InputError('buildContext', problem);
   const login = options.logins?.[0];
-  if (!login) return new InputError('containerRegistry', `is empty, but registry ${registry} refused the base image to a build without credentials: set it to a service connection for ${registry} (${problem})`);
+  if (!login)
+    return new InputError(
+      'containerRegistry',
+      `is empty, but registry ${registry} refused the base image to a build without credentials: set it to a service connection for ${registry} (${problem})`,
+    );
   const input = inputOfLogin(login) ?? 'containerRegistry';
   if (registry && !sameRegistry(login.host, registry)) {
-    return new InputError(input, `is for ${login.host}, but the base image comes from ${registry}, which refused it: use a service connection for ${registry} (${problem})`);
+    return new InputError(
+      input,
+      `is for ${login.host}, but the base image comes from ${registry}, which refused it: use a service connection for ${registry} (${problem})`,
+    );
   }
-  return new InputError(input, `is for ${login.host}, which refused its credentials for the base image: check the service connection (${problem})`);
+  return new InputError(
+    input,
+    `is for ${login.host}, which refused its credentials for the base image: check the service connection (${problem})`,
+  );
 }
 
 /** The build's options, with the login as the service connection gives it (the engine's form is made in index.ts). */
@@ -127,9 +171,12 @@ export function readBuildTestRunnerInputs(inputs: InputSource, variables: Variab
     text = fs.readFileSync(dockerfile, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError('dockerfile', code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR'
-      ? `names '${dockerfile}', which is not a file: set it to the Dockerfile's path (relative to ${base})`
-      : `names '${dockerfile}', which cannot be read: ${(error as Error).message}`);
+    throw new InputError(
+      'dockerfile',
+      code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR'
+        ? `names '${dockerfile}', which is not a file: set it to the Dockerfile's path (relative to ${base})`
+        : `names '${dockerfile}', which cannot be read: ${(error as Error).message}`,
+    );
   }
   const target = readString(inputs, 'target');
   const stages = dockerfileStages(text);
@@ -153,7 +200,8 @@ export function readBuildTestRunnerInputs(inputs: InputSource, variables: Variab
       })
     : {};
   const network = readString(inputs, 'network');
-  if (network !== undefined && /[\s\0-\x1f\x7f]/.test(network)) throw new InputError('network', `is '${printable(network)}', which is not a network name (it holds white space)`);
+  if (network !== undefined && /[\s\0-\x1f\x7f]/.test(network))
+    throw new InputError('network', `is '${printable(network)}', which is not a network name (it holds white space)`);
   // A Docker Registry connection, or an AzureRM connection with its registry, for private base images.
   const connection = readRegistryLogin(inputs);
   return {

@@ -1,7 +1,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ChartError, DEFAULT_IMAGE_VALUES_KEY, type ChartOption, type PackageChartOptions, resolveChartRepository, type PushChartToRegistryOptions } from '../../../shared/src/helm';
-import { type Log, InputError, inputOfLogin, readBool, readRegistryLogin, readString, type InputSource } from '../../../shared/src/pipeline';
+import {
+  ChartError,
+  DEFAULT_IMAGE_VALUES_KEY,
+  type ChartOption,
+  type PackageChartOptions,
+  resolveChartRepository,
+  type PushChartToRegistryOptions,
+} from '../../../shared/src/helm';
+import {
+  type Log,
+  InputError,
+  inputOfLogin,
+  readBool,
+  readRegistryLogin,
+  readString,
+  type InputSource,
+} from '../../../shared/src/pipeline';
 import { printable } from '../../../shared/src/reference';
 
 export interface PackageHelmChartInputs {
@@ -40,7 +55,8 @@ export function namingInput(error: unknown, done?: string, loginInput?: string):
 function readPathInput(inputs: InputSource, name: string, base: string, fallback?: string): string | undefined {
   const value = readString(inputs, name, fallback);
   if (value === undefined) return undefined;
-  if (/[\0-\x1f\x7f]/.test(value)) throw new InputError(name, `is '${printable(value)}', which holds a control character: set it to one path`);
+  if (/[\0-\x1f\x7f]/.test(value))
+    throw new InputError(name, `is '${printable(value)}', which holds a control character: set it to one path`);
   return path.resolve(base, value);
 }
 
@@ -48,11 +64,16 @@ function readPathInput(inputs: InputSource, name: string, base: string, fallback
  * Every input, checked before anything is read or written: a bad push setting fails before a package exists.
  * The branch comes from `Build.SourceBranch` when `versionFromBranch` is true.
  */
-export function readPackageHelmChartInputs(inputs: InputSource, variables: { get(name: string): string | undefined }, log: Log): PackageHelmChartInputs {
+export function readPackageHelmChartInputs(
+  inputs: InputSource,
+  variables: { get(name: string): string | undefined },
+  log: Log,
+): PackageHelmChartInputs {
   const base = variables.get('System.DefaultWorkingDirectory') || process.cwd();
   let chartPath = readPathInput(inputs, 'chartPath', base);
   if (!chartPath) throw new InputError('chartPath', 'is required: the folder that holds Chart.yaml');
-  if (path.basename(chartPath) === 'Chart.yaml' && fs.statSync(chartPath, { throwIfNoEntry: false })?.isFile()) chartPath = path.dirname(chartPath);
+  if (path.basename(chartPath) === 'Chart.yaml' && fs.statSync(chartPath, { throwIfNoEntry: false })?.isFile())
+    chartPath = path.dirname(chartPath);
   const destination = readPathInput(inputs, 'destination', base, variables.get('Build.ArtifactStagingDirectory'));
   if (!destination) throw new InputError('destination', 'is required: the folder to write the package to');
   const options: PackageChartOptions = {
@@ -75,7 +96,11 @@ export function readPackageHelmChartInputs(inputs: InputSource, variables: { get
   // A Docker Registry connection, or an AzureRM connection with its registry; its label names the input.
   const login = readRegistryLogin(inputs);
   try {
-    return { package: options, push: { chartRepository: resolveChartRepository(chartRepository, login?.host), login }, loginInput: login && inputOfLogin(login) };
+    return {
+      package: options,
+      push: { chartRepository: resolveChartRepository(chartRepository, login?.host), login },
+      loginInput: login && inputOfLogin(login),
+    };
   } catch (error) {
     throw namingInput(error);
   }

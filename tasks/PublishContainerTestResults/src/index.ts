@@ -14,7 +14,10 @@ function apiPublisher({ variables, network }: TaskContext) {
   };
   const collectionUri = need('System.TeamFoundationCollectionUri');
   const token = readAccessToken();
-  if (!token) throw new Error("the job's access token (SystemVssConnection) is not available: publishMode 'api' needs it (or use publishMode 'agent')");
+  if (!token)
+    throw new Error(
+      "the job's access token (SystemVssConnection) is not available: publishMode 'api' needs it (or use publishMode 'agent')",
+    );
   return createApiPublisher({
     connect: () => connectWithAccessToken(collectionUri, token, network),
     project: need('System.TeamProject'),
@@ -27,8 +30,7 @@ runTask(async (ctx) => {
   const { inputs, outputs, log, variables, signal } = ctx;
   const { patterns, searchFolder, publishMode, ...rest } = readPublishContainerTestResultsInputs(inputs, variables);
   const options = { ...rest, files: findFiles(patterns, searchFolder), patterns, searchFolder, signal };
-  const publisher =
-    publishMode === 'api' ? apiPublisher(ctx) : createAgentPublisher((c) => ctx.command(c.name, c.properties, c.message));
+  const publisher = publishMode === 'api' ? apiPublisher(ctx) : createAgentPublisher((c) => ctx.command(c.name, c.properties, c.message));
   const result = await publishTestResults(options, publisher, log);
 
   outputs.set('totalTests', String(result.counts.total));

@@ -5,7 +5,8 @@ import { readPushImageByDigestInputs } from './inputs';
 
 /** The engine's refusals carry no input name; a pipeline author needs to know which one to fix. */
 function namingConnection(error: unknown, label: string | undefined, repository: string): unknown {
-  if (!(error instanceof PushError) || !/unauthori[sz]ed|authentication required|auth credentials|denied|forbidden/i.test(error.message)) return error;
+  if (!(error instanceof PushError) || !/unauthori[sz]ed|authentication required|auth credentials|denied|forbidden/i.test(error.message))
+    return error;
   const hint = label
     ? `check the service connection in ${label}: it needs pull and push on ${repository}`
     : "set input 'containerRegistry' to a service connection for the registry";
@@ -50,10 +51,14 @@ runTask(async ({ inputs, variables, outputs, log, command, signal, network }) =>
     });
   } catch (error) {
     // The tags have moved already (the folder was proven writable before): say exactly what was pushed.
-    throw new Error(`pushed ${pushed.pinnedImage} as ${pushed.imageTags.join(', ')} but could not record it in lockFile '${options.lockFile}': ${(error as Error).message}`, { cause: error });
+    throw new Error(
+      `pushed ${pushed.pinnedImage} as ${pushed.imageTags.join(', ')} but could not record it in lockFile '${options.lockFile}': ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   log.info(`Recorded ${pushed.pinnedImage} in ${options.lockFile}`);
-  if (options.artifactName) command('artifact.upload', { containerfolder: options.artifactName, artifactname: options.artifactName }, options.lockFile);
+  if (options.artifactName)
+    command('artifact.upload', { containerfolder: options.artifactName, artifactname: options.artifactName }, options.lockFile);
   outputs.set('digest', pushed.digest);
   outputs.set('pinnedImage', pushed.pinnedImage);
   outputs.set('imageTags', pushed.imageTags.join(','));

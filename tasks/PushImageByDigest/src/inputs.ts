@@ -1,7 +1,27 @@
 import * as path from 'node:path';
 import { readLockFile } from '../../../shared/src/docker';
-import { type Log, InputError, readBool, readMultiLine, readRegistryLogin, readRequired, readString, type InputSource, type RegistryConnection, fileWriteProblem, folderWriteProblem } from '../../../shared/src/pipeline';
-import { formatRepository, InvalidReferenceError, parseReference, parseRepository, printable, sameRegistry, tagProblem } from '../../../shared/src/reference';
+import {
+  type Log,
+  InputError,
+  readBool,
+  readMultiLine,
+  readRegistryLogin,
+  readRequired,
+  readString,
+  type InputSource,
+  type RegistryConnection,
+  fileWriteProblem,
+  folderWriteProblem,
+} from '../../../shared/src/pipeline';
+import {
+  formatRepository,
+  InvalidReferenceError,
+  parseReference,
+  parseRepository,
+  printable,
+  sameRegistry,
+  tagProblem,
+} from '../../../shared/src/reference';
 
 type Variables = { get(name: string): string | undefined };
 
@@ -39,7 +59,10 @@ export function readPushImageByDigestInputs(inputs: InputSource, variables: Vari
     registry = parsed.registry;
   } catch (error) {
     const reason = error instanceof InvalidReferenceError ? error.reason : (error as Error).message;
-    throw new InputError('repository', `is '${printable(given)}', which is not a repository: ${reason} (write host/path, or path with containerRegistry set)`);
+    throw new InputError(
+      'repository',
+      `is '${printable(given)}', which is not a repository: ${reason} (write host/path, or path with containerRegistry set)`,
+    );
   }
   let login = connection;
   if (connection && !sameRegistry(connection.host, registry)) {
@@ -67,7 +90,10 @@ export function readPushImageByDigestInputs(inputs: InputSource, variables: Vari
   if (readBool(inputs, 'publishLockArtifact', true)) {
     artifactName = readString(inputs, 'artifactName', 'image-lock')!;
     if (artifactNameProblem.test(artifactName)) {
-      throw new InputError('artifactName', `is '${printable(artifactName)}': an artifact name cannot contain \\ / " : < > | * ? or control characters`);
+      throw new InputError(
+        'artifactName',
+        `is '${printable(artifactName)}': an artifact name cannot contain \\ / " : < > | * ? or control characters`,
+      );
     }
   }
 

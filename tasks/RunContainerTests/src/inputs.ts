@@ -1,6 +1,14 @@
 import * as path from 'node:path';
 import { DEFAULT_RESULTS_PATH, splitCommandLine, type RunTestsOptions } from '../../../shared/src/docker';
-import { InputError, readBool, readKeyValueLines, readRequired, readString, readVerbatim, type InputSource } from '../../../shared/src/pipeline';
+import {
+  InputError,
+  readBool,
+  readKeyValueLines,
+  readRequired,
+  readString,
+  readVerbatim,
+  type InputSource,
+} from '../../../shared/src/pipeline';
 import { InvalidReferenceError, parseReference, printable } from '../../../shared/src/reference';
 
 type Variables = { get(name: string): string | undefined };
@@ -17,10 +25,12 @@ const USER = /^[^:\s]+(?::[^:\s]+)?$/;
  */
 export function readTimeoutMs(inputs: InputSource, name = 'timeoutMinutes'): number {
   const value = readString(inputs, name, '60')!;
-  if (!/^\d+(\.\d+)?$|^\.\d+$/.test(value)) throw new InputError(name, `must be a number of minutes (e.g. 60 or 0.5), got '${printable(value)}'`);
+  if (!/^\d+(\.\d+)?$|^\.\d+$/.test(value))
+    throw new InputError(name, `must be a number of minutes (e.g. 60 or 0.5), got '${printable(value)}'`);
   const minutes = Number(value);
   if (minutes <= 0) throw new InputError(name, `must be more than 0, got '${value}'`);
-  if (minutes > MAX_TIMEOUT_MINUTES) throw new InputError(name, `must be at most ${MAX_TIMEOUT_MINUTES} (two weeks), got '${printable(value)}'`);
+  if (minutes > MAX_TIMEOUT_MINUTES)
+    throw new InputError(name, `must be at most ${MAX_TIMEOUT_MINUTES} (two weeks), got '${printable(value)}'`);
   return Math.max(1, Math.round(minutes * 60_000));
 }
 
@@ -44,9 +54,13 @@ function readImage(inputs: InputSource): string {
 /** A folder inside the container: absolute, and not the container's root (that would copy its whole file system). */
 function readResultsPath(inputs: InputSource): string {
   const resultsPath = readString(inputs, 'resultsPath', DEFAULT_RESULTS_PATH)!;
-  if (/[\0-\x1f\x7f]/.test(resultsPath)) throw new InputError('resultsPath', `is '${printable(resultsPath)}', which holds a control character`);
+  if (/[\0-\x1f\x7f]/.test(resultsPath))
+    throw new InputError('resultsPath', `is '${printable(resultsPath)}', which holds a control character`);
   if (!resultsPath.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(resultsPath)) {
-    throw new InputError('resultsPath', `must be an absolute path inside the container (e.g. ${DEFAULT_RESULTS_PATH}), got '${printable(resultsPath)}'`);
+    throw new InputError(
+      'resultsPath',
+      `must be an absolute path inside the container (e.g. ${DEFAULT_RESULTS_PATH}), got '${printable(resultsPath)}'`,
+    );
   }
   const normalized = path.posix.normalize(resultsPath.replace(/\\/g, '/'));
   if (normalized === '/' || /^[A-Za-z]:\/?$/.test(normalized)) {
@@ -62,7 +76,8 @@ export function readRunContainerTestsInputs(inputs: InputSource, variables: Vari
   const resultsPath = readResultsPath(inputs);
   const directory = readString(inputs, 'resultsDirectory', variables.get('Common.TestResultsDirectory'));
   if (!directory) throw new InputError('resultsDirectory', 'is required: the folder on the agent to copy the results to');
-  if (/[\0-\x1f\x7f]/.test(directory)) throw new InputError('resultsDirectory', `is '${printable(directory)}', which holds a control character`);
+  if (/[\0-\x1f\x7f]/.test(directory))
+    throw new InputError('resultsDirectory', `is '${printable(directory)}', which holds a control character`);
   const commandLine = readVerbatim(inputs, 'command');
   let command: string[] | undefined;
   if (commandLine) {
@@ -77,7 +92,8 @@ export function readRunContainerTestsInputs(inputs: InputSource, variables: Vari
     throw new InputError('user', `must be a user or user:group (each a name or a number), got '${printable(user)}'`);
   }
   const network = readString(inputs, 'network');
-  if (network !== undefined && /[\s\0-\x1f\x7f]/.test(network)) throw new InputError('network', `is '${printable(network)}', which is not a network name (it holds white space)`);
+  if (network !== undefined && /[\s\0-\x1f\x7f]/.test(network))
+    throw new InputError('network', `is '${printable(network)}', which is not a network name (it holds white space)`);
   return {
     run: {
       image,
