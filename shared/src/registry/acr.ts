@@ -1,6 +1,6 @@
 import type { NetworkOptions } from '../net/network';
 import { acrHostProblem } from '../reference/hosts';
-import { readLimitedText, type EntraCredentials } from './auth';
+import { postTokenForm, readLimitedText, type EntraCredentials } from './auth';
 import { RegistryError } from './errors';
 import { parseRetryAfter } from './retry';
 
@@ -61,16 +61,7 @@ export async function exchangeForRefreshToken(request: ExchangeRequest): Promise
   if (request.service) form.set('service', request.service);
   if (request.credentials.tenant) form.set('tenant', request.credentials.tenant);
   form.set('access_token', accessToken);
-  const response = await request.fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      accept: 'application/json',
-      ...(request.userAgent ? { 'user-agent': request.userAgent } : {}),
-    },
-    body: form.toString(),
-    signal: request.signal,
-  });
+  const response = await postTokenForm(request.fetch, url, form, request);
   const text = await readLimitedText(response, 1024 * 1024);
   const who = `${request.credentials.identity}${request.label ? ` (${request.label})` : ''}`;
   if (response.status !== 200) {

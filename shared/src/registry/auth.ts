@@ -298,6 +298,25 @@ function refusalHint(request: TokenRequest, who: string): string {
   return `the token service of ${request.registry} refused ${who}: ${fix}`;
 }
 
+/** POSTs an OAuth2 form (`application/x-www-form-urlencoded`) to a token service, as every token grant here does. */
+export function postTokenForm(
+  fetch: typeof globalThis.fetch,
+  url: string | URL,
+  form: URLSearchParams,
+  options: { userAgent?: string; signal?: AbortSignal },
+): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+      ...(options.userAgent ? { 'user-agent': options.userAgent } : {}),
+    },
+    body: form.toString(),
+    signal: options.signal,
+  });
+}
+
 /**
  * Asks the token service (the challenge's `realm`) for a Bearer token covering `scopes`: GET with Basic credentials
  * (or none, for anonymous access), as Docker does; an OAuth2 password grant (POST form) when the service does not
@@ -319,17 +338,7 @@ export async function requestToken(request: TokenRequest): Promise<IssuedToken> 
       temporary: false,
     });
   }
-  const post = (form: URLSearchParams) =>
-    request.fetch(tokenUrl(request.realm, request.registry), {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: 'application/json',
-        ...(request.userAgent ? { 'user-agent': request.userAgent } : {}),
-      },
-      body: form.toString(),
-      signal: request.signal,
-    });
+  const post = (form: URLSearchParams) => postTokenForm(request.fetch, tokenUrl(request.realm, request.registry), form, request);
 
   let response: Response;
   let method: 'GET' | 'POST';
