@@ -436,6 +436,16 @@ describe('PublishContainerTestResults@1 task (bundle run as the agent runs it)',
       const run = await runBundledTask(TASK, { inputs: { searchFolder: dir, testResultsFiles: '*.xml' } });
       assertFailedCleanly(run, /variable 'System\.TeamFoundationCollectionUri' is not set.*publishMode 'agent'/);
     });
+    it('api mode with a collection URI that is not a URL names the variable (not ECONNREFUSED 127.0.0.1:80)', async () => {
+      put('r.xml', junit('r', [{ name: 'a' }]));
+      const run = await runBundledTask(TASK, {
+        inputs: { searchFolder: dir, testResultsFiles: '*.xml' },
+        variables: { 'System.TeamFoundationCollectionUri': 'dev.azure.com/org', 'System.TeamProject': server.project },
+        endpoints: [{ id: 'SystemVssConnection', url: server.url, scheme: 'OAuth', parameters: { AccessToken: server.token } }],
+      });
+      assertFailedCleanly(run, /^variable 'System\.TeamFoundationCollectionUri' is 'dev\.azure\.com\/org', not an http\(s\) URL/);
+      assert.equal(server.requests.length, 0);
+    });
     it('api mode without the access token says so', async () => {
       put('r.xml', junit('r', [{ name: 'a' }]));
       const run = await runBundledTask(TASK, {

@@ -13,6 +13,11 @@ function apiPublisher({ variables, network }: TaskContext) {
     return value;
   };
   const collectionUri = need('System.TeamFoundationCollectionUri');
+  if (!/^https?:\/\/[^\s/]+/i.test(collectionUri)) {
+    throw new Error(
+      `variable 'System.TeamFoundationCollectionUri' is '${collectionUri}', not an http(s) URL of the collection: the agent sets it; check what overrides it`,
+    );
+  }
   const token = readAccessToken();
   if (!token)
     throw new Error(
