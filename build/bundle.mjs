@@ -23,10 +23,14 @@ const SEPARATE_PACKAGES = [
   'tar-stream', // build contexts and results copied out of a container
   'azure-devops-node-api', // only publishMode 'api'
   'yaml', // charts
+  'azure-pipelines-task-lib', // loaded by shared/src/pipeline/agent.ts on the first call that needs it
 ];
 
-/** Modules of those packages that the start itself needs, kept in index.js: the Test API's enums (api-model.ts). */
-const KEPT_INLINE = ['azure-devops-node-api/interfaces/TestInterfaces'];
+/**
+ * Modules of those packages that the start itself needs, kept in index.js: the Test API's enums (api-model.ts), and
+ * task-lib's ##vso command formatter (shared/src/pipeline/agent.ts writes commands with it before task-lib loads).
+ */
+const KEPT_INLINE = ['azure-devops-node-api/interfaces/TestInterfaces', 'azure-pipelines-task-lib/taskcommand'];
 
 /** Modules no task calls, replaced at build time by a file in build/ that says why (and throws if ever called). */
 const REPLACED_MODULES = [

@@ -402,9 +402,12 @@ describe("the agent's proxy and certificates (bundled tasks through squid: basic
       },
       { 'Agent.ClientCertPassword': agentCertificate.passphrase },
     );
-    for (const task of TASKS) {
-      const taskRun = await run(task, settings);
-      assert.match(taskRun.stdout, /##vso\[task\.debug\]Agent\.ProxyUrl=/, `${task}: task-lib read the proxy settings`);
+    // task-lib loads on the first call that needs it (shared/src/pipeline/agent.ts): these runs stop at their inputs
+    // without it, and one more goes past its inputs to the network settings, which task-lib reads (and prints).
+    const runs = await Promise.all(TASKS.map(async (task) => [task, await run(task, settings)] as const));
+    const pastInputs = await run('PromoteImage', { ...settings, inputs: { sourceImage: 'registry.invalid/app:v1' } });
+    assert.match(pastInputs.stdout, /##vso\[task\.debug\]Agent\.ProxyUrl=/, 'PromoteImage: task-lib read the proxy settings');
+    for (const [task, taskRun] of [...runs, ['PromoteImage (past its inputs)', pastInputs] as const]) {
       assertNoSecrets(taskRun, secrets());
       // task-lib would keep an encryption key for the password it exposes in Agent.TempDirectory/proxy (and /cert).
       for (const file of ['proxy', 'cert']) assert.ok(!fs.existsSync(path.join(taskRun.tempDirectory, file)), `${task} left ${file}`);

@@ -1,5 +1,4 @@
 import * as zlib from 'node:zlib';
-import { deflateSync } from 'fflate';
 import { ChartError } from './errors';
 
 /** One regular file of a chart archive: a `/`-separated path and its bytes. */
@@ -133,6 +132,9 @@ export function gzipChart(data: Uint8Array): Buffer {
   const xlen = Buffer.alloc(2);
   xlen.writeUInt16LE(HELM_GZIP_EXTRA.length);
   const comment = Buffer.from('Helm\u0000', 'latin1');
+  // Loaded here, not as the task starts: fflate loads worker_threads as it loads.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+  const { deflateSync } = require('fflate') as typeof import('fflate');
   const body = deflateSync(data, { level: DEFLATE_LEVEL, mem: DEFLATE_MEM });
   const trailer = Buffer.alloc(8);
   trailer.writeUInt32LE(crc32(data), 0);

@@ -2,10 +2,10 @@
 // edited as text at the source ranges of the nodes that change, so every other byte (comments, key order, blank
 // lines, quoting, indentation, line ends) stays as written. Image references are checked by reference/.
 import { isDeepStrictEqual } from 'node:util';
-import { isAlias, isScalar, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import type { Document, Node, Pair, YAMLMap } from 'yaml';
 import { InvalidReferenceError, isDigest, parseRepository, printable, tagProblem } from '../reference';
 import { ChartError, optionError } from './errors';
-import { dumpYamlQuoted, isBlockMap, keyText, parseYamlDocument, yamlValue } from './yaml';
+import { dumpYamlQuoted, isBlockMap, keyText, parseYamlDocument, yamlValue, yamlLibrary } from './yaml';
 
 /** What to pin in values.yaml. */
 export interface ImagePin {
@@ -256,7 +256,7 @@ function setInText(text: string, keyPath: string[], value: string, file: string)
   const doc = parseYamlDocument(text, file, '1.1');
   const layout = new Layout(text, doc);
   const root = doc.contents;
-  if (root === null || (isScalar(root) && root.value === null)) {
+  if (root === null || (yamlLibrary().isScalar(root) && root.value === null)) {
     const start = root?.range?.[0] ?? text.length;
     const end = root?.range?.[1] ?? text.length;
     return { text: layout.appendLines(text.slice(0, start) + text.slice(end), nested(keyPath, value), 0) };
@@ -277,7 +277,7 @@ function setInText(text: string, keyPath: string[], value: string, file: string)
       map = node;
       continue;
     }
-    const empty = node === null || (isScalar(node) && node.value === null);
+    const empty = node === null || (yamlLibrary().isScalar(node) && node.value === null);
     const current = empty ? {} : (copyValues(toValue(node, doc, file)) as Record<string, unknown>);
     const edit = { text: layout.replaceWithBlock(pair, setIn(current, rest, value)) };
     return empty ? edit : { ...edit, rewritten: keyPath.slice(0, i + 1).join('.') };
@@ -307,15 +307,15 @@ class Layout {
   /** The file's indentation step: the first nested block map's offset from its key. */
   private indentUnit(doc: Document): number {
     let unit = 0;
-    visit(doc, {
+    yamlLibrary().visit(doc, {
       Pair: (_, pair) => {
-        if (!isBlockMap(pair.value) || !isScalar(pair.key) || !pair.key.range) return undefined;
+        if (!isBlockMap(pair.value) || !yamlLibrary().isScalar(pair.key) || !pair.key.range) return undefined;
         const first = pair.value.items[0]?.key;
-        if (!isScalar(first) || !first.range) return undefined;
+        if (!yamlLibrary().isScalar(first) || !first.range) return undefined;
         const step = this.column(first.range[0]) - this.column(pair.key.range[0]);
         if (step <= 0) return undefined;
         unit = step;
-        return visit.BREAK;
+        return yamlLibrary().visit.BREAK;
       },
     });
     return unit || DEFAULT_INDENT;
@@ -363,10 +363,10 @@ class Layout {
   /** Replaces the pair's scalar (or alias) value by `value` as a quoted string; what follows on the line stays. */
   replaceScalar(pair: Pair<Node, Node | null>, value: string): string {
     const node = pair.value;
-    if (node && (isScalar(node) || isAlias(node)) && node.range && node.range[1] > node.range[0]) {
+    if (node && (yamlLibrary().isScalar(node) || yamlLibrary().isAlias(node)) && node.range && node.range[1] > node.range[0]) {
       const [start, end] = node.range;
       const old = this.text.slice(start, end);
-      const single = isScalar(node) && node.type === 'QUOTE_SINGLE';
+      const single = yamlLibrary().isScalar(node) && node.type === 'QUOTE_SINGLE';
       const quoted = single ? `'${value.replace(/'/g, "''")}'` : JSON.stringify(value);
       // A block scalar's range takes its last line break along.
       const keep = /\r?\n$/.exec(old)?.[0] ?? '';

@@ -2,8 +2,16 @@
 // (eemeli/yaml) and this module. Why `yaml` and not js-yaml, and only one of them: its Document API keeps each
 // node's source range, so values.yaml is edited in place with comments, key order and layout kept; `maxAliasCount`
 // bounds alias expansion; and it writes YAML 1.1-safe scalars (`'yes'`, `'1_000'` quoted), as helm's Go reader needs.
-import { isMap as isYamlMap, isScalar, parseDocument, stringify, type Document, type Node, type YAMLMap } from 'yaml';
+import type * as Yaml from 'yaml';
+import type { Document, Node, YAMLMap } from 'yaml';
 import { ChartError } from './errors';
+
+let loaded: typeof Yaml | undefined;
+/** `yaml`, loaded on first use: a run that stops at its inputs never reads it (build/bundle.mjs keeps it in its own file). */
+export function yamlLibrary(): typeof Yaml {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- on first use, see above
+  return (loaded ??= require('yaml') as typeof Yaml);
+}
 
 /**
  * `yaml`'s `maxAliasCount`: how much alias expansion a file may ask for, in that library's measure. Its default, 100,
@@ -22,8 +30,8 @@ export type YamlSchema = 'core' | '1.1';
 export function parseYamlDocument(text: string, file: string, schema: YamlSchema = 'core'): Document.Parsed {
   const doc =
     schema === 'core'
-      ? parseDocument(text, { schema: 'core', prettyErrors: false })
-      : parseDocument(text, { version: '1.1', prettyErrors: false });
+      ? yamlLibrary().parseDocument(text, { schema: 'core', prettyErrors: false })
+      : yamlLibrary().parseDocument(text, { version: '1.1', prettyErrors: false });
   const error = doc.errors[0];
   if (error) throw new ChartError(`${file} is not valid YAML: ${firstLine(error.message)} (line ${lineOf(text, error.pos[0])})`);
   return doc;
@@ -53,7 +61,7 @@ export function parseYaml(text: string, file: string, schema: YamlSchema = 'core
  * under their key, and YAML 1.1 rules for which strings need quotes (single quotes, as js-yaml wrote them before).
  */
 export function dumpYaml(value: unknown): string {
-  return stringify(value, {
+  return yamlLibrary().stringify(value, {
     version: '1.1',
     sortMapEntries: true,
     lineWidth: 0,
@@ -65,7 +73,7 @@ export function dumpYaml(value: unknown): string {
 
 /** Writes `value` as YAML for insertion into a document: new string values double-quoted, keys plain. */
 export function dumpYamlQuoted(value: unknown, indent: number): string {
-  return stringify(value, {
+  return yamlLibrary().stringify(value, {
     version: '1.1',
     indent,
     lineWidth: 0,
@@ -77,12 +85,12 @@ export function dumpYamlQuoted(value: unknown, indent: number): string {
 
 /** A block-style map node (not flow `{…}`), whose pairs can be edited line by line. */
 export function isBlockMap(node: unknown): node is YAMLMap<Node, Node | null> {
-  return isYamlMap(node) && !node.flow;
+  return yamlLibrary().isMap(node) && !node.flow;
 }
 
 /** The scalar key's text as the plain value sees it (`1: x` and `"1": x` are both key `1`). */
 export function keyText(key: unknown): string | undefined {
-  return isScalar(key) ? String(key.value) : undefined;
+  return yamlLibrary().isScalar(key) ? String(key.value) : undefined;
 }
 
 function firstLine(message: string): string {

@@ -1,4 +1,4 @@
-import { NetworkDispatcher } from './dispatcher';
+import type { NetworkDispatcher } from './dispatcher';
 
 /*
  * How outbound calls reach their servers: which proxy (if any) and which certificates. The pipeline adapter builds
@@ -101,7 +101,10 @@ export function networkFetch(options: NetworkOptions | undefined): typeof global
   const key = options ?? NO_OPTIONS;
   let dispatcher = dispatchers.get(key);
   if (!dispatcher) {
-    dispatcher = new NetworkDispatcher(key);
+    // Loaded with the first dispatcher, not as the task starts: it loads Node's http, https and tls (bench/startup).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+    const { NetworkDispatcher: Dispatcher } = require('./dispatcher') as typeof import('./dispatcher');
+    dispatcher = new Dispatcher(key);
     dispatchers.set(key, dispatcher);
   }
   const chosen = dispatcher;

@@ -1,4 +1,4 @@
-import * as tl from 'azure-pipelines-task-lib/task';
+import { taskLib } from './agent';
 import {
   entraTokenUrl,
   onceSucceeded,
@@ -97,7 +97,7 @@ function source(from: IdentitySource, get: (request: EntraTokenRequest) => Promi
 /** The job's OIDC route values; missing ones fail now, naming the input, rather than at the first registry call. */
 function readJobForOidc(from: IdentitySource) {
   const names = ['System.CollectionUri', 'System.TeamProjectId', 'System.HostType', 'System.PlanId', 'System.JobId'] as const;
-  const values = names.map((name) => tl.getVariable(name) ?? '');
+  const values = names.map((name) => taskLib().getVariable(name) ?? '');
   const missing = names.filter((_, i) => !values[i]);
   if (missing.length > 0) {
     throw new InputError(

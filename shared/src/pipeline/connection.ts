@@ -1,4 +1,4 @@
-import * as tl from 'azure-pipelines-task-lib/task';
+import { taskLib } from './agent';
 import { PUBLIC_CLOUD_AUTHORITY } from '../auth/entra';
 import { acrHostProblem, registryHostFromUrl } from '../reference/hosts';
 import { printable } from '../reference/reference';
@@ -69,7 +69,7 @@ function readEndpoint(inputs: InputSource, input: string): Endpoint | undefined 
   // Not getEndpointAuthorizationParameter: task-lib writes each parameter's value, password included, to a debug line.
   let auth: { scheme?: string; parameters?: Record<string, string> } | undefined;
   try {
-    auth = tl.getEndpointAuthorization(id, true);
+    auth = taskLib().getEndpointAuthorization(id, true);
   } catch {
     throw new InputError(input, `names service connection '${id}', whose authorization the agent passed malformed: re-save the connection`);
   }
@@ -85,7 +85,7 @@ function readEndpoint(inputs: InputSource, input: string): Endpoint | undefined 
     input,
     scheme: (auth.scheme ?? '').trim().toLowerCase(),
     param: (key) => parameters.get(key.toLowerCase())?.trim() ?? '',
-    data: (key) => tl.getEndpointDataParameter(id, key, true)?.trim() ?? '',
+    data: (key) => taskLib().getEndpointDataParameter(id, key, true)?.trim() ?? '',
     url: process.env[`ENDPOINT_URL_${id}`] ?? '',
   };
 }

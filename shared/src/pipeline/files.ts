@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import * as tl from 'azure-pipelines-task-lib/task';
+import { taskLib } from './agent';
 
 /**
  * Result-file patterns resolved with task-lib's `findMatch`, as PublishTestResults@2 resolves `testResultsFiles`, so
@@ -9,7 +9,7 @@ import * as tl from 'azure-pipelines-task-lib/task';
  * only files are returned (a folder named `x.xml` is not a result file). Sorted, each once.
  */
 export function findFiles(patterns: readonly string[], root: string): string[] {
-  const found = tl.findMatch(
+  const found = taskLib().findMatch(
     root,
     [...patterns],
     { allowBrokenSymbolicLinks: true, followSpecifiedSymbolicLink: true, followSymbolicLinks: true, skipMissingFiles: true },

@@ -2,7 +2,8 @@
 import { agentSecret } from './network-secrets';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as tl from 'azure-pipelines-task-lib/task';
+import type * as tl from 'azure-pipelines-task-lib/task';
+import { agent, taskLib } from './agent';
 import type { Log } from '../log';
 import type { NetworkOptions, NetworkSettingNames, ProxyServer, TlsSettings } from '../net/network';
 import { registerSecret } from './secrets';
@@ -54,7 +55,7 @@ function proxyServer(
 function agentProxy(): Pick<NetworkOptions, 'httpsProxy' | 'httpProxy' | 'bypass'> | undefined {
   let config: ReturnType<typeof tl.getHttpProxyConfiguration>;
   try {
-    config = tl.getHttpProxyConfiguration();
+    config = taskLib().getHttpProxyConfiguration();
   } catch (error) {
     throw new Error(
       `the agent's proxy settings cannot be read (${problem(error)}): Agent.ProxyUrl must be an http:// URL and Agent.ProxyBypassList a JSON list of regular expressions`,
@@ -111,8 +112,8 @@ function readableFile(setting: string, file: string, what: string, marker: RegEx
 }
 
 function agentCertificates(log: Log): TlsSettings | undefined {
-  const config = tl.getHttpCertConfiguration();
-  const skip = (tl.getVariable('Agent.SkipCertValidation') ?? '').trim().toLowerCase() === 'true';
+  const config = taskLib().getHttpCertConfiguration();
+  const skip = (agent.getVariable('Agent.SkipCertValidation') ?? '').trim().toLowerCase() === 'true';
   if (!config && !skip) return undefined;
   const settings: TlsSettings = { rejectUnauthorized: !skip };
   if (config?.caFile) {

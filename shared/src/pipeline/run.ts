@@ -1,6 +1,6 @@
 // network first: it takes the agent's proxy password out of task-lib's sight before task-lib loads (network-secrets.ts).
 import { readAgentNetwork } from './network';
-import * as tl from 'azure-pipelines-task-lib/task';
+import { agent, TaskResult } from './agent';
 import type { Log } from '../log';
 import type { NetworkOptions } from '../net/network';
 import { defang } from './defang';
@@ -40,14 +40,14 @@ let warningsLogged = 0;
 
 function warn(line: string): void {
   warningsLogged++;
-  if (warningsLogged <= MAX_WARNING_ISSUES) tl.warning(line);
+  if (warningsLogged <= MAX_WARNING_ISSUES) agent.warning(line);
   else console.log(`warning: ${line}`);
 }
 
 /** One warning that counts those beyond MAX_WARNING_ISSUES, if any. */
 function warnHowManyMore(): void {
   const more = warningsLogged - MAX_WARNING_ISSUES;
-  if (more > 0) tl.warning(`and ${more} more warning${more === 1 ? '' : 's'}: see the lines starting 'warning:' in the log`);
+  if (more > 0) agent.warning(`and ${more} more warning${more === 1 ? '' : 's'}: see the lines starting 'warning:' in the log`);
 }
 
 /** `reasons` as one result line: the first MAX_WARNING_ISSUES, then how many more. */
@@ -60,11 +60,11 @@ function joinReasons(reasons: string[]): string {
 export const agentLog: Log = {
   info: (line) => console.log(sanitize(line)),
   warn: (line) => warn(sanitize(line)),
-  debug: (line) => tl.debug(sanitize(line)),
+  debug: (line) => agent.debug(sanitize(line)),
   secret: registerSecret,
 };
 
-const agentInputs: InputSource = { get: (name) => tl.getInput(name, false) };
+const agentInputs: InputSource = { get: (name) => agent.getInput(name) };
 
 /** How long a finished task waits for leftover handles (keep-alive sockets, a stray timer) before it ends anyway. */
 const LINGER_AFTER_RESULT_MS = 2_000;
@@ -89,7 +89,7 @@ async function endWhenDrained(): Promise<void> {
   await Promise.all([drained(process.stdout), drained(process.stderr)]);
   setTimeout(() => {
     // Named so that a test (and System.Debug) shows what was left open; fixing that beats this fallback.
-    tl.debug(`ending with handles still open: ${process.getActiveResourcesInfo().join(', ')}`);
+    agent.debug(`ending with handles still open: ${process.getActiveResourcesInfo().join(', ')}`);
     void Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => process.exit(0));
   }, LINGER_AFTER_RESULT_MS).unref();
 }
@@ -99,7 +99,7 @@ async function endWhenDrained(): Promise<void> {
  * result line (its first line; further lines are printed above it), with the stack only when `System.Debug` is true.
  */
 export function runTask(body: (ctx: TaskContext) => Promise<void>): void {
-  tl.debug(`running on Node ${process.version}`);
+  agent.debug(`running on Node ${process.version}`);
   const cancel = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => cancel.abort(new Error('the job was cancelled')));
@@ -108,10 +108,10 @@ export function runTask(body: (ctx: TaskContext) => Promise<void>): void {
   let network: NetworkOptions | undefined;
   const ctx: TaskContext = {
     inputs: agentInputs,
-    outputs: { set: (name, value) => tl.setVariable(name, value, false, true) },
-    variables: { get: (name) => tl.getVariable(name) },
+    outputs: { set: (name, value) => agent.setOutput(name, value) },
+    variables: { get: (name) => agent.getVariable(name) },
     log: agentLog,
-    command: (name, properties, message) => tl.command(name, properties, redact(message)),
+    command: (name, properties, message) => agent.command(name, properties, redact(message)),
     issues: (message, options) => void issues.push({ message: sanitize(message), warned: options?.warned ?? false }),
     signal: cancel.signal,
     get network() {
@@ -125,21 +125,25 @@ export function runTask(body: (ctx: TaskContext) => Promise<void>): void {
           // Not tl.setResult: it warns its whole message again, repeating every reason the log already shows.
           for (const issue of issues) if (!issue.warned) warn(issue.message);
           warnHowManyMore();
-          tl.command('task.complete', { result: 'SucceededWithIssues', done: 'true' }, joinReasons(issues.map((issue) => issue.message)));
+          agent.command(
+            'task.complete',
+            { result: 'SucceededWithIssues', done: 'true' },
+            joinReasons(issues.map((issue) => issue.message)),
+          );
         } else {
           warnHowManyMore();
-          tl.setResult(tl.TaskResult.Succeeded, '', true);
+          agent.setResult(TaskResult.Succeeded, '');
         }
       },
       (error: unknown) => {
         const text = sanitize(error instanceof Error ? error.message : String(error)).trim() || 'the task failed';
         const [first, ...rest] = text.split(/\r?\n/);
         for (const line of rest) console.log(line);
-        if (error instanceof Error && error.stack && (tl.getVariable('System.Debug') ?? '').toLowerCase() === 'true') {
-          for (const line of sanitize(error.stack).split(/\r?\n/)) tl.debug(line);
+        if (error instanceof Error && error.stack && (agent.getVariable('System.Debug') ?? '').toLowerCase() === 'true') {
+          for (const line of sanitize(error.stack).split(/\r?\n/)) agent.debug(line);
         }
         warnHowManyMore();
-        tl.setResult(cancel.signal.aborted ? tl.TaskResult.Cancelled : tl.TaskResult.Failed, first, true);
+        agent.setResult(cancel.signal.aborted ? TaskResult.Cancelled : TaskResult.Failed, first);
       },
     )
     .then(endWhenDrained, endWhenDrained);

@@ -1,4 +1,4 @@
-import * as tl from 'azure-pipelines-task-lib/task';
+import { taskLib } from './agent';
 import { registerSecret } from './secrets';
 
 /**
@@ -10,7 +10,7 @@ import { registerSecret } from './secrets';
 export function readAccessToken(): string | undefined {
   let auth: { parameters?: Record<string, string> } | undefined;
   try {
-    auth = tl.getEndpointAuthorization('SystemVssConnection', true);
+    auth = taskLib().getEndpointAuthorization('SystemVssConnection', true);
   } catch {
     throw new Error("the SystemVssConnection endpoint's authorization is not valid JSON");
   }

@@ -1,7 +1,5 @@
-import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
 import type { IRequestOptions } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
-import { LocationsApi } from 'azure-devops-node-api/LocationsApi';
-import { TestApi, type ITestApi } from 'azure-devops-node-api/TestApi';
+import type { ITestApi } from 'azure-devops-node-api/TestApi';
 import type { RunCreateModel, TestCaseResult, TestSubResult } from 'azure-devops-node-api/interfaces/TestInterfaces';
 import { describeConnectionFailure, ProxyError } from '../net/errors';
 import type { NetworkOptions } from '../net/network';
@@ -93,6 +91,12 @@ const TEST_RESOURCE_AREA_ID = 'c2aa639c-3ccc-4740-b3b6-ce2a1e1d984e';
  * so the location client and the Test client get one each. Both go out through `network` (proxy and certificates).
  */
 export async function connectWithAccessToken(collectionUri: string, accessToken: string, network?: NetworkOptions): Promise<ITestApi> {
+  // Loaded here: only publishMode 'api' talks to the REST API (build/bundle.mjs keeps the SDK in its own file).
+  const [{ BearerCredentialHandler }, { LocationsApi }, { TestApi }] = await Promise.all([
+    import('azure-devops-node-api/handlers/bearertoken'),
+    import('azure-devops-node-api/LocationsApi'),
+    import('azure-devops-node-api/TestApi'),
+  ]);
   const handlers = () => [new BearerCredentialHandler(accessToken, false)];
   const locations = describingFailures(
     new LocationsApi(collectionUri, handlers(), sdkRequestOptions(collectionUri, network)),

@@ -3,10 +3,11 @@ import { packageChart, pushChartToRegistry } from '../../../shared/src/helm';
 import { runTask } from '../../../shared/src/pipeline';
 import { namingInput, readPackageHelmChartInputs } from './inputs';
 
-runTask(async ({ inputs, variables, outputs, log, signal, network }) => {
+runTask(async (task) => {
+  const { inputs, variables, outputs, log, signal } = task;
   const options = readPackageHelmChartInputs(inputs, variables, log);
   // Read before the package is written: a bad proxy setting fails the task with nothing done.
-  const transport = options.push && { signal, network };
+  const transport = options.push && { signal, network: task.network };
   const chart = await packageChart(options.package, log).catch((error: unknown) => {
     throw namingInput(error);
   });

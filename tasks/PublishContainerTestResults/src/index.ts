@@ -6,7 +6,8 @@ import { findFiles, readAccessToken, runTask, type TaskContext } from '../../../
 import { connectWithAccessToken, createAgentPublisher, createApiPublisher, publishTestResults } from '../../../shared/src/testresults';
 import { readPublishContainerTestResultsInputs } from './inputs';
 
-function apiPublisher({ variables, network }: TaskContext) {
+function apiPublisher(task: TaskContext) {
+  const { variables } = task;
   const need = (name: string) => {
     const value = variables.get(name)?.trim();
     if (!value) throw new Error(`variable '${name}' is not set: publishMode 'api' needs it (or use publishMode 'agent')`);
@@ -24,7 +25,7 @@ function apiPublisher({ variables, network }: TaskContext) {
       "the job's access token (SystemVssConnection) is not available: publishMode 'api' needs it (or use publishMode 'agent')",
     );
   return createApiPublisher({
-    connect: () => connectWithAccessToken(collectionUri, token, network),
+    connect: () => connectWithAccessToken(collectionUri, token, task.network),
     project: need('System.TeamProject'),
     buildId: need('Build.BuildId'),
     buildUri: variables.get('Build.BuildUri') || undefined,
@@ -34,8 +35,8 @@ function apiPublisher({ variables, network }: TaskContext) {
 runTask(async (ctx) => {
   const { inputs, outputs, log, variables, signal } = ctx;
   const { patterns, searchFolder, publishMode, ...rest } = readPublishContainerTestResultsInputs(inputs, variables);
-  const options = { ...rest, files: findFiles(patterns, searchFolder), patterns, searchFolder, signal };
   const publisher = publishMode === 'api' ? apiPublisher(ctx) : createAgentPublisher((c) => ctx.command(c.name, c.properties, c.message));
+  const options = { ...rest, files: findFiles(patterns, searchFolder), patterns, searchFolder, signal };
   const result = await publishTestResults(options, publisher, log);
 
   outputs.set('totalTests', String(result.counts.total));

@@ -13,7 +13,8 @@ function namingConnection(error: unknown, label: string | undefined, repository:
   return new PushError(`${error.message} (${hint})`);
 }
 
-runTask(async ({ inputs, variables, outputs, log, command, signal, network }) => {
+runTask(async (task) => {
+  const { inputs, variables, outputs, log, command, signal } = task;
   const options = readPushImageByDigestInputs(inputs, variables, log);
   const registry = new RegistryClient({
     registry: options.registry,
@@ -21,7 +22,7 @@ runTask(async ({ inputs, variables, outputs, log, command, signal, network }) =>
     credentialsLabel: options.connection?.label ?? "input 'containerRegistry'",
     log,
     signal,
-    network,
+    network: task.network,
   });
   // The digest is the registry's answer for each tag, checked against what the engine says it pushed.
   const confirm: ConfirmDigest = (repository, tag) => resolveDigest(registry, `${repository}:${tag}`);
