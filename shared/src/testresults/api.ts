@@ -92,11 +92,13 @@ const TEST_RESOURCE_AREA_ID = 'c2aa639c-3ccc-4740-b3b6-ce2a1e1d984e';
  */
 export async function connectWithAccessToken(collectionUri: string, accessToken: string, network?: NetworkOptions): Promise<ITestApi> {
   // Loaded here: only publishMode 'api' talks to the REST API (build/bundle.mjs keeps the SDK in its own file).
-  const [{ BearerCredentialHandler }, { LocationsApi }, { TestApi }] = await Promise.all([
-    import('azure-devops-node-api/handlers/bearertoken'),
-    import('azure-devops-node-api/LocationsApi'),
-    import('azure-devops-node-api/TestApi'),
-  ]);
+  // require, not import(): the SDK's subpaths have no file extension, which Node's ESM resolution (tsx) refuses.
+  /* eslint-disable @typescript-eslint/no-require-imports -- see above */
+  const { BearerCredentialHandler } =
+    require('azure-devops-node-api/handlers/bearertoken') as typeof import('azure-devops-node-api/handlers/bearertoken');
+  const { LocationsApi } = require('azure-devops-node-api/LocationsApi') as typeof import('azure-devops-node-api/LocationsApi');
+  const { TestApi } = require('azure-devops-node-api/TestApi') as typeof import('azure-devops-node-api/TestApi');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const handlers = () => [new BearerCredentialHandler(accessToken, false)];
   const locations = describingFailures(
     new LocationsApi(collectionUri, handlers(), sdkRequestOptions(collectionUri, network)),
