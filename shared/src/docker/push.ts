@@ -3,8 +3,18 @@ import * as path from 'node:path';
 import type Docker from 'dockerode';
 import type { Log } from '../log';
 import { isDigest, tagProblem } from '../reference';
-import { retryOptions, withRetry, type RetryOptions } from '../registry';
 import {
+  passwordLogin,
+  RegistryError,
+  resolveDigest,
+  retryOptions,
+  withRetry,
+  type RegistryClient,
+  type RegistryLogin as GenericLogin,
+  type RetryOptions,
+} from '../registry';
+import {
+  describeEngine,
   encodeRegistryHeader,
   engineMessage,
   engineServerAddress,
@@ -202,4 +212,53 @@ export function recordInLockFile(file: string, image: LockedImage): LockFile {
   fs.writeFileSync(temporary, serializeLock(merged));
   fs.renameSync(temporary, file);
   return merged;
+}
+
+export interface PushByDigestOptions {
+  sourceImage: string;
+  repository: string;
+  tags: readonly string[];
+  /** The repository registry's login (a password, or an Azure identity the registry client exchanges). */
+  login?: GenericLogin;
+  /** The lock file the pushed digest is recorded in, with the pipeline facts each record carries. */
+  lockFile: string;
+  record?: Pick<LockedImage, 'buildId' | 'sourceVersion'>;
+  signal?: AbortSignal;
+  retry?: Partial<RetryOptions>;
+}
+
+/**
+ * PushImageByDigest's verb: nothing is tagged before the engine answers and the registry takes the credentials for a
+ * read (a tag not there yet is fine); then the push (pushImage), its digest confirmed by `registry` for every tag, and
+ * its record in the lock file. A record that fails after the push says exactly what was pushed.
+ */
+export async function pushByDigest(docker: Docker, registry: RegistryClient, options: PushByDigestOptions, log: Log): Promise<PushedImage> {
+  const { repository, tags, sourceImage, signal, retry } = options;
+  const confirm: ConfirmDigest = (repo, tag) => resolveDigest(registry, `${repo}:${tag}`);
+  await describeEngine(docker);
+  await confirm(repository, tags[0]).catch((error: unknown) => {
+    if (!(error instanceof RegistryError && error.status === 404)) throw error;
+  });
+  // The engine takes a user name and password: an Azure identity's is the ACR refresh token the read above got.
+  const login = options.login && (await passwordLogin(options.login, { client: registry, log }));
+  const pushed = await pushImage(docker, { sourceImage, repository, tags, login, signal, retry }, log, confirm);
+  try {
+    recordInLockFile(options.lockFile, {
+      repository,
+      tags: [...tags],
+      digest: pushed.digest,
+      pinnedReference: pushed.pinnedImage,
+      mediaType: pushed.mediaType,
+      ...options.record,
+      pushedAt: new Date().toISOString(),
+    });
+  } catch (error) {
+    // The tags have moved already (the folder was proven writable before): say exactly what was pushed.
+    throw new Error(
+      `pushed ${pushed.pinnedImage} as ${pushed.imageTags.join(', ')} but could not record it in lockFile '${options.lockFile}': ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  log.info(`Recorded ${pushed.pinnedImage} in ${options.lockFile}`);
+  return pushed;
 }
