@@ -1,12 +1,8 @@
-import { execFile } from 'node:child_process';
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { promisify } from 'node:util';
+import { selfSignedCertificate } from './tls';
 
 /**
  * Contract servers for the three Azure identity endpoints a task signs in through, each on its own loopback port,
@@ -181,31 +177,8 @@ export function x5tOf(pem: string): string {
 
 /** A self-signed certificate and its RSA key made by openssl, as one PEM (what an AzureRM connection stores). */
 export async function makeServicePrincipalCertificate(subject: string): Promise<{ pem: string; certificate: string; key: string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-spn-cert-'));
-  try {
-    const keyPath = path.join(dir, 'key.pem');
-    const certPath = path.join(dir, 'cert.pem');
-    await promisify(execFile)('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      keyPath,
-      '-out',
-      certPath,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${subject}`,
-    ]);
-    const certificate = fs.readFileSync(certPath, 'utf8');
-    const key = fs.readFileSync(keyPath, 'utf8');
-    return { pem: `${certificate}${key}`, certificate, key };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const { certificate, key } = await selfSignedCertificate(subject);
+  return { pem: `${certificate}${key}`, certificate, key };
 }
 
 /** The issuer of an Azure DevOps organization's OIDC tokens. */

@@ -1,12 +1,12 @@
-import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import * as yaml from 'yaml';
 import { needOrSkip } from './env';
+import { selfSignedCertificate } from './tls';
 import { startTokenIssuer, type TokenIssuer, type TestUser } from './token-issuer';
 
 export type { TestUser } from './token-issuer';
@@ -107,7 +107,6 @@ export function requireRegistry(ctx: Mocha.Context): void {
   needOrSkip(ctx, registryAvailable(), `distribution registry (${REGISTRY_BINARY}, Debian package docker-registry)`);
 }
 
-const execFileAsync = promisify(execFile);
 const READY_TIMEOUT_MS = 20_000;
 const OUTPUT_LIMIT = 256 * 1024;
 
@@ -176,21 +175,9 @@ export function bcryptHash(password: string): string {
 async function makeCertificate(dir: string): Promise<{ keyPath: string; certPath: string }> {
   const keyPath = path.join(dir, 'issuer-key.pem');
   const certPath = path.join(dir, 'issuer-cert.pem');
-  await execFileAsync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    keyPath,
-    '-out',
-    certPath,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=outerloop-test-token-issuer',
-  ]);
+  const { certificate, key } = await selfSignedCertificate('outerloop-test-token-issuer');
+  fs.writeFileSync(keyPath, key);
+  fs.writeFileSync(certPath, certificate);
   return { keyPath, certPath };
 }
 

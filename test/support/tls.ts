@@ -151,3 +151,33 @@ export async function createTestPki(): Promise<TestPki> {
     },
   };
 }
+
+/**
+ * A self-signed RSA certificate and its unencrypted key (PEM), made by openssl: a token issuer's signing certificate
+ * (the registry trusts its x5c chain) or an AzureRM service principal's certificate.
+ */
+export async function selfSignedCertificate(subject: string): Promise<{ certificate: string; key: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-self-signed-'));
+  try {
+    const keyPath = path.join(dir, 'key.pem');
+    const certPath = path.join(dir, 'cert.pem');
+    await promisify(execFile)('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${subject}`,
+    ]);
+    return { certificate: fs.readFileSync(certPath, 'utf8'), key: fs.readFileSync(keyPath, 'utf8') };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

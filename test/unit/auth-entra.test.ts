@@ -3,11 +3,7 @@
 // Metadata header and client_id; Azure DevOps' plan/job oidctoken route), Entra's AADSTS refusals as one line, and
 // temporary failures retried by the one retry policy. Against the contract servers: test/integration/sign-in.test.ts.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import {
   ACR_RESOURCE,
   ACR_SCOPE,
@@ -20,6 +16,7 @@ import {
 } from '../../shared/src/auth/entra';
 import { RegistryError } from '../../shared/src/registry/errors';
 import { needOrSkip } from '../support/env';
+import { makeServicePrincipalCertificate } from '../support/azure-identity';
 
 interface Call {
   url: URL;
@@ -50,37 +47,6 @@ function scripted(reply: (call: Call, n: number) => Response) {
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 const noWait = { random: () => 0, sleep: () => Promise.resolve() };
-
-/** A self-signed RSA certificate and its key from openssl, as one PEM (what an AzureRM connection stores). */
-function opensslCertificate(): string | undefined {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-entra-unit-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        path.join(dir, 'k'),
-        '-out',
-        path.join(dir, 'c'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=t',
-      ],
-      { stdio: 'ignore' },
-    );
-    return fs.readFileSync(path.join(dir, 'c'), 'utf8') + fs.readFileSync(path.join(dir, 'k'), 'utf8');
-  } catch {
-    return undefined;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe('Entra ID client credentials (Microsoft identity platform, v2.0 token endpoint)', () => {
   it('posts client_id, the ACR scope, grant_type and the client assertion to <authority>/<tenant>/oauth2/v2.0/token', async () => {
@@ -154,8 +120,11 @@ describe('Entra ID client credentials (Microsoft identity platform, v2.0 token e
 
 describe('a client assertion signed with the service principal certificate (x5t, aud = token endpoint, iss = sub = client)', () => {
   let pem: string | undefined;
-  before(function () {
-    pem = opensslCertificate();
+  before(async function () {
+    pem = await makeServicePrincipalCertificate('t').then(
+      (made) => made.pem,
+      () => undefined,
+    );
     needOrSkip(this, pem !== undefined, 'openssl');
   });
 
