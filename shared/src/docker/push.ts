@@ -70,6 +70,8 @@ export class PushError extends Error {
   constructor(
     message: string,
     readonly temporary = false,
+    /** The registry refused the credentials or the access (push-errors.ts rules `unauthorized`, `denied`). */
+    readonly refused = false,
   ) {
     super(message);
     this.name = 'PushError';
@@ -136,7 +138,12 @@ export async function pushImage(docker: Docker, options: PushImageOptions, log: 
     } catch (error) {
       if (options.signal?.aborted) throw new PushError(`push ${ref} was cancelled`);
       if (error instanceof EngineStreamError) {
-        throw new PushError(`push ${ref}: ${error.message}`, classifyEnginePushMessage(error.message)?.temporary ?? false);
+        const rule = classifyEnginePushMessage(error.message);
+        throw new PushError(
+          `push ${ref}: ${error.message}`,
+          rule?.temporary ?? false,
+          rule?.name === 'unauthorized' || rule?.name === 'denied',
+        );
       }
       throw unreachable(docker, error) ?? new PushError(`push ${ref}: ${engineMessage(error)}`);
     }

@@ -5,12 +5,11 @@ import { readPushImageByDigestInputs } from './inputs';
 
 /** The engine's refusals carry no input name; a pipeline author needs to know which one to fix. */
 function namingConnection(error: unknown, label: string | undefined, repository: string): unknown {
-  if (!(error instanceof PushError) || !/unauthori[sz]ed|authentication required|auth credentials|denied|forbidden/i.test(error.message))
-    return error;
+  if (!(error instanceof PushError) || !error.refused) return error;
   const hint = label
     ? `check the service connection in ${label}: it needs pull and push on ${repository}`
     : "set input 'containerRegistry' to a service connection for the registry";
-  return new PushError(`${error.message} (${hint})`);
+  return new PushError(`${error.message} (${hint})`, false, true);
 }
 
 runTask(async (task) => {
