@@ -9,6 +9,7 @@ import {
   dockerConfigSnapshot,
   filesContaining,
   runBundledTask,
+  type Endpoint,
   type RunOptions,
   type TaskRun,
 } from './harness';
@@ -38,6 +39,18 @@ export interface BadInputTable {
   /** A snapshot of everything a case may not change (registry tags, files, containers); compared before and after. */
   sideEffects?: () => Promise<string>;
   cases: BadInputCase[];
+}
+
+/** A case whose inputs and endpoints are read when it runs (the registries a table names start in `before`). */
+export function late(inputs: () => Record<string, string>, endpoints?: () => Endpoint[]): RunOptions {
+  return {
+    get inputs() {
+      return inputs();
+    },
+    get endpoints() {
+      return endpoints?.();
+    },
+  };
 }
 
 function merge(base: RunOptions, extra: RunOptions): RunOptions {

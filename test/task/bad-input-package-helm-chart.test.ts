@@ -6,9 +6,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { badInputCases, type BadInputCase } from '../support/bad-input';
+import { badInputCases, late, type BadInputCase } from '../support/bad-input';
 import { repoRoot } from '../support/env';
-import { bundleOnce, registryEndpoint, type Endpoint, type RunOptions } from '../support/harness';
+import { bundleOnce, registryEndpoint } from '../support/harness';
 import { listTags } from '../support/images';
 import { makeImmutable, mountReadOnly, undoReadOnly } from '../support/readonly';
 import { requireRegistry, sharedRegistry, userOf, type TestRegistry } from '../support/registries';
@@ -496,18 +496,6 @@ function silentHost(): Promise<{ port: number; close(): Promise<void> }> {
       }),
     );
   });
-}
-
-/** A case whose inputs and endpoints are read when it runs: the registries start in `before`. */
-function late(inputs: () => Record<string, string>, endpoints?: () => Endpoint[]): RunOptions {
-  return {
-    get inputs() {
-      return inputs();
-    },
-    get endpoints() {
-      return endpoints?.();
-    },
-  };
 }
 
 const pushCases: BadInputCase[] = [

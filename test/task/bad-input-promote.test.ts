@@ -3,8 +3,8 @@
 // (test/support/bad-input.ts). Every reference is parsed, and every target tag checked, before the first write.
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { badInputCases, type BadInputCase } from '../support/bad-input';
-import { bundleOnce, registryEndpoint, type Endpoint, type RunOptions } from '../support/harness';
+import { badInputCases, late, type BadInputCase } from '../support/bad-input';
+import { bundleOnce, registryEndpoint } from '../support/harness';
 import { listTags, pushRandomImage } from '../support/images';
 import { requireRegistry, sharedRegistry, type TestRegistry } from '../support/registries';
 
@@ -18,17 +18,6 @@ let htpasswd: TestRegistry;
 let silent: net.Server;
 let silentHost = '';
 
-/** A case whose inputs are read when it runs: the registries start in `before`. */
-function late(inputs: () => Record<string, string>, endpoints?: () => Endpoint[]): RunOptions {
-  return {
-    get inputs() {
-      return inputs();
-    },
-    get endpoints() {
-      return endpoints?.();
-    },
-  };
-}
 const source = () => `${anonymous.host}/bad-promote/app:v1`;
 
 const cases: BadInputCase[] = [

@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type Dockerode from 'dockerode';
-import { badInputCases, type BadInputCase } from '../support/bad-input';
+import { badInputCases, late, type BadInputCase } from '../support/bad-input';
 import { buildBusyboxImage, removeTestImages, requireEngine, TEST_RUN_ID } from '../support/engine';
-import { bundleOnce, registryEndpoint, type Endpoint, type RunOptions } from '../support/harness';
+import { bundleOnce, registryEndpoint, type Endpoint } from '../support/harness';
 import { listTags } from '../support/images';
 import { makeImmutable, mountReadOnly, undoReadOnly } from '../support/readonly';
 import { requireRegistry, sharedRegistry, type TestRegistry } from '../support/registries';
@@ -28,18 +28,6 @@ const VALID_LOCK = '{\n  "version": 1,\n  "images": []\n}\n';
 let registry: TestRegistry;
 let otherRegistry: TestRegistry;
 const connection = (): Endpoint => registryEndpoint('reg', registry.url, registry.users[0]);
-
-/** A case whose inputs or endpoints are read when it runs: the registries start in `before`. */
-function late(inputs: () => Record<string, string>, endpoints?: () => Endpoint[]): RunOptions {
-  return {
-    get inputs() {
-      return inputs();
-    },
-    get endpoints() {
-      return endpoints?.();
-    },
-  };
-}
 
 const cases: BadInputCase[] = [
   // repository: parsed by reference/, the host from the connection.
