@@ -216,8 +216,37 @@ export async function startSquid(options: { user?: { username: string; password:
 // ---- names only the engine resolves ------------------------------------------------------------------------------
 
 const HOSTS_FILE = '/etc/hosts';
+const HOSTS_MARKER_PREFIX = '# outerloop-test squid.ts ';
 /** Marks the /etc/hosts line a suite adds, so it goes whatever happens. */
-const HOSTS_MARKER = `# outerloop-test squid.ts ${process.pid}`;
+const HOSTS_MARKER = `${HOSTS_MARKER_PREFIX}${process.pid}`;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes lines an earlier run added and could not remove (it was killed before its exit handler ran): the test names
+ * must resolve nowhere but in squid. Machines are reused, so every suite that relies on that clears them first.
+ */
+export function removeStaleHostsLines(): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(HOSTS_FILE, 'utf8');
+  } catch {
+    return;
+  }
+  const stale = (line: string) => {
+    const at = line.indexOf(HOSTS_MARKER_PREFIX);
+    return at >= 0 && !processAlive(Number(line.slice(at + HOSTS_MARKER_PREFIX.length).trim()));
+  };
+  const lines = text.split('\n');
+  if (lines.some(stale)) fs.writeFileSync(HOSTS_FILE, lines.filter((line) => !stale(line)).join('\n'));
+}
 
 function removeHostsLine(): void {
   const text = fs.readFileSync(HOSTS_FILE, 'utf8');
