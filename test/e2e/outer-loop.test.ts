@@ -10,7 +10,7 @@ import * as zlib from 'node:zlib';
 import type Dockerode from 'dockerode';
 import * as yaml from 'yaml';
 import * as tar from 'tar-stream';
-import { parseLock } from '../../shared/src/docker/lockfile';
+import { parseLock } from '../../shared/src/release';
 import { stageSampleService } from '../fixtures/sample-service/stage';
 import { removeTestContainers, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
 import { repoRoot } from '../support/env';
@@ -136,7 +136,7 @@ describe('the outer loop, end to end (bundled tasks, real engine, real registry)
       assert.ok(inspected.RepoDigests.includes(pushed.outputs.pinnedImage), 'the runtime image is what was pushed');
       const lock = parseLock(fs.readFileSync(path.join(staging, 'image-lock.json'), 'utf8'));
       assert.deepEqual(
-        lock.images.map((e) => e.pinnedReference),
+        lock.entries.map((e) => e.pinnedReference),
         [pushed.outputs.pinnedImage],
       );
 

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type Dockerode from 'dockerode';
-import { pushImage, PushError, readLockFile, recordInLockFile, type ConfirmDigest } from '../../shared/src/docker/push';
+import { pushImage, PushError, type ConfirmDigest } from '../../shared/src/docker/push';
+import { readLockFile, recordInLockFile } from '../../shared/src/release';
 import { classifyEnginePushMessage } from '../../shared/src/docker/push-errors';
 import { BASE_DELAY_MS, MAX_DELAY_MS } from '../../shared/src/registry/retry';
 import { memoryLog } from '../../shared/src/log';
@@ -317,6 +318,7 @@ describe('docker engine: pushImage (integration)', function () {
         registryHead(registry, user),
       );
       recordInLockFile(lockFile, {
+        kind: 'image',
         repository,
         tags,
         digest: pushed.digest,
@@ -328,8 +330,8 @@ describe('docker engine: pushImage (integration)', function () {
       });
     }
     const lock = readLockFile(lockFile);
-    assert.equal(lock.images.length, 1);
-    assert.deepEqual(lock.images[0].tags, ['41', 'latest']);
-    assert.equal((await registryHead(registry, user)(repository, 'latest')).digest, lock.images[0].digest);
+    assert.equal(lock.entries.length, 1);
+    assert.deepEqual(lock.entries[0].tags, ['41', 'latest']);
+    assert.equal((await registryHead(registry, user)(repository, 'latest')).digest, lock.entries[0].digest);
   });
 });

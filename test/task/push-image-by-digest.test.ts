@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type Dockerode from 'dockerode';
-import { parseLock } from '../../shared/src/docker/lockfile';
+import { parseLock } from '../../shared/src/release';
 import { buildBusyboxImage, removeTestImages, requireEngine, TEST_RUN_ID } from '../support/engine';
 import {
   bundleOnce,
@@ -91,10 +91,11 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
 
     const lockFile = path.join(run.tempDirectory, 'a', 'image-lock.json');
     const lock = parseLock(fs.readFileSync(lockFile, 'utf8'));
-    assert.equal(lock.images.length, 1);
+    assert.equal(lock.entries.length, 1);
     assert.deepEqual(
-      { ...lock.images[0], pushedAt: undefined },
+      { ...lock.entries[0], pushedAt: undefined },
       {
+        kind: 'image',
         repository: `${registry.host}/${repo}`,
         tags: ['4711', 'latest'],
         digest: run.outputs.digest,
@@ -127,7 +128,7 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
     }
     let lock = parseLock(fs.readFileSync(lockFile, 'utf8'));
     assert.deepEqual(
-      lock.images.map((e) => [e.repository, e.tags.join(' ')]),
+      lock.entries.map((e) => [e.repository, e.tags.join(' ')]),
       [
         [`${registry.host}/task-merge/api`, '1 stable'],
         [`${registry.host}/task-merge/web`, '1'],
@@ -140,7 +141,7 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
     assert.notEqual(moved.outputs.digest, first.outputs.digest);
     lock = parseLock(fs.readFileSync(lockFile, 'utf8'));
     assert.deepEqual(
-      lock.images.map((e) => [e.repository, e.digest, e.tags.join(' ')]),
+      lock.entries.map((e) => [e.repository, e.digest, e.tags.join(' ')]),
       [
         [`${registry.host}/task-merge/api`, first.outputs.digest, '1'],
         [`${registry.host}/task-merge/web`, second.outputs.digest, '1'],

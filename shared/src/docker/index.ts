@@ -7,8 +7,6 @@ export {
   pushByDigest,
   pushImage,
   PushError,
-  readLockFile,
-  recordInLockFile,
   type ConfirmDigest,
   type PushByDigestOptions,
   type PushedImage,

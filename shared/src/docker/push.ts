@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type Docker from 'dockerode';
 import type { Log } from '../log';
 import { isDigest, tagProblem } from '../reference';
@@ -24,7 +22,7 @@ import {
   type RegistryLogin,
 } from './engine';
 import { EngineStreamError, followProgress } from './events';
-import { emptyLock, mergeLock, parseLock, serializeLock, type LockedImage, type LockFile } from './lockfile';
+import { recordInLockFile, type LockedImage } from '../release';
 import { classifyEnginePushMessage, isTemporaryEnginePushError } from './push-errors';
 
 /** What the registry says a tag resolves to (a HEAD of the manifest: `Docker-Content-Digest`, `Content-Type`). */
@@ -196,31 +194,6 @@ async function pushTag(
   return digest;
 }
 
-/** Reads the lock file at `file` (none yet is an empty lock). */
-export function readLockFile(file: string): LockFile {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return emptyLock();
-    throw error;
-  }
-  return parseLock(text, `the lock file '${file}'`);
-}
-
-/**
- * Merges `image` into the lock file at `file` and writes it back whole (a temporary file renamed over it, so a
- * reader never sees half a file). Returns the merged lock.
- */
-export function recordInLockFile(file: string, image: LockedImage): LockFile {
-  const merged = mergeLock(readLockFile(file), image);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, serializeLock(merged));
-  fs.renameSync(temporary, file);
-  return merged;
-}
-
 export interface PushByDigestOptions {
   sourceImage: string;
   repository: string;
@@ -251,6 +224,7 @@ export async function pushByDigest(docker: Docker, registry: RegistryClient, opt
   const pushed = await pushImage(docker, { sourceImage, repository, tags, login, signal, retry }, log, confirm);
   try {
     recordInLockFile(options.lockFile, {
+      kind: 'image',
       repository,
       tags: [...tags],
       digest: pushed.digest,

@@ -5,6 +5,7 @@ import type { Log } from '../log';
 import type { NetworkOptions } from '../net/network';
 import { defang } from './defang';
 import { redact, registerSecret } from './secrets';
+import { writeSummaryFile } from './summary';
 import type { InputSource } from './inputs';
 
 /** What a task body gets: typed access to the agent, with no other way to talk to it. */
@@ -24,6 +25,8 @@ export interface TaskContext {
   signal: AbortSignal;
   /** The agent's proxy and certificates for every outbound call; read on first use (a bad setting fails the task). */
   network: NetworkOptions;
+  /** Attaches a Markdown section titled `title` to the run's summary page (`task.uploadsummary`). */
+  summary: (title: string, markdown: string) => void;
 }
 
 /** What every line the task prints goes through: secrets masked, then `##vso[` from outside defanged. */
@@ -117,6 +120,8 @@ export function runTask(body: (ctx: TaskContext) => Promise<void>): void {
     get network() {
       return (network ??= readAgentNetwork(agentLog));
     },
+    summary: (title, markdown) =>
+      agent.command('task.uploadsummary', {}, writeSummaryFile(agent.getVariable('Agent.TempDirectory'), title, markdown)),
   };
   body(ctx)
     .then(

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { readLockFile } from '../../../shared/src/docker';
+import { readLockFile } from '../../../shared/src/release';
 import {
   type Log,
   InputError,
