@@ -46,6 +46,44 @@ const REPLACED_MODULES = [
   { importer: /[\\/]docker-modem[\\/]lib$/, specifier: './ssh', by: 'docker-modem-ssh-on-use.cjs' },
 ];
 
+/**
+ * Node built-ins whose loading costs a start more than most runs use them (crypto alone is ~40 internal modules):
+ * each import of one gets a stand-in that requires the real module on the first property read, so a run that fails
+ * on its inputs, or never hashes, never loads it. Property names come from the building Node; a name newer than
+ * that is still read through `get`, only a namespace import would not list it.
+ */
+const LAZY_BUILTINS = ['crypto', 'zlib', 'tls', 'https', 'http', 'http2'];
+
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      args.namespace === 'lazy-builtin'
+        ? { path: args.path, external: true }
+        : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (args) => {
+      const keys = Object.keys(await import(`node:${args.path}`)).filter((key) => key !== 'default');
+      return {
+        loader: 'js',
+        contents: `const keys = ${JSON.stringify(keys)};
+let loaded;
+const load = () => (loaded ??= require(${JSON.stringify(`node:${args.path}`)}));
+module.exports = new Proxy({}, {
+  get: (_, key) => (key === '__esModule' ? undefined : load()[key]),
+  set: (_, key, value) => ((load()[key] = value), true),
+  has: (_, key) => key in load(),
+  ownKeys: () => [...keys],
+  getOwnPropertyDescriptor: (_, key) =>
+    keys.includes(key) ? { configurable: true, enumerable: true, get: () => load()[key] } : undefined,
+});
+`,
+      };
+    });
+  },
+};
+
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const [, minor, patch] = version.split('.').map(Number);
 
@@ -118,7 +156,7 @@ async function bundleTask(source, out, target) {
     ...common,
     entryPoints: [join(source, 'src', 'index.ts')],
     outfile: join(out, target),
-    plugins: [replaceModules, separatePackages('./lib/', used)],
+    plugins: [lazyBuiltins, replaceModules, separatePackages('./lib/', used)],
   });
   // A package reached only through code the bundle dropped (an unused export of a module's index.ts) needs no lib/.
   const index = readFileSync(join(out, target), 'utf8');
@@ -140,7 +178,7 @@ async function bundleTask(source, out, target) {
           sourcefile: `lib/${libFile(pkg)}`,
         },
         outfile: join(out, 'lib', libFile(pkg)),
-        plugins: [replaceModules, separatePackages('./', used, pkg)],
+        plugins: [lazyBuiltins, replaceModules, separatePackages('./', used, pkg)],
       });
     }
   }
