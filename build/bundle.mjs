@@ -70,14 +70,18 @@ const lazyBuiltins = {
         contents: `const keys = ${JSON.stringify(keys)};
 let loaded;
 const load = () => (loaded ??= require(${JSON.stringify(`node:${args.path}`)}));
-module.exports = new Proxy({}, {
-  get: (_, key) => (key === '__esModule' ? undefined : load()[key]),
-  set: (_, key, value) => ((load()[key] = value), true),
+const builtin = new Proxy({}, {
+  get: (_, key, receiver) => (key === '__esModule' ? undefined : Reflect.get(load(), key, receiver === builtin ? load() : receiver)),
+  // An object inheriting from the module (\`Object.create(https)\`) gets its own property, as with the real module.
+  set: (_, key, value, receiver) => Reflect.set(load(), key, value, receiver === builtin ? load() : receiver),
   has: (_, key) => key in load(),
+  defineProperty: (_, key, descriptor) => Reflect.defineProperty(load(), key, descriptor),
+  deleteProperty: (_, key) => Reflect.deleteProperty(load(), key),
   ownKeys: () => [...keys],
   getOwnPropertyDescriptor: (_, key) =>
     keys.includes(key) ? { configurable: true, enumerable: true, get: () => load()[key] } : undefined,
 });
+module.exports = builtin;
 `,
       };
     });

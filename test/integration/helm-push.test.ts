@@ -12,8 +12,9 @@ import {
   pushChart,
   type ChartPushTarget,
 } from '../../shared/src/helm/push';
-import { registryChartTarget, resolveChartRepository } from '../../shared/src/helm/registry-target';
+import { pushChartToRegistry, registryChartTarget, resolveChartRepository } from '../../shared/src/helm/registry-target';
 import { memoryLog, silentLog } from '../../shared/src/log';
+import { readLockFile } from '../../shared/src/release';
 import { RegistryClient } from '../../shared/src/registry/transport';
 import { repoRoot } from '../support/env';
 import { HELM_VERSION, requireHelm, runHelm } from '../support/helm';
@@ -155,6 +156,67 @@ describe(`helm: pushChart to a real registry (needs docker-registry), read back 
     await assert.rejects(
       pushChart(productTarget(registry), pkg, { chartRepository: registry.host }, silentLog),
       /chartRepository '127\.0\.0\.1:\d+' must be host\/path/,
+    );
+  });
+});
+
+describe('helm: pushChartToRegistry records the pushed chart in the lock file (needs docker-registry)', function () {
+  let registry: TestRegistry;
+  let work: string;
+
+  before(async function () {
+    requireRegistry(this);
+    registry = await sharedRegistry('anonymous');
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-helm-record-'));
+  });
+  after(() => {
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it("records kind chart: oci:// repository, version, OCI tag, the registry's digest and the image it pins; a re-push merges", async () => {
+    const imageDigest = `sha256:${'5'.repeat(64)}`;
+    const pkg = await packageChart(
+      {
+        chartPath: SAMPLE_CHART,
+        destination: path.join(work, 'out'),
+        chartVersion: '2.0.0+build.3',
+        imageRepository: `${registry.host}/team/sample-service`,
+        imageDigest,
+      },
+      silentLog,
+    );
+    const lockFile = path.join(work, 'locks', 'image-lock.json');
+    const options = { chartRepository: `${registry.host}/recorded`, lockFile, record: { buildId: '7', sourceVersion: 'abc' } };
+    const log = memoryLog();
+    const pushed = await pushChartToRegistry(pkg, options, log);
+    await pushChartToRegistry(pkg, options, silentLog);
+    const res = await fetch(`${registry.url}/v2/recorded/sample-service/manifests/2.0.0_build.3`, {
+      method: 'HEAD',
+      headers: { accept: OCI_MANIFEST_MEDIA_TYPE },
+    });
+    assert.equal(res.headers.get('docker-content-digest'), pushed.chartDigest);
+    const lock = readLockFile(lockFile);
+    assert.equal(lock.entries.length, 1, 'the same chart pushed twice is one entry');
+    assert.deepEqual(
+      { ...lock.entries[0], pushedAt: undefined },
+      {
+        kind: 'chart',
+        repository: `oci://${registry.host}/recorded/sample-service`,
+        name: 'sample-service',
+        version: '2.0.0+build.3',
+        tags: ['2.0.0_build.3'],
+        digest: pushed.chartDigest,
+        pinnedReference: `oci://${registry.host}/recorded/sample-service@${pushed.chartDigest}`,
+        mediaType: OCI_MANIFEST_MEDIA_TYPE,
+        images: [{ repository: `${registry.host}/team/sample-service`, digest: imageDigest }],
+        buildId: '7',
+        sourceVersion: 'abc',
+        pushedAt: undefined,
+      },
+    );
+    assert.ok(
+      log.lines.some((line) => line === `Recorded ${pushed.chartReference} in ${lockFile}`),
+      log.lines.join('\n'),
     );
   });
 });

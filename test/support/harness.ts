@@ -86,10 +86,29 @@ export function variableEnvName(name: string): string {
   return name.replace(/[. ]/g, '_').toUpperCase();
 }
 
-function expandMacros(value: string, variables: Record<string, string>): string {
+/**
+ * `$(name)` macros expanded as the agent's Variables.ExpandValues does: each `$(` up to the next `)` is looked up (names
+ * are case-insensitive); an unknown one is left as it is and the scan goes on from the next character, so the
+ * `$(Pipeline.Workspace)` inside a shell's `$(cat "$(Pipeline.Workspace)/x")` is still expanded; an inserted value is
+ * never expanded again.
+ */
+export function expandMacros(value: string, variables: Record<string, string>): string {
   const byLower = new Map(Object.entries(variables).map(([k, v]) => [k.toLowerCase(), v]));
-  // The agent leaves an unknown macro as it is.
-  return value.replace(/\$\(([^)]+)\)/g, (whole, name: string) => byLower.get(name.trim().toLowerCase()) ?? whole);
+  let text = value;
+  let start = 0;
+  for (;;) {
+    const prefix = text.indexOf('$(', start);
+    if (prefix < 0) return text;
+    const suffix = text.indexOf(')', prefix + 2);
+    if (suffix < 0) return text;
+    const replacement = byLower.get(text.slice(prefix + 2, suffix).toLowerCase());
+    if (replacement === undefined) {
+      start = prefix + 1;
+    } else {
+      text = `${text.slice(0, prefix)}${replacement}${text.slice(suffix + 1)}`;
+      start = prefix + replacement.length;
+    }
+  }
 }
 
 export function parseCommands(stdout: string): { commands: TaskCommand[]; lines: string[] } {
@@ -310,6 +329,22 @@ export function assertNoSecrets(run: TaskRun, secrets: string[]): void {
   for (const secret of secrets) assert.ok(!raw.includes(secret), `a secret reached the output (${secret.slice(0, 4)}…)`);
   assert.deepEqual(filesContaining(run.tempDirectory, secrets), [], 'a secret was left in a file');
   assert.deepEqual(run.secrets, [], 'nothing sent as ##vso[task.setsecret]: that would print the value on raw stdout');
+}
+
+/**
+ * The one run summary a run attached: exactly one `task.uploadsummary`, naming a Markdown file under the run's
+ * Agent.TempDirectory that still exists now the process has exited (the agent uploads it later). Its title is the
+ * file name less `.md`, as the Extensions tab shows it.
+ */
+export function uploadedSummary(run: TaskRun): { file: string; title: string; markdown: string } {
+  const uploads = run.commands.filter((c) => c.command === 'task.uploadsummary');
+  assert.equal(uploads.length, 1, `one task.uploadsummary\n${describeRun(run)}`);
+  const file = uploads[0].message;
+  assert.ok(path.isAbsolute(file) && file.endsWith('.md'), file);
+  const relative = path.relative(run.tempDirectory, file);
+  assert.ok(!relative.startsWith('..') && !path.isAbsolute(relative), `${file} is under Agent.TempDirectory ${run.tempDirectory}`);
+  assert.ok(fs.existsSync(file), `${file} is left for the agent to upload after the task exited`);
+  return { file, title: path.basename(file, '.md'), markdown: fs.readFileSync(file, 'utf8') };
 }
 
 /** `~/.docker` as text (paths and file contents), to prove a task wrote no credentials there. */

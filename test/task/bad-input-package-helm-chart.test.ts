@@ -16,6 +16,7 @@ import { folderSnapshot } from '../support/snapshot';
 
 const TASK = 'PackageHelmChart';
 const SAMPLE = path.join(repoRoot, 'test', 'fixtures', 'charts', 'sample-service');
+const STOREFRONT = path.join(repoRoot, 'test', 'fixtures', 'charts', 'storefront');
 const DIGEST = `sha256:${'4c'.repeat(32)}`;
 const WRONG_PASSWORD = 'wr0ng-Bad-Input-Chart-5e1d';
 /** Where every chart and destination of the table lives; made when the file loads, so the table can name its paths. */
@@ -406,6 +407,31 @@ const cases: BadInputCase[] = [
     pattern: /holds a list, not a map/,
   },
   {
+    name: 'imageValuesKey mistyped below a subchart alias (was: Succeeded, pinning a map nothing renders)',
+    options: { inputs: { chartPath: STOREFRONT, imageDigest: DIGEST, imageValuesKey: 'sessions.imgae' } },
+    names: "input 'imageValuesKey'",
+    pattern:
+      /the merged values of subchart 'sessions' .* have no 'sessions\.imgae' \(under 'sessions', its keys: architecture, image, global, auth\)/,
+  },
+  {
+    name: 'imageValuesKey with a mistyped subchart alias',
+    options: { inputs: { chartPath: STOREFRONT, imageDigest: DIGEST, imageValuesKey: 'sesions.image' } },
+    names: "input 'imageValuesKey'",
+    pattern: /has no 'sesions' \(at the top, .*; subcharts: redis, sessions, promtail, logs, grafana, web, api, ingress\)/,
+  },
+  {
+    name: 'imageValuesKey naming a map of no image layout',
+    options: { inputs: { imageDigest: DIGEST, imageValuesKey: 'serviceAccount' } },
+    names: "input 'imageValuesKey'",
+    pattern: /'serviceAccount' in .* is not an image layout pinning can fill \(its keys: create, name\)/,
+  },
+  {
+    name: "an imageRepository without a host for a subchart image that keeps its registry apart (was: the subchart's registry in front)",
+    options: { inputs: { chartPath: STOREFRONT, imageDigest: DIGEST, imageValuesKey: 'redis.image', imageRepository: 'team/redis' } },
+    names: "input 'imageRepository'",
+    pattern: /without a registry host, .*'redis\.image\.registry' is 'docker\.io'/,
+  },
+  {
     name: 'imageValuesKey with an empty segment',
     options: { inputs: { imageDigest: DIGEST, imageValuesKey: 'image..tag' } },
     names: "input 'imageValuesKey'",
@@ -466,6 +492,55 @@ const cases: BadInputCase[] = [
     names: "input 'containerRegistry'",
     pattern: /which this job cannot see/,
   },
+];
+
+/** Where the lock file cases would push to if a check were missing. */
+const LOCK_CASES_REPOSITORY = 'bad-input-lock/charts';
+
+const lockCases: BadInputCase[] = [
+  {
+    name: 'a lockFile in a read-only folder',
+    options: { inputs: { lockFile: at('read-only', 'image-lock.json') } },
+    names: "input 'lockFile'",
+    pattern: /cannot be written: cannot write in .*read-only file system \(EROFS\)/,
+  },
+  {
+    name: 'a lockFile in an immutable folder',
+    options: { inputs: { lockFile: at('immutable', 'image-lock.json') } },
+    names: "input 'lockFile'",
+    pattern: /\(EPERM\)/,
+  },
+  {
+    name: 'a lockFile that is a folder',
+    options: { inputs: { lockFile: at('immutable') } },
+    names: "input 'lockFile'",
+    pattern: /is a folder, not a file/,
+  },
+  {
+    name: 'a lockFile that is not a lock file',
+    options: { inputs: { lockFile: at('not-a-lock.json') } },
+    names: "input 'lockFile'",
+    pattern: /names a file this push cannot be merged into: the lock file '.*not-a-lock\.json' is not JSON/,
+  },
+  {
+    name: 'a lockFile of a version this task does not read',
+    options: { inputs: { lockFile: at('v3-lock.json') } },
+    names: "input 'lockFile'",
+    pattern: /has version 3; this task reads versions 1 and 2/,
+  },
+  {
+    name: 'a lockFile with a line break',
+    options: { inputs: { lockFile: 'image-lock.json\n/etc/passwd' } },
+    names: "input 'lockFile'",
+    pattern: /holds a control character/,
+  },
+  {
+    name: 'an artifact name with a slash',
+    options: { inputs: { artifactName: 'charts/lock' } },
+    names: "input 'artifactName'",
+    pattern: /is 'charts\/lock': an artifact name cannot contain/,
+  },
+  { name: 'publishLockArtifact yes', options: { inputs: { publishLockArtifact: 'yes' } }, names: "input 'publishLockArtifact'" },
 ];
 
 /** Tags in every repository a push case could write to if a check were missing. */
@@ -617,6 +692,26 @@ describe('PackageHelmChart@1 bad input (bundle): one line naming the input, no p
         return `${tags.join('\n')}\n---\n${folderSnapshot(work)}`;
       },
       cases: pushCases,
+    });
+  });
+
+  describe('the lock file a push is recorded in, checked before the package is written', function () {
+    let registry: TestRegistry;
+    before(async function () {
+      requireRegistry(this);
+      registry = await sharedRegistry('anonymous');
+      fs.writeFileSync(at('not-a-lock.json'), '{"images": [');
+      fs.writeFileSync(at('v3-lock.json'), '{"version": 3, "entries": []}');
+    });
+
+    badInputCases({
+      task: TASK,
+      base: () => ({
+        inputs: { chartPath: SAMPLE, destination: DESTINATION, push: 'true', chartRepository: `${registry.host}/${LOCK_CASES_REPOSITORY}` },
+      }),
+      sideEffects: async () =>
+        `${(await listTags(registry, `${LOCK_CASES_REPOSITORY}/sample-service`, null)).join(' ')}\n---\n${folderSnapshot(work)}`,
+      cases: lockCases,
     });
   });
 });

@@ -209,9 +209,9 @@ const cases: BadInputCase[] = [
   },
   {
     name: 'a lockFile of another version',
-    options: { inputs: { lockFile: at('v2-lock.json') } },
+    options: { inputs: { lockFile: at('v3-lock.json') } },
     names: "input 'lockFile'",
-    pattern: /has version 2/,
+    pattern: /has version 3; this task reads versions 1 and 2/,
   },
   {
     name: 'a lockFile under /proc',
@@ -292,7 +292,7 @@ describe('PushImageByDigest@1 bad input (bundle, real engine, real registry): on
     fs.mkdirSync(at('a-folder'));
     fs.writeFileSync(at('a-file'), 'not a folder');
     fs.writeFileSync(at('broken-lock.json'), '{"images": [');
-    fs.writeFileSync(at('v2-lock.json'), '{"version": 2, "images": []}');
+    fs.writeFileSync(at('v3-lock.json'), '{"version": 3, "entries": []}');
     fs.writeFileSync(at('immutable-lock.json'), VALID_LOCK);
     makeImmutable(this, at('immutable-lock.json'));
     fs.mkdirSync(at('immutable'));

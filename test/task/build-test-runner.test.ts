@@ -25,6 +25,7 @@ import {
   type RunOptions,
   assertFailedCleanly,
   dockerConfigSnapshot,
+  uploadedSummary,
 } from '../support/harness';
 import { DEFAULT_USERS, requireRegistry, sharedRegistry } from '../support/registries';
 
@@ -135,6 +136,36 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
       assert.ok(log.includes(`built sample-service ${version}`), `the build argument reached the RUN step\n${log}`);
       if (builder === 'buildkit') assert.ok(log.includes(`] RUN sh src/build.sh "${version}"`), log);
       else assert.match(log, /^Step \d+\/\d+ : RUN sh src\/build\.sh "\$SERVICE_VERSION"$/m);
+
+      const summary = uploadedSummary(run);
+      assert.equal(summary.title, 'Test runner image');
+      const md = summary.markdown;
+      assert.ok(md.includes(`| Image ID | \`${image.Id}\` |`), md);
+      assert.ok(md.includes(`| Image | \`outer.loop-sample-testrunner:${buildId}\` |`), md);
+      assert.ok(md.includes('| Stage | `testrunner` |'), md);
+      assert.ok(md.includes(`| Builder | ${builder === 'buildkit' ? 'BuildKit' : 'classic builder'} |`), md);
+      assert.match(md, /\| Cache \| \d+ of \d+ steps? from the cache \|/);
+      assert.match(md, /\| Duration \| [\d.]+ (ms|s|min \d+ s) \|/);
+      assert.ok(md.includes('| `org.opencontainers.image.revision` | `f00dfeed` |'), md);
+      assert.ok(md.includes(`| \`${TEST_RUN_LABEL}\` | \`${TEST_RUN_ID}\` |`), md);
+    });
+  }
+
+  for (const builder of ['buildkit', 'classic'] as const) {
+    it(`says in its summary how many steps ${builder} took from its cache: all but the labels, built twice`, async () => {
+      const inputs = { builder, target: 'base', addPipelineLabels: 'false' };
+      const first = await build({ inputs: { ...inputs, imageName: `outerloop-test/cached-${builder}:a-${TEST_RUN_ID}` } });
+      assert.equal(first.result, 'Succeeded', describeRun(first));
+      const again = await build({ inputs: { ...inputs, imageName: `outerloop-test/cached-${builder}:b-${TEST_RUN_ID}` } });
+      assert.equal(again.result, 'Succeeded', describeRun(again));
+      const cache = /\| Cache \| (\d+) of (\d+) steps? from the cache \|/.exec(uploadedSummary(again).markdown);
+      assert.ok(cache, uploadedSummary(again).markdown);
+      const [cached, total] = [Number(cache[1]), Number(cache[2])];
+      assert.ok(total > 0 && cached > 0, `${cached} of ${total} steps from the cache`);
+      assert.ok(
+        again.lines.filter((line) => /^#\d+ CACHED$|^ ---> Using cache$/.test(line)).length >= cached,
+        'no more than the log shows as cached',
+      );
     });
   }
 
@@ -146,6 +177,7 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
     const image = await docker.getImage(`outerloop-test/sample-final:${TEST_RUN_ID}`).inspect();
     assert.deepEqual(image.Config.Entrypoint, ['/app/bin/greet']);
     assert.equal(image.Config.Labels['org.opencontainers.image.revision'], undefined);
+    assert.ok(uploadedSummary(run).markdown.includes('| Stage | the last stage |'));
   });
 
   it('defangs ##vso[ and ##[ printed by a build step', async () => {

@@ -3,11 +3,15 @@
 import { strict as assert } from 'node:assert';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
+import type Dockerode from 'dockerode';
+import { parseLock } from '../../shared/src/release';
+import { buildBusyboxImage, removeTestImages, requireEngine, TEST_RUN_ID } from '../support/engine';
 import { repoRoot, testdataAvailable, testdataRoot, needOrSkip } from '../support/env';
 import { startFaultProxy } from '../support/fault-proxy';
 import {
@@ -22,10 +26,12 @@ import {
 } from '../support/harness';
 import { requireHelm, runHelm } from '../support/helm';
 import { fetchManifest, listTags } from '../support/images';
+import { makeImmutable, undoReadOnly } from '../support/readonly';
 import { requireRegistry, sharedRegistry, userOf, type TestRegistry } from '../support/registries';
 
 const TASK = 'PackageHelmChart';
 const SAMPLE = path.join(repoRoot, 'test', 'fixtures', 'charts', 'sample-service');
+const STOREFRONT = path.join(repoRoot, 'test', 'fixtures', 'charts', 'storefront');
 const RELEASE_BRANCH = 'refs/heads/release/sample-service/1.4.0';
 const IMAGE_DIGEST = `sha256:${crypto.createHash('sha256').update('outer-loop sample-service image').digest('hex')}`;
 
@@ -239,6 +245,29 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
       assert.match(rendered.stdout, new RegExp(`image: "myacr\\.azurecr\\.io/podinfo:6\\.14\\.1@${IMAGE_DIGEST}"`));
     });
 
+    it('pins the image of a subchart reached by its alias, its own registry overridden, and helm template renders it by digest', async function () {
+      requireHelm(this);
+      const taskRun = await run({
+        inputs: {
+          chartPath: STOREFRONT,
+          imageRepository: 'myacr.azurecr.io/sessions',
+          imageDigest: IMAGE_DIGEST,
+          imageValuesKey: 'sessions.image',
+        },
+      });
+      assert.equal(taskRun.result, 'Succeeded', describeRun(taskRun));
+      assert.match(taskRun.lines.join('\n'), /pinned the image by digest in values\.yaml for the image of subchart 'sessions' \(redis, /);
+      const rendered = await runHelm(['template', 'rel', taskRun.outputs.chartPackage]);
+      assert.equal(rendered.code, 0, rendered.stderr);
+      const images = rendered.stdout
+        .split('\n')
+        .filter((l) => /^\s+image: /.test(l))
+        .map((l) => l.trim());
+      assert.ok(images.includes(`image: myacr.azurecr.io/sessions@${IMAGE_DIGEST}`), images.join('\n'));
+      assert.ok(images.includes('image: docker.io/bitnami/redis:7.4.1-debian-12-r2'), 'the same subchart by its name keeps its image');
+      assert.equal(images.filter((l) => l.includes(IMAGE_DIGEST)).length, 1, images.join('\n'));
+    });
+
     it('packs the file:// dependency of the corpus delivery chart from release/delivery/v1.4.0 with updateDependencies', async function () {
       needOrSkip(this, testdataAvailable(), `the chart corpus at ${testdataRoot}`);
       const chartPath = path.join(testdataRoot, 'charts', 'delivery');
@@ -326,6 +355,14 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
       assertFailedWithNothingLeft(
         taskRun,
         /^input 'imageValuesKey' is 'greeting\.name', but 'greeting\.name' in .*values\.yaml holds the string 'world', not a map/,
+      );
+    });
+
+    it('an imageValuesKey mistyped below a subchart (it used to succeed, pinning a map nothing renders)', async () => {
+      const taskRun = await run({ inputs: { chartPath: STOREFRONT, imageDigest: IMAGE_DIGEST, imageValuesKey: 'sessions.imgae' } });
+      assertFailedWithNothingLeft(
+        taskRun,
+        /^input 'imageValuesKey' is 'sessions\.imgae', but the merged values of subchart 'sessions' \(.*\) have no 'sessions\.imgae' \(under 'sessions', its keys: architecture, image, global, auth\)/,
       );
     });
 
@@ -523,5 +560,210 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
         assertNoSecretsOrHomeFiles(taskRun, registry.secrets(), home);
       });
     });
+  });
+});
+
+describe('PackageHelmChart@1 records a pushed chart in the release lock file, and writes its run summary (bundle)', function () {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-task-helm-lock-'));
+  const agentFolders: string[] = [];
+  let docker: Dockerode | undefined;
+
+  async function runTask(task: string, options: RunOptions): Promise<TaskRun> {
+    const result = await runBundledTask(task, options);
+    agentFolders.push(result.tempDirectory);
+    return result;
+  }
+  const uploads = (taskRun: TaskRun) =>
+    taskRun.commands.filter((c) => c.command === 'artifact.upload').map((c) => [c.properties.artifactname, c.message]);
+  const readLock = (file: string) => parseLock(fs.readFileSync(file, 'utf8'));
+
+  /** The summary files the run attached (`task.uploadsummary`), read after the task exited, as the agent reads them. */
+  function summaries(taskRun: TaskRun): { file: string; text: string }[] {
+    return taskRun.commands
+      .filter((c) => c.command === 'task.uploadsummary')
+      .map((c) => ({ file: c.message, text: fs.readFileSync(c.message, 'utf8') }));
+  }
+
+  before(async () => {
+    await bundleOnce();
+  });
+  after(async () => {
+    undoReadOnly();
+    if (docker) await removeTestImages(docker, { onlyThisRun: true });
+    for (const dir of [folder, ...agentFolders]) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('PushImageByDigest then PackageHelmChart with one lockFile: the file holds the image and the chart that pins it, both publish it as image-lock', async function () {
+    docker = await requireEngine(this);
+    requireRegistry(this);
+    const registry = await sharedRegistry('anonymous');
+    const source = `outerloop-test/helm-lock-source:${TEST_RUN_ID}`;
+    await buildBusyboxImage(docker, { tag: source, layers: 1, bytesPerLayer: 16 * 1024, seed: `helm-lock-${TEST_RUN_ID}` });
+    const lockFile = path.join(folder, 'release', 'image-lock.json');
+    const variables = { 'Build.SourceBranch': RELEASE_BRANCH, 'Build.SourceVersion': 'c0ffee' };
+
+    const image = await runTask('PushImageByDigest', {
+      inputs: { repository: `${registry.host}/release-lock/app`, sourceImage: source, lockFile },
+      variables,
+    });
+    assert.equal(image.result, 'Succeeded', describeRun(image));
+    const chart = await runTask(TASK, {
+      reader: 'late',
+      inputs: {
+        chartPath: SAMPLE,
+        imageRepository: `${registry.host}/release-lock/app`,
+        imageDigest: image.outputs.digest,
+        push: 'true',
+        chartRepository: `${registry.host}/release-lock/charts`,
+        lockFile,
+      },
+      variables,
+    });
+    assert.equal(chart.result, 'Succeeded', describeRun(chart));
+
+    const stored = await fetchManifest(registry, 'release-lock/charts/sample-service', '1.4.0', null);
+    assert.equal(chart.outputs.chartDigest, stored.digest, "the chart's digest is the registry's");
+    const lock = readLock(lockFile);
+    assert.deepEqual(
+      lock.entries.map((e) => [e.kind, e.repository, e.digest]),
+      [
+        ['image', `${registry.host}/release-lock/app`, image.outputs.digest],
+        ['chart', `oci://${registry.host}/release-lock/charts/sample-service`, stored.digest],
+      ],
+    );
+    assert.deepEqual(
+      { ...lock.entries[1], pushedAt: undefined },
+      {
+        kind: 'chart',
+        repository: `oci://${registry.host}/release-lock/charts/sample-service`,
+        name: 'sample-service',
+        version: '1.4.0',
+        tags: ['1.4.0'],
+        digest: stored.digest,
+        pinnedReference: chart.outputs.chartReference,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        images: [{ repository: `${registry.host}/release-lock/app`, digest: image.outputs.digest }],
+        buildId: '4711',
+        sourceVersion: 'c0ffee',
+        pushedAt: undefined,
+      },
+    );
+    assert.deepEqual(uploads(image), [['image-lock', lockFile]]);
+    assert.deepEqual(uploads(chart), [['image-lock', lockFile]], 'the same artifact name: one lock file per job');
+
+    const [summary, ...more] = summaries(chart);
+    assert.deepEqual(more, [], 'one summary section');
+    assert.ok(summary.file.startsWith(`${chart.tempDirectory}${path.sep}`), `${summary.file} is in Agent.TempDirectory`);
+    assert.match(path.basename(summary.file), /^Helm chart sample-service 1\.4\.0\.md$/);
+    for (const shown of ['| Chart | sample-service |', '`1.4.0`', `\`${stored.digest}\``, `\`${chart.outputs.chartReference}\``])
+      assert.ok(summary.text.includes(shown), `the summary shows ${shown}\n${summary.text}`);
+    assert.ok(summary.text.includes(`image.digest=${image.outputs.digest}`), summary.text);
+    assert.ok(summary.text.includes(`helm pull oci://${registry.host}/release-lock/charts/sample-service --version 1.4.0`), summary.text);
+  });
+
+  it('reads a version 1 lock file and writes it back as version 2, the chart beside its images; the values name the image when imageRepository is empty', async function () {
+    requireRegistry(this);
+    const registry = await sharedRegistry('anonymous');
+    const lockFile = path.join(folder, 'v1', 'image-lock.json');
+    const imageDigest = `sha256:${'1'.repeat(64)}`;
+    const v1Image = {
+      repository: `${registry.host}/old/app`,
+      tags: ['41'],
+      digest: imageDigest,
+      pinnedReference: `${registry.host}/old/app@${imageDigest}`,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      pushedAt: '2026-01-01T00:00:00.000Z',
+    };
+    fs.mkdirSync(path.dirname(lockFile));
+    fs.writeFileSync(lockFile, JSON.stringify({ version: 1, images: [v1Image] }));
+    const taskRun = await runTask(TASK, {
+      inputs: {
+        chartPath: SAMPLE,
+        imageDigest: IMAGE_DIGEST,
+        push: 'true',
+        chartRepository: `${registry.host}/release-v1/charts`,
+        lockFile,
+        publishLockArtifact: 'false',
+      },
+    });
+    assert.equal(taskRun.result, 'Succeeded', describeRun(taskRun));
+    const text = fs.readFileSync(lockFile, 'utf8');
+    assert.equal(JSON.parse(text).version, 2);
+    const lock = readLock(lockFile);
+    assert.deepEqual(lock.entries[0], { kind: 'image', ...v1Image });
+    assert.equal(lock.entries[1].kind, 'chart');
+    assert.deepEqual(lock.entries[1].kind === 'chart' && lock.entries[1].images, [{ repository: 'sample-service', digest: IMAGE_DIGEST }]);
+    assert.deepEqual(uploads(taskRun), [], 'publishLockArtifact false: written, not uploaded');
+    assert.deepEqual(fs.readdirSync(path.dirname(lockFile)), ['image-lock.json'], 'no temporary file left');
+  });
+
+  it('without push: no lock file and no upload (an explicit lockFile is said to be unused); the summary names the package', async () => {
+    const lockFile = path.join(folder, 'unused', 'image-lock.json');
+    const taskRun = await runTask(TASK, { inputs: { chartPath: SAMPLE, lockFile } });
+    assert.equal(taskRun.result, 'Succeeded', describeRun(taskRun));
+    assert.ok(!fs.existsSync(path.dirname(lockFile)), 'nothing written for the lock file');
+    assert.deepEqual(uploads(taskRun), []);
+    assert.ok(
+      taskRun.lines.some((line) => line.includes(`push is false: nothing is recorded in lockFile '${lockFile}'`)),
+      describeRun(taskRun),
+    );
+    const [summary] = summaries(taskRun);
+    assert.ok(summary.text.includes(`\`${taskRun.outputs.chartPackage}\``), summary.text);
+    assert.match(summary.text, /Not pushed \(push is false\)/);
+  });
+
+  it('a lock file that becomes unwritable after the check: the line says exactly what was pushed, and the package is removed', async function () {
+    requireRegistry(this);
+    const registry = await sharedRegistry('anonymous');
+    const repo = 'release-record/sample-service';
+    const sealed = path.join(folder, 'record-fails');
+    fs.mkdirSync(sealed);
+    // A gate in front of the registry seals the folder when the manifest is put: the check before the package passed,
+    // the push happens, and the record is what fails.
+    let sealedAt: string | undefined;
+    const upstream = new URL(registry.url);
+    const gate = http.createServer((req, res) => {
+      if (req.method === 'PUT' && req.url === `/v2/${repo}/manifests/0.1.0` && !sealedAt) {
+        sealedAt = req.url;
+        makeImmutable(this, sealed);
+      }
+      const up = http.request(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${(gate.address() as net.AddressInfo).port}`;
+    try {
+      const taskRun = await runTask(TASK, {
+        inputs: {
+          chartPath: SAMPLE,
+          push: 'true',
+          chartRepository: `${host}/release-record`,
+          lockFile: path.join(sealed, 'image-lock.json'),
+        },
+      });
+      assert.ok(sealedAt, 'the gate saw the manifest and sealed the folder');
+      const at = host.replace(/\./g, '\\.');
+      assertFailedCleanly(
+        taskRun,
+        new RegExp(
+          `^pushed oci://${at}/${repo}@sha256:[a-f0-9]{64} as oci://${at}/${repo}:0\\.1\\.0 but could not record it in lockFile '.*image-lock\\.json': EPERM.*; the package written to .* was removed$`,
+        ),
+      );
+      assert.deepEqual(await listTags(registry, repo, null), ['0.1.0'], 'the push happened, as the line says');
+      assert.deepEqual(fs.readdirSync(sealed), [], 'no lock file and no temporary file');
+      assert.deepEqual(fs.readdirSync(path.join(taskRun.tempDirectory, 'a')), [], 'no package left');
+      assert.deepEqual(uploads(taskRun), []);
+      assert.deepEqual(summaries(taskRun), [], 'a failed run attaches no summary');
+    } finally {
+      undoReadOnly();
+      await new Promise((resolve) => gate.close(resolve));
+    }
   });
 });

@@ -18,6 +18,7 @@ import {
   runBundledTask,
   type RunOptions,
   type TaskRun,
+  uploadedSummary,
 } from '../support/harness';
 
 const TASK = 'PublishContainerTestResults';
@@ -369,16 +370,21 @@ describe('PublishContainerTestResults@1 task (bundle run as the agent runs it)',
     assertNoSecrets(run, [server.token]);
   });
 
-  it('sends task.uploadsummary with an existing Markdown file holding the counts', async () => {
+  it('sends task.uploadsummary with an existing Markdown file holding the counts, titled Test results', async () => {
     put('r.xml', junit('r', [{ name: 'a' }, { name: 'b', fail: true }, { name: 'c', skip: true }]));
     const run = await apiRun({ testResultsFiles: '*.xml' });
-    const uploads = run.commands.filter((c) => c.command === 'task.uploadsummary');
-    assert.equal(uploads.length, 1, describeRun(run));
-    const file = uploads[0].message;
-    assert.ok(path.isAbsolute(file) && file.endsWith('.md'), file);
-    assert.ok(file.startsWith(run.tempDirectory), 'written under Agent.TempDirectory');
-    const markdown = fs.readFileSync(file, 'utf8');
+    // One upload, its file under Agent.TempDirectory and still there after the task exited.
+    const { title, markdown } = uploadedSummary(run);
+    assert.equal(title, 'Test results', 'the Extensions tab titles the section with the file name');
     assert.match(markdown, /\| 3 \| 1 \| 1 \| 1 \| 0 \|/);
+    assert.match(markdown, /\| r\.b \| boom \|/, 'names the failed test');
+  });
+
+  it('titles the summary with testRunTitle, made a file name every agent accepts', async () => {
+    put('r.xml', junit('r', [{ name: 'a' }]));
+    const run = await apiRun({ testResultsFiles: '*.xml', testRunTitle: 'Unit: api/web *nightly*' });
+    assert.equal(run.result, 'Succeeded', describeRun(run));
+    assert.equal(uploadedSummary(run).title, 'Unit api web nightly');
   });
 
   it('agent mode: results.publish per format round-trips through task-lib, odd characters in paths included; no REST call', async () => {
@@ -421,6 +427,7 @@ describe('PublishContainerTestResults@1 task (bundle run as the agent runs it)',
     }
     assert.equal(run.result, 'SucceededWithIssues', describeRun(run));
     assert.equal(server.requests.length, 0);
+    assert.equal(uploadedSummary(run).title, 'Agent [run]; 1', 'the summary too, in agent mode');
   });
 
   describe('bad input: one clear Failed line', () => {

@@ -19,6 +19,7 @@ import {
   assertFailedCleanly,
   assertNoSecrets,
   dockerConfigSnapshot,
+  uploadedSummary,
 } from '../support/harness';
 import { fetchManifest, listTags } from '../support/images';
 import { makeImmutable, undoReadOnly } from '../support/readonly';
@@ -110,6 +111,19 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
     assert.deepEqual(uploads, [
       { command: 'artifact.upload', properties: { containerfolder: 'image-lock', artifactname: 'image-lock' }, message: lockFile },
     ]);
+
+    const summary = uploadedSummary(run);
+    assert.equal(summary.title, 'Pushed image');
+    for (const row of [
+      `| Repository | \`${registry.host}/${repo}\` |`,
+      `| Tags | \`${registry.host}/${repo}:4711\`, \`${registry.host}/${repo}:latest\` |`,
+      `| Digest | \`${run.outputs.digest}\` |`,
+      `| Pinned reference | \`${run.outputs.pinnedImage}\` |`,
+      `| Lock file | \`${lockFile}\` |`,
+      '| Artifact | `image-lock` |',
+    ]) {
+      assert.ok(summary.markdown.split('\n').includes(row), `${row}\n${summary.markdown}`);
+    }
   });
 
   it('merges a second push into the same lock file and uploads it again; a re-push of a tag moves it between entries', async () => {
@@ -173,6 +187,9 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
       });
       assert.equal(run.result, 'Succeeded', describeRun(run));
       await assertPinned(run, registry, repo, [`b${TEST_RUN_ID}`, 'latest'], user);
+      // The summary is among the files scanned: the connection's password is in no encoding in it.
+      assert.ok(uploadedSummary(run).markdown.includes(run.outputs.pinnedImage));
+      assert.ok(registry.secrets().includes(user.password), 'the password is among the secrets looked for');
       assertNoSecrets(run, registry.secrets());
       assert.equal(dockerConfigSnapshot(), dockerConfigBefore, '~/.docker changed');
     });

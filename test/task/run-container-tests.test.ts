@@ -10,7 +10,7 @@ import { inputsFromMap } from '../../shared/src/pipeline/inputs';
 import { readTimeoutMs } from '../../tasks/RunContainerTests/src/inputs';
 import { stageSampleService } from '../fixtures/sample-service/stage';
 import { removeTestContainers, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
-import { bundleOnce, describeRun, runBundledTask, type RunOptions, assertFailedCleanly } from '../support/harness';
+import { bundleOnce, describeRun, runBundledTask, type RunOptions, assertFailedCleanly, uploadedSummary } from '../support/harness';
 
 const TASK = 'RunContainerTests';
 
@@ -97,6 +97,12 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
       /<testsuite name="SampleService.Greet" tests="4" failures="0"/,
     );
     assert.ok(result.lines.includes('4 tests: 4 passed, 0 failed'), 'the container output streams into the log');
+    const summary = uploadedSummary(result);
+    assert.equal(summary.title, 'Container tests');
+    assert.match(summary.markdown, /^\*\*Passed\*\*: the runner exited with code 0\./);
+    assert.ok(summary.markdown.includes(`| Image | \`${runner}\` |`), summary.markdown);
+    assert.ok(summary.markdown.includes(`| Results | 2 files copied from \`/tests/TestResults\` to \`${directory}\` |`), summary.markdown);
+    assert.ok(summary.markdown.includes('| `junit.xml` |') && summary.markdown.includes('| `results.trx` |'), summary.markdown);
   });
 
   it('fails with "tests failed" when a test fails, with the results copied out and the outputs set', async () => {
@@ -106,6 +112,14 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
     assert.equal(result.outputs.resultFiles, '2');
     const junit = fs.readFileSync(path.join(result.outputs.resultsDirectory, 'junit.xml'), 'utf8');
     assert.match(junit, /<failure message="planted failure: planted by the task test"/);
+    // A failed task still attaches its summary: the tests failed, the run did not.
+    const { markdown } = uploadedSummary(result);
+    assert.match(
+      markdown,
+      /^\*\*Tests failed\*\*: the runner ran and exited with code 1; this is a test failure, not an infrastructure failure\./,
+    );
+    assert.ok(markdown.includes('| Exit code | 1 |'), markdown);
+    assert.ok(markdown.includes('| Results | 2 files copied from'), markdown);
   });
 
   it('ends SucceededWithIssues instead when failOnTestFailure is false', async () => {
@@ -130,6 +144,13 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
       result.warnings.some((w) => /ran longer than 3 seconds: killing the container/.test(w)),
       describeRun(result),
     );
+    const { markdown } = uploadedSummary(result);
+    assert.match(
+      markdown,
+      /^\*\*Could not run\*\*: an infrastructure failure, not a test result: the tests did not finish within 3 seconds/,
+    );
+    assert.ok(markdown.includes('| Command | `sleep 600` |'), markdown);
+    assert.ok(markdown.includes('| Exit code | none (the runner did not finish on its own) |'), markdown);
   });
 
   it('fails with "could not run the tests" when the runner leaves its results folder empty', async () => {

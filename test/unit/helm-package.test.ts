@@ -13,6 +13,7 @@ import { memoryLog, silentLog } from '../../shared/src/log';
 import { repoRoot } from '../support/env';
 
 const SAMPLE_CHART = path.join(repoRoot, 'test', 'fixtures', 'charts', 'sample-service');
+const STOREFRONT_CHART = path.join(repoRoot, 'test', 'fixtures', 'charts', 'storefront');
 const DIGEST = `sha256:${'c0'.repeat(32)}`;
 
 let work: string;
@@ -73,6 +74,13 @@ const MINIMAL = {
   'Chart.yaml': 'apiVersion: v2\nname: mini\nversion: 1.0.0\nappVersion: "1.0"\n',
   'values.yaml': 'image:\n  repository: mini\n  tag: ""\n',
   'templates/cm.yaml': 'kind: ConfigMap\n',
+};
+
+/** A parent without values.yaml and a subchart in charts/ that no dependency declares (so it goes by its name). */
+const WITH_SUBCHART = {
+  'Chart.yaml': 'apiVersion: v2\nname: parent\nversion: 1.0.0\nappVersion: "9.9.9"\n',
+  'charts/web/Chart.yaml': 'apiVersion: v2\nname: web\nversion: 0.1.0\nappVersion: "1.16.0"\n',
+  'charts/web/values.yaml': 'image:\n  repository: nginx\n  tag: ""\n',
 };
 
 async function rejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
@@ -502,6 +510,26 @@ describe('helm: packageChart', function () {
         'imageDigest',
         /has no values\.yaml to pin the image in$/,
       );
+      await blames(
+        pack(STOREFRONT_CHART, { imageDigest: DIGEST, imageValuesKey: 'sessions.imgae' }),
+        'imageValuesKey',
+        /^imageValuesKey is 'sessions\.imgae', but the merged values of subchart 'sessions' \(.*storefront\/values\.yaml over .*storefront\/charts\/redis\/values\.yaml\) have no 'sessions\.imgae' \(under 'sessions', its keys: architecture, image, global, auth\)/,
+      );
+      await blames(
+        pack(makeChart({ ...MINIMAL, 'values.yaml': 'image:\n  pullPolicy: Always\n' }), { imageDigest: DIGEST }),
+        'imageValuesKey',
+        /'image' in .*values\.yaml is not an image layout pinning can fill \(its keys: pullPolicy\)/,
+      );
+      await blames(
+        pack(STOREFRONT_CHART, { imageDigest: DIGEST, imageValuesKey: 'redis.image', imageRepository: 'team/redis' }),
+        'imageRepository',
+        /^imageRepository is 'team\/redis', without a registry host, but 'redis\.image' in the merged values of subchart 'redis'/,
+      );
+      await blames(
+        pack(makeChart({ ...WITH_SUBCHART, 'values.yaml': 'web: enabled\n' }), { imageDigest: DIGEST, imageValuesKey: 'web.image' }),
+        'chartPath',
+        /holds a chart that cannot be packaged: 'web' in .*values\.yaml holds the string 'enabled', but helm merges the values of subchart .* there/,
+      );
     });
 
     it("a destination under /proc fails at once (Node's recursive mkdir never returns there)", async () => {
@@ -524,6 +552,45 @@ describe('helm: packageChart', function () {
   });
 
   describe('pinning', () => {
+    it("pins a subchart's image through its alias in the parent's values.yaml, its registry overridden, and says so", async () => {
+      const log = memoryLog();
+      const result = await pack(
+        STOREFRONT_CHART,
+        { imageRepository: 'registry.local:5000/team/sessions', imageDigest: DIGEST, imageValuesKey: 'sessions.image' },
+        log,
+      );
+      const original = fs.readFileSync(path.join(STOREFRONT_CHART, 'values.yaml'), 'utf8');
+      assert.equal(
+        text(result.bytes, 'storefront/values.yaml'),
+        original.replace(
+          '    tag: 7.4.1-debian-12-r3\n',
+          `    tag: 7.4.1-debian-12-r3\n    registry: "registry.local:5000"\n    repository: "team/sessions"\n    digest: "${DIGEST}"\n`,
+        ),
+      );
+      const redisValues = fs.readFileSync(path.join(STOREFRONT_CHART, 'charts', 'redis', 'values.yaml'), 'utf8');
+      assert.equal(text(result.bytes, 'storefront/charts/redis/values.yaml'), redisValues, "the subchart's own values stay as written");
+      assert.ok(
+        log.lines.some(
+          (l) =>
+            l.includes(
+              `pinned the image by digest in values.yaml for the image of subchart 'sessions' (redis, ${STOREFRONT_CHART}/charts/redis): `,
+            ) && l.includes('sessions.image.registry=registry.local:5000, sessions.image.repository=team/sessions'),
+        ),
+        log.lines.join('\n'),
+      );
+    });
+
+    it("makes the parent's values.yaml for a subchart's pin when it has none, in helm's place in the archive", async () => {
+      const log = memoryLog();
+      const result = await pack(makeChart(WITH_SUBCHART), { imageDigest: DIGEST, imageValuesKey: 'web.image' }, log);
+      assert.deepEqual(
+        entries(result.bytes).map((e) => e.name),
+        ['parent/Chart.yaml', 'parent/values.yaml', 'parent/charts/web/Chart.yaml', 'parent/charts/web/values.yaml'],
+      );
+      assert.equal(text(result.bytes, 'parent/values.yaml'), `web:\n  image:\n    tag: "1.16.0@${DIGEST}"\n`);
+      assert.ok(log.lines.some((l) => l.includes('pinned the image by digest in values.yaml (made for it) for the image of subchart')));
+    });
+
     it('pins the image in the packaged values.yaml and leaves the rest of the file as written', async () => {
       const result = await pack(SAMPLE_CHART, { imageRepository: 'registry.local:5000/team/sample-service', imageDigest: DIGEST });
       const values = text(result.bytes, 'sample-service/values.yaml');

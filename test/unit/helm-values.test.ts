@@ -3,11 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { ChartError } from '../../shared/src/helm/errors';
-import { pinImageInValues, type ImagePin } from '../../shared/src/helm/values';
-import { needOrSkip, testdataAvailable, testdataRoot } from '../support/env';
+import { loadChartDir, loadFiles } from '../../shared/src/helm/load';
+import { pinImageInValues, subchartValues, type ImagePin, type SubchartValues } from '../../shared/src/helm/values';
+import { silentLog } from '../../shared/src/log';
+import { needOrSkip, repoRoot, testdataAvailable, testdataRoot } from '../support/env';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 const CORPUS = path.join(testdataRoot, 'charts');
+const STOREFRONT = path.join(repoRoot, 'test', 'fixtures', 'charts', 'storefront');
 
 function pin(text: string, extra: Partial<ImagePin> = {}) {
   return pinImageInValues(text, { valuesKey: 'image', digest: DIGEST, ...extra }, 'chart/values.yaml');
@@ -47,8 +50,14 @@ describe('helm: pinning the image by digest in values.yaml', () => {
   });
 
   it('keeps single quotes, and the line break after a block scalar', () => {
-    assert.equal(pin("image:\n  tag: '1.0' # pinned\n").text, `image:\n  tag: '1.0@${DIGEST}' # pinned\n`);
-    assert.equal(pin('image:\n  tag: >-\n    1.0\nz: 1\n').text, `image:\n  tag: "1.0@${DIGEST}"\nz: 1\n`);
+    assert.equal(
+      pin("image:\n  repository: app\n  tag: '1.0' # pinned\n").text,
+      `image:\n  repository: app\n  tag: '1.0@${DIGEST}' # pinned\n`,
+    );
+    assert.equal(
+      pin('image:\n  repository: app\n  tag: >-\n    1.0\nz: 1\n').text,
+      `image:\n  repository: app\n  tag: "1.0@${DIGEST}"\nz: 1\n`,
+    );
   });
 
   it('sets a digest field instead of touching the tag where the chart has one, and splits off the registry', () => {
@@ -60,16 +69,14 @@ describe('helm: pinning the image by digest in values.yaml', () => {
     assert.match(result.text, /tag: 1\.25\.3\n/);
   });
 
-  it('adds the keys missing from the image map, indented like the file, and fills an empty map', () => {
-    const text = 'app:\n    name: greet\n    image:\n    # the image comes next\nother: 1\n';
+  it('adds the tag missing beside a repository, indented like the file', () => {
+    const text = 'app:\n    name: greet\n    image:\n        repository: greet\n    # the image comes next\nother: 1\n';
     const result = pin(text, { valuesKey: 'app.image', repository: 'registry.local:5000/greet', defaultTag: '1.0.0' });
     assert.equal(
       result.text,
       `app:\n    name: greet\n    image:\n        repository: "registry.local:5000/greet"\n        tag: "1.0.0@${DIGEST}"\n    # the image comes next\nother: 1\n`,
     );
-    const fromNull = pin('image: ~ # set by CI\nx: 1\n', { repository: 'app', defaultTag: '2' });
-    assert.equal(fromNull.text, `image: # set by CI\n  repository: "app"\n  tag: "2@${DIGEST}"\nx: 1\n`);
-    assert.equal(pin('x: 1\nimage: {}\n', { defaultTag: '3' }).text, `x: 1\nimage:\n  tag: "3@${DIGEST}"\n`);
+    assert.equal(result.repository, 'registry.local:5000/greet');
   });
 
   it('refuses a key path that names nothing in the file (the templates would never read the pin), listing what is there', () => {
@@ -133,7 +140,7 @@ describe('helm: pinning the image by digest in values.yaml', () => {
     assert.throws(() => pin('app:\n  - image\n', { valuesKey: 'app.image' }), /'app' in chart\/values\.yaml holds a list, not a map/);
     assert.throws(() => pin('image:\n  tag: [1]\n'), /'image\.tag' in chart\/values\.yaml is not a scalar \(it holds a list\)/);
     assert.throws(
-      () => pin('image:\n  tag: |\n    1.0\n'),
+      () => pin('image:\n  repository: app\n  tag: |\n    1.0\n'),
       (e: Error) => /'image\.tag' in chart\/values\.yaml is not an image tag \(tag '1\.0\\n'/.test(e.message) && !e.message.includes('\n'),
     );
   });
@@ -215,6 +222,278 @@ describe('helm: pinning the image by digest in values.yaml', () => {
     assert.throws(
       () => pin('a: [1\n'),
       (e: Error) => /^chart\/values\.yaml is not valid YAML: .* \(line \d+\)$/.test(e.message) && !e.message.includes('\n'),
+    );
+  });
+});
+
+describe('helm: pinning fills each supported image layout, and refuses any other', () => {
+  const HEX = DIGEST.slice('sha256:'.length);
+  const REPOSITORY = 'myacr.azurecr.io/team/app';
+  /** Each layout, its values.yaml, the values after pinning (with and without imageRepository) and the repository named. */
+  const LAYOUTS: {
+    layout: string;
+    text: string;
+    pinned: Record<string, unknown>;
+    withRepository: Record<string, unknown>;
+    named: string | undefined;
+  }[] = [
+    {
+      layout: 'repository + tag (helm create)',
+      text: 'image:\n  repository: nginx\n  pullPolicy: IfNotPresent\n  tag: ""\n',
+      pinned: { repository: 'nginx', pullPolicy: 'IfNotPresent', tag: `1.16.0@${DIGEST}` },
+      withRepository: { repository: REPOSITORY, pullPolicy: 'IfNotPresent', tag: `1.16.0@${DIGEST}` },
+      named: 'nginx',
+    },
+    {
+      layout: 'registry + repository + tag (prometheus-community)',
+      text: 'image:\n  registry: quay.io\n  repository: prometheus/statsd-exporter\n  tag: v0.27.1\n',
+      pinned: { registry: 'quay.io', repository: 'prometheus/statsd-exporter', tag: `v0.27.1@${DIGEST}` },
+      withRepository: { registry: 'myacr.azurecr.io', repository: 'team/app', tag: `v0.27.1@${DIGEST}` },
+      named: 'quay.io/prometheus/statsd-exporter',
+    },
+    {
+      layout: 'registry + repository + tag + digest (bitnami)',
+      text: 'image:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: 7.4.1-debian-12-r2\n  digest: ""\n',
+      pinned: { registry: 'docker.io', repository: 'bitnami/redis', tag: '7.4.1-debian-12-r2', digest: DIGEST },
+      withRepository: { registry: 'myacr.azurecr.io', repository: 'team/app', tag: '7.4.1-debian-12-r2', digest: DIGEST },
+      named: 'docker.io/bitnami/redis',
+    },
+    {
+      layout: 'registry + repository + tag + sha (grafana)',
+      text: 'image:\n  registry: docker.io\n  repository: grafana/grafana\n  tag: ""\n  sha: ""\n',
+      pinned: { registry: 'docker.io', repository: 'grafana/grafana', tag: '', sha: HEX },
+      withRepository: { registry: 'myacr.azurecr.io', repository: 'team/app', tag: '', sha: HEX },
+      named: 'docker.io/grafana/grafana',
+    },
+    {
+      layout: 'registry + image + tag + digest (ingress-nginx)',
+      text: `image:\n  registry: registry.k8s.io\n  image: ingress-nginx/controller\n  tag: v1.12.0\n  digest: sha256:${'11'.repeat(32)}\n`,
+      pinned: { registry: 'registry.k8s.io', image: 'ingress-nginx/controller', tag: 'v1.12.0', digest: DIGEST },
+      withRepository: { registry: 'myacr.azurecr.io', image: 'team/app', tag: 'v1.12.0', digest: DIGEST },
+      named: 'registry.k8s.io/ingress-nginx/controller',
+    },
+    {
+      layout: 'registry + name + tag (Giant Swarm)',
+      text: 'image:\n  registry: gsoci.azurecr.io\n  name: giantswarm/audit-agent\n  tag: ""\n',
+      pinned: { registry: 'gsoci.azurecr.io', name: 'giantswarm/audit-agent', tag: `1.16.0@${DIGEST}` },
+      withRepository: { registry: 'myacr.azurecr.io', name: 'team/app', tag: `1.16.0@${DIGEST}` },
+      named: 'gsoci.azurecr.io/giantswarm/audit-agent',
+    },
+    {
+      layout: 'repository beside image and name: repository names the image',
+      text: 'image:\n  registry: docker.io\n  repository: org/app\n  name: app\n  tag: "1"\n',
+      pinned: { registry: 'docker.io', repository: 'org/app', name: 'app', tag: `1@${DIGEST}` },
+      withRepository: { registry: 'myacr.azurecr.io', repository: 'team/app', name: 'app', tag: `1@${DIGEST}` },
+      named: 'docker.io/org/app',
+    },
+    {
+      layout: 'digest alone',
+      text: 'image:\n  digest: ""\n',
+      pinned: { digest: DIGEST },
+      withRepository: {},
+      named: undefined,
+    },
+  ];
+
+  for (const c of LAYOUTS) {
+    it(`${c.layout}: pins the digest where the layout renders it`, () => {
+      const pinned = pin(c.text, { defaultTag: '1.16.0' });
+      assert.deepEqual(values(pinned.text), { image: c.pinned });
+      assert.equal(pinned.repository, c.named);
+      if (c.named === undefined) return;
+      const moved = pin(c.text, { repository: REPOSITORY, defaultTag: '1.16.0' });
+      assert.deepEqual(values(moved.text), { image: c.withRepository });
+      assert.equal(moved.repository, REPOSITORY);
+    });
+  }
+
+  it('refuses an image map of no supported layout, naming imageValuesKey, the keys it holds and the layouts', () => {
+    const refused = (text: string, keys: string) =>
+      assert.throws(
+        () => pin(text, { defaultTag: '1.0.0' }),
+        (e: Error) =>
+          e instanceof ChartError &&
+          e.blame?.option === 'imageValuesKey' &&
+          e.message.startsWith(
+            `imageValuesKey is 'image', but 'image' in chart/values.yaml is not an image layout pinning can fill (${keys}): `,
+          ) &&
+          e.message.includes('repository + tag; registry + repository (or image, or name) + tag; digest (sha256:…); or sha'),
+        text,
+      );
+    refused('image:\n', 'it holds no keys');
+    refused('image: ~ # set by CI\n', 'it holds no keys');
+    refused('image: {}\n', 'it holds no keys');
+    refused('image:\n  pullPolicy: Always\n', 'its keys: pullPolicy');
+    refused('image:\n  tag: "1.0"\n', 'its keys: tag');
+    refused('image:\n  name: app\n  tag: "1.0"\n', 'its keys: name, tag');
+    refused('image:\n  registry: docker.io\n  image:\n    name: app\n', 'its keys: registry, image');
+  });
+
+  it('refuses an imageRepository the layout would render wrongly, naming imageRepository', () => {
+    assert.throws(
+      () => pin('image:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: "7"\n', { repository: 'team/app' }),
+      (e: Error) =>
+        e instanceof ChartError &&
+        e.blame?.option === 'imageRepository' &&
+        e.message ===
+          "imageRepository is 'team/app', without a registry host, but 'image' in chart/values.yaml keeps the registry apart ('image.registry' is 'docker.io'), so the chart would put that host in front of it: write the host too (e.g. docker.io/team/app)",
+    );
+    assert.throws(
+      () => pin('image:\n  digest: ""\n', { repository: REPOSITORY }),
+      (e: Error) =>
+        e instanceof ChartError &&
+        e.blame?.option === 'imageRepository' &&
+        /^imageRepository is set, but 'image' in chart\/values\.yaml has no repository key to write it in \(its keys: digest\)/.test(
+          e.message,
+        ),
+    );
+  });
+});
+
+/** A subchart as subchartValues describes it, its values given as YAML. */
+function subchart(key: string, name: string, valuesText: string, appVersion?: string, subcharts: SubchartValues[] = []): SubchartValues {
+  return { key, name, where: `chart/charts/${name}`, appVersion, values: (values(valuesText) ?? {}) as Record<string, unknown>, subcharts };
+}
+
+const REDIS_VALUES =
+  'global:\n  imageRegistry: ""\nimage:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: 7.4.1-debian-12-r2\n  digest: ""\nauth:\n  enabled: true\n';
+const PROMTAIL_VALUES = 'image:\n  registry: docker.io\n  repository: grafana/promtail\n  tag: null\n';
+
+describe('helm: pinning an image whose values live in a vendored subchart (helm merges the parent over it)', () => {
+  const REDIS = [subchart('redis', 'redis', REDIS_VALUES, '7.4.1'), subchart('sessions', 'redis', REDIS_VALUES, '7.4.1')];
+  const pinIn = (text: string, valuesKey: string, extra: Partial<ImagePin> = {}, subcharts = REDIS) =>
+    pinImageInValues(text, { valuesKey, digest: DIGEST, defaultTag: '2.1.0', ...extra }, 'chart/values.yaml', subcharts);
+
+  it('by name: writes the pin under the subchart key of the parent, which the subchart values lack until then', () => {
+    const result = pinIn('replicaCount: 1\n', 'redis.image');
+    assert.equal(result.text, `replicaCount: 1\nredis:\n  image:\n    digest: "${DIGEST}"\n`);
+    assert.deepEqual(result.settings, [`redis.image.digest=${DIGEST}`]);
+    assert.equal(result.subchart, "subchart 'redis' (chart/charts/redis)");
+    assert.equal(result.repository, 'docker.io/bitnami/redis', "the subchart's own registry and repository stay");
+  });
+
+  it("by alias: overrides the subchart's registry too, so it never stays in front of the new repository", () => {
+    const text = 'sessions:\n  architecture: standalone\n  image:\n    tag: 7.4.1-debian-12-r3\n';
+    const result = pinIn(text, 'sessions.image', { repository: 'myacr.azurecr.io/team/redis' });
+    assert.equal(
+      result.text,
+      `sessions:\n  architecture: standalone\n  image:\n    tag: 7.4.1-debian-12-r3\n    registry: "myacr.azurecr.io"\n    repository: "team/redis"\n    digest: "${DIGEST}"\n`,
+    );
+    assert.equal(result.subchart, "subchart 'sessions' (redis, chart/charts/redis)");
+    assert.equal(result.repository, 'myacr.azurecr.io/team/redis');
+    assert.equal(pinIn(text, 'redis.image').text, `${text}redis:\n  image:\n    digest: "${DIGEST}"\n`, 'the other alias is its own');
+  });
+
+  it("takes the subchart's appVersion as the default tag, not the parent's (a null tag is no tag once merged)", () => {
+    const logs = [subchart('logs', 'promtail', PROMTAIL_VALUES, '3.0.0')];
+    const result = pinIn('', 'logs.image', {}, logs);
+    assert.equal(result.text, `logs:\n  image:\n    tag: "3.0.0@${DIGEST}"\n`);
+    assert.throws(
+      () => pinIn('', 'logs.image', {}, [subchart('logs', 'promtail', PROMTAIL_VALUES)]),
+      (e: Error) =>
+        e instanceof ChartError &&
+        !e.blame &&
+        e.message.startsWith(
+          "neither 'logs.image.tag' in the merged values of subchart 'logs' (chart/values.yaml over chart/charts/promtail/values.yaml) nor the Chart.yaml of subchart promtail, chart/charts/promtail (its appVersion) gives a tag",
+        ),
+    );
+    assert.throws(
+      () => pinIn('', 'logs.image', {}, [subchart('logs', 'promtail', PROMTAIL_VALUES, '3.0 beta')]),
+      /^ChartError: the appVersion '3\.0 beta' of subchart promtail, chart\/charts\/promtail is not an image tag/,
+    );
+  });
+
+  it('follows a null in the parent as helm does: it removes the subchart value, so the layout changes with it', () => {
+    const text = 'sessions:\n  image:\n    registry: null\n';
+    const result = pinIn(text, 'sessions.image', { repository: 'myacr.azurecr.io/team/redis' });
+    assert.deepEqual(result.settings, ['sessions.image.repository=myacr.azurecr.io/team/redis', `sessions.image.digest=${DIGEST}`]);
+    assert.throws(
+      () => pinIn('sessions:\n  image: null\n', 'sessions.image'),
+      /^ChartError: imageValuesKey is 'sessions\.image', but the merged values of subchart 'sessions' .* have no 'sessions\.image' \(under 'sessions', its keys: global, auth\)/,
+    );
+  });
+
+  it('reaches a subchart of a subchart, and a subchart whose parent has no values.yaml', () => {
+    const nested = [subchart('app', 'app', 'replicaCount: 1\n', '1.0.0', [subchart('cache', 'redis', REDIS_VALUES, '7.4.1')])];
+    const result = pinIn('', 'app.cache.image', { repository: 'myacr.azurecr.io/team/redis' }, nested);
+    assert.deepEqual(values(result.text), {
+      app: { cache: { image: { registry: 'myacr.azurecr.io', repository: 'team/redis', digest: DIGEST } } },
+    });
+    assert.equal(result.subchart, "subchart 'app.cache' (redis, chart/charts/redis)");
+  });
+
+  it('refuses a mistyped key, naming imageValuesKey and the keys helm would merge there', () => {
+    const refused = (text: string, valuesKey: string, message: string) =>
+      assert.throws(
+        () => pinIn(text, valuesKey),
+        (e: Error) => e instanceof ChartError && e.blame?.option === 'imageValuesKey' && e.message === message,
+        valuesKey,
+      );
+    refused(
+      'sessions:\n  architecture: standalone\n',
+      'sessions.imgae',
+      "imageValuesKey is 'sessions.imgae', but the merged values of subchart 'sessions' (chart/values.yaml over chart/charts/redis/values.yaml) have no 'sessions.imgae' (under 'sessions', its keys: architecture, global, image, auth): name the values map that holds the image",
+    );
+    refused(
+      'sessions:\n  architecture: standalone\n',
+      'sesions.image',
+      "imageValuesKey is 'sesions.image', but chart/values.yaml has no 'sesions' (at the top, its keys: sessions, redis; subcharts: redis, sessions): name the values map that holds the image",
+    );
+    refused(
+      '',
+      'redis.image.registry',
+      "imageValuesKey is 'redis.image.registry', but 'redis.image.registry' in the merged values of subchart 'redis' (chart/values.yaml over chart/charts/redis/values.yaml) holds the string 'docker.io', not a map: name the values map that holds the image",
+    );
+  });
+
+  it('refuses a parent value at a subchart key that is not a map (helm cannot render it either), blaming the chart', () => {
+    assert.throws(
+      () => pinIn('sessions: false\n', 'sessions.image'),
+      (e: Error) =>
+        e instanceof ChartError &&
+        !e.blame &&
+        e.message ===
+          "'sessions' in chart/values.yaml holds the boolean false, but helm merges the values of subchart redis, chart/charts/redis there, so helm cannot render the chart ('type mismatch on sessions'): make it a map",
+    );
+  });
+});
+
+describe('helm: which subcharts a values key reaches, and under which key (helm processDependencyEnabled)', () => {
+  const file = (name: string, text: string) => ({ name, data: Buffer.from(text) });
+  const sub = (dir: string, name: string, version: string) => [
+    file(`charts/${dir}/Chart.yaml`, `apiVersion: v2\nname: ${name}\nversion: ${version}\n`),
+    file(`charts/${dir}/values.yaml`, `image:\n  repository: ${name}\n`),
+  ];
+
+  it('puts a declared dependency under its alias (once per alias), and a chart nothing declares under its name', () => {
+    const chart = loadFiles(
+      [
+        file(
+          'Chart.yaml',
+          'apiVersion: v2\nname: p\nversion: 1.0.0\ndependencies:\n  - name: redis\n    version: 20.x\n    alias: cache\n  - name: redis\n    version: 20.x\n    alias: queue\n  - name: web\n    version: ">=2"\n',
+        ),
+        ...sub('redis', 'redis', '20.1.0'),
+        ...sub('web', 'web', '1.0.0'),
+        ...sub('extra', 'extra', '0.1.0'),
+      ],
+      'p',
+      silentLog,
+    );
+    const found = subchartValues(chart, 'p').map((s) => `${s.key}=${s.name}@${s.where}`);
+    // web 1.0.0 does not satisfy >=2, so helm keeps it under its own name, as it does the undeclared chart.
+    assert.deepEqual(found, [
+      'extra=extra@p/charts/extra',
+      'web=web@p/charts/web',
+      'cache=redis@p/charts/redis',
+      'queue=redis@p/charts/redis',
+    ]);
+  });
+
+  it('lists the storefront fixture the way helm template names its subcharts', () => {
+    const chart = loadChartDir(STOREFRONT, silentLog);
+    assert.deepEqual(
+      subchartValues(chart, 'storefront').map((s) => s.key),
+      ['redis', 'sessions', 'promtail', 'logs', 'grafana', 'web', 'api', 'ingress'],
     );
   });
 });

@@ -46,6 +46,10 @@ export interface BuiltImage {
   imageId: string;
   imageName: string;
   builder: 'buildkit' | 'classic';
+  /** The Dockerfile steps the builder ran, and how many of them it took from its cache. */
+  steps: { total: number; cached: number };
+  /** From the Dockerfile read to the image inspected. */
+  durationMs: number;
 }
 
 /**
@@ -122,6 +126,7 @@ const buildkitNetworks = new Set(['default', 'host', 'none']);
  * unknown target, a failing step (with the step and its last output lines), or what the engine reported.
  */
 export async function buildImage(docker: Docker, options: BuildImageOptions, log: Log): Promise<BuiltImage> {
+  const started = Date.now();
   let dockerfileText: string;
   try {
     dockerfileText = await fs.promises.readFile(options.dockerfile, 'utf8');
@@ -243,7 +248,7 @@ export async function buildImage(docker: Docker, options: BuildImageOptions, log
     throw new BuildError(`the build reported image ${imageId} but ${options.imageName} is ${inspected.Id}`);
   }
   log.info(`Built ${options.imageName} (${inspected.Id})`);
-  return { imageId: inspected.Id, imageName: options.imageName, builder };
+  return { imageId: inspected.Id, imageName: options.imageName, builder, steps: output.steps, durationMs: Date.now() - started };
 }
 
 /**
@@ -282,6 +287,8 @@ interface BuildOutput {
   end(): void;
   /** The name of the step that failed, or was running when the build failed. */
   readonly failedStep: string | undefined;
+  /** The Dockerfile steps done, and how many came from the cache. */
+  readonly steps: { total: number; cached: number };
   /** The one-line message for a build that failed with `error`. */
   explain(error: string): string;
 }
@@ -329,6 +336,10 @@ class BuildkitOutput implements BuildOutput {
     return this.printer.failedStep?.name;
   }
 
+  get steps(): { total: number; cached: number } {
+    return { ...this.printer.steps };
+  }
+
   explain(error: string): string {
     const failed = this.printer.failedStep;
     if (failed) return oneLine(`build failed at ${failed.name}: ${failed.error}${tailText(failed.lastLines)}`);
@@ -341,6 +352,7 @@ class ClassicOutput implements BuildOutput {
   private step?: string;
   private stepLines: string[] = [];
   private readonly pulls = new Set<string>();
+  readonly steps = { total: 0, cached: 0 };
 
   constructor(private readonly log: Log) {}
 
@@ -368,6 +380,9 @@ class ClassicOutput implements BuildOutput {
     if (/^Step \d+\/\d+ : /.test(text)) {
       this.step = text;
       this.stepLines = [];
+      this.steps.total++;
+    } else if (/^ ---> Using cache$/.test(text)) {
+      this.steps.cached++;
     } else if (!/^ ---> /.test(text) && !/^Removing intermediate container /.test(text)) {
       this.stepLines.push(text);
       if (this.stepLines.length > 20) this.stepLines.shift();

@@ -118,6 +118,9 @@ interface VertexState {
   tail: string[];
 }
 
+/** BuildKit's name for a vertex that is a Dockerfile instruction: `[2/3] RUN …`, `[build 1/4] FROM …`. */
+const DOCKERFILE_STEP = /^\[(?:[^\]\s]+ )?\d+\/\d+\] /;
+
 /** The step that failed and the last lines it printed, for the one-line error a failed build ends with. */
 export interface FailedStep {
   name: string;
@@ -133,6 +136,8 @@ export class TracePrinter {
   private readonly vertexes = new Map<string, VertexState>();
   private readonly statusDone = new Set<string>();
   private failed?: FailedStep;
+  /** Dockerfile steps (`[2/3] RUN …`, `[stage 1/2] FROM …`; not BuildKit's `[internal]` ones) done, and those cached. */
+  readonly steps = { total: 0, cached: 0 };
 
   constructor(private readonly log: Log) {}
 
@@ -171,6 +176,10 @@ export class TracePrinter {
       if (v.completed === undefined || state.done) continue;
       state.done = true;
       this.flush(state);
+      if (DOCKERFILE_STEP.test(state.name)) {
+        this.steps.total++;
+        if (v.cached && !v.error) this.steps.cached++;
+      }
       if (v.error) {
         this.log.info(`#${state.number} ERROR: ${v.error}`);
         // Steps running beside the failing one end as "context canceled"; the cause is the step that did not.

@@ -32,7 +32,7 @@ export function checkDependencies(chart: Chart, what: string): void {
  * helm's constraint syntax (Masterminds/semver) in node-semver's: `,` joins constraints like a space does.
  * Both accept `v` prefixes, `>= 1.2`, `~`, `^`, `x`, `*`, `||` and hyphen ranges.
  */
-function satisfies(version: string, constraint: string): boolean {
+export function satisfies(version: string, constraint: string): boolean {
   const range = constraint.replace(/,/g, ' ').trim();
   return satisfiesRange(version, range, { loose: true });
 }

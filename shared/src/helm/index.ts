@@ -28,3 +28,4 @@ export { pinImageInValues, checkImagePin, checkValuesKey, type ImagePin, type Pi
 export { IgnoreRules, goPathMatch } from './ignore';
 export type { ChartMetadata, ChartDependency, ChartLock } from './metadata';
 export { pushChartToRegistry, resolveChartRepository, registryChartTarget, type PushChartToRegistryOptions } from './registry-target';
+export { chartSummary, type ChartSummaryInput } from './summary';

@@ -3,13 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Log } from '../log';
 import { printable } from '../reference/reference';
+import type { PinnedImage } from '../release';
 import { folderWriteProblem } from '../writable';
 import { gzipChart, writeTar, type ArchiveFile } from './archive';
 import { checkDependencies, updateLocalDependencies } from './dependencies';
 import { ChartError, optionError } from './errors';
 import { chartFolderProblem, loadChartDir, type Chart } from './load';
 import { checkChartName, sanitize, serializeChartYaml, serializeLock, type ChartMetadata } from './metadata';
-import { checkImagePin, checkValuesKey, pinImageInValues } from './values';
+import { checkImagePin, checkValuesKey, pinImageInValues, subchartValues } from './values';
 import { chooseChartVersion, ociTag, type ChartVersionChoice } from './version';
 
 /** Plain options of `packageChart`; the task maps its inputs onto these one to one. */
@@ -57,6 +58,10 @@ export interface ChartPackage {
   /** The file times used, in seconds since the epoch. */
   sourceDateEpoch: number;
   versionSource: ChartVersionChoice['source'];
+  /** `key.path=value` for each value pinned in values.yaml; empty when no image was pinned. */
+  pinnedValues: string[];
+  /** The image the packaged values pin, by the repository they name (registry included) and its digest. */
+  pinnedImages: PinnedImage[];
 }
 
 /**
@@ -85,7 +90,7 @@ export async function packageChart(options: PackageChartOptions, log: Log): Prom
   checkChartPath(chartDir, options.chartPath);
   checkDestination(destination, chartDir, options.destination);
 
-  const { chart, choice } = readingTheChart(() => {
+  const { chart, choice, pinned } = readingTheChart(() => {
     const chart = loadChartDir(chartDir, log, { what });
     const md = chart.metadata;
     checkChartName(md.name, what);
@@ -97,8 +102,8 @@ export async function packageChart(options: PackageChartOptions, log: Log): Prom
     if (options.appVersion?.trim()) md.appVersion = sanitize(options.appVersion.trim());
     if (options.updateDependencies) updateLocalDependencies(chart, chartDir, what, new Date(epoch * 1000), log);
     checkDependencies(chart, what);
-    if (options.imageDigest?.trim()) pinImage(chart, options, what, log);
-    return { chart, choice };
+    const pinned = options.imageDigest?.trim() ? pinImage(chart, options, what, log) : { settings: [], images: [] };
+    return { chart, choice, pinned };
   });
   const md = chart.metadata;
 
@@ -119,28 +124,41 @@ export async function packageChart(options: PackageChartOptions, log: Log): Prom
     metadata: md,
     sourceDateEpoch: epoch,
     versionSource: choice.source,
+    pinnedValues: pinned.settings,
+    pinnedImages: pinned.images,
   };
 }
 
-function pinImage(chart: Chart, options: PackageChartOptions, what: string, log: Log): void {
-  if (!chart.values) {
+function pinImage(chart: Chart, options: PackageChartOptions, what: string, log: Log): { settings: string[]; images: PinnedImage[] } {
+  const valuesKey = options.imageValuesKey?.trim() || DEFAULT_IMAGE_VALUES_KEY;
+  const subcharts = subchartValues(chart, what);
+  const intoSubchart = subcharts.some((s) => s.key === valuesKey.split('.')[0]);
+  // A pin for a subchart's image is written into the parent's values.yaml, which may then be made for it.
+  if (!chart.values && !intoSubchart) {
     throw optionError('imageDigest', `is set, but chart '${printable(what)}' has no values.yaml to pin the image in`);
   }
   const appVersion = options.appVersion?.trim();
   const pinned = pinImageInValues(
-    chart.values.toString('utf8'),
+    chart.values?.toString('utf8') ?? '',
     {
-      valuesKey: options.imageValuesKey?.trim() || DEFAULT_IMAGE_VALUES_KEY,
+      valuesKey,
       repository: options.imageRepository?.trim() || undefined,
       digest: options.imageDigest!.trim(),
       defaultTag: chart.metadata.appVersion,
       defaultTagFromOption: appVersion ? true : undefined,
     },
     `${what}/values.yaml`,
+    subcharts,
   );
+  const created = !chart.values;
   chart.values = Buffer.from(pinned.text, 'utf8');
-  log.info(`pinned the image by digest in values.yaml: ${pinned.settings.join(', ')}`);
+  const target = pinned.subchart ? ` for the image of ${pinned.subchart}` : '';
+  log.info(`pinned the image by digest in values.yaml${created ? ' (made for it)' : ''}${target}: ${pinned.settings.join(', ')}`);
   for (const key of pinned.rewritten) log.warn(`${what}/values.yaml: '${key}' was written out as a block map to take the pinned keys`);
+  return {
+    settings: pinned.settings,
+    images: pinned.repository ? [{ repository: pinned.repository, digest: options.imageDigest!.trim() }] : [],
+  };
 }
 
 /**

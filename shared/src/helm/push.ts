@@ -41,6 +41,9 @@ export interface ChartPushResult {
   chartDigest: string;
   /** `host/path/name:tag` as helm would name it (without oci://). */
   taggedReference: string;
+  /** `oci://host/path/name`, as `helm pull` takes it (with `--version`). */
+  ociRepository: string;
+  /** `path/name`, the repository within the registry. */
   repository: string;
   tag: string;
 }
@@ -140,7 +143,8 @@ export async function pushChart(
       `push ${host}/${repository}:${tag}: the registry reports manifest digest ${digest}, but the manifest sent is ${artifact.manifestDigest}`,
     );
   }
-  const chartReference = `oci://${host}/${repository}@${digest}`;
+  const ociRepository = `oci://${host}/${repository}`;
+  const chartReference = `${ociRepository}@${digest}`;
   log.info(`pushed ${chartReference}`);
-  return { chartReference, chartDigest: digest, taggedReference: `${host}/${repository}:${tag}`, repository, tag };
+  return { chartReference, chartDigest: digest, taggedReference: `${host}/${repository}:${tag}`, ociRepository, repository, tag };
 }

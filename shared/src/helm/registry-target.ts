@@ -6,8 +6,16 @@ import type { RegistryLogin, TransportOptions } from '../registry/clients';
 import { RegistryError, withContext } from '../registry/errors';
 import { putManifest } from '../registry/manifest';
 import { RegistryClient } from '../registry/transport';
+import { recordInLockFile, type LockedChart, type PinnedImage } from '../release';
 import { ChartError, optionError } from './errors';
-import { chartPushLocation, pushChart, type ChartPushResult, type ChartPushTarget, type PushableChart } from './push';
+import {
+  chartPushLocation,
+  OCI_MANIFEST_MEDIA_TYPE,
+  pushChart,
+  type ChartPushResult,
+  type ChartPushTarget,
+  type PushableChart,
+} from './push';
 
 /*
  * pushChart over the product's registry client: auth (anonymous, Basic, Bearer), bounded retries, and every write
@@ -70,14 +78,26 @@ export interface PushChartToRegistryOptions {
   login?: RegistryLogin;
   /** Retry policy, fetch, timeouts, abort signal. */
   transport?: TransportOptions;
+  /** The lock file the pushed chart is recorded in, beside the images; without it nothing is recorded. */
+  lockFile?: string;
+  /** The pipeline facts the record carries. */
+  record?: Pick<LockedChart, 'buildId' | 'sourceVersion'>;
 }
+
+/** A packaged chart to push, with the image digests its values pin (recorded with it in the lock file). */
+export type PushableChartWithImages = PushableChart & { pinnedImages?: PinnedImage[] };
 
 /**
  * Pushes a packaged chart to `oci://<chartRepository>/<name>:<version>` with the registry layer and returns the
- * reference pinned by the registry's manifest digest. Errors say what was pushed where (`push chart
- * oci://host/path/name:1.4.0: 401 UNAUTHORIZED: …`) and blame `login` or `chartRepository`.
+ * reference pinned by the registry's manifest digest; with `lockFile`, records it there (kind `chart`, with the image
+ * digests it pins). Errors say what was pushed where (`push chart oci://host/path/name:1.4.0: 401 UNAUTHORIZED: …`)
+ * and blame `login` or `chartRepository`; a record that fails after the push says exactly what was pushed.
  */
-export async function pushChartToRegistry(chart: PushableChart, options: PushChartToRegistryOptions, log: Log): Promise<ChartPushResult> {
+export async function pushChartToRegistry(
+  chart: PushableChartWithImages,
+  options: PushChartToRegistryOptions,
+  log: Log,
+): Promise<ChartPushResult> {
   const { host, repository, tag } = chartPushLocation(options.chartRepository, chart.metadata.name, chart.metadata.version);
   const label = options.login?.label ?? "input 'containerRegistry'";
   const login = options.login && sameRegistry(options.login.host, host) ? options.login : undefined;
@@ -93,8 +113,9 @@ export async function pushChartToRegistry(chart: PushableChart, options: PushCha
   });
   // One token for the whole push: blob checks, uploads and the manifest.
   client.declareScopes([repositoryScope(repository, ['pull', 'push'])]);
+  let pushed: ChartPushResult;
   try {
-    return await pushChart(registryChartTarget(client), chart, { chartRepository: options.chartRepository }, log);
+    pushed = await pushChart(registryChartTarget(client), chart, { chartRepository: options.chartRepository }, log);
   } catch (error) {
     if (error instanceof ChartError) throw error;
     throw blamePush(
@@ -104,6 +125,39 @@ export async function pushChartToRegistry(chart: PushableChart, options: PushCha
       login !== undefined,
     );
   }
+  if (options.lockFile) recordChart(options.lockFile, chart, pushed, options.record, log);
+  return pushed;
+}
+
+/** Merges the pushed chart into the lock file; the push is done, so a failure says exactly what was pushed. */
+function recordChart(
+  lockFile: string,
+  chart: PushableChartWithImages,
+  pushed: ChartPushResult,
+  record: PushChartToRegistryOptions['record'],
+  log: Log,
+): void {
+  try {
+    recordInLockFile(lockFile, {
+      kind: 'chart',
+      repository: pushed.ociRepository,
+      name: chart.metadata.name,
+      version: chart.metadata.version,
+      tags: [pushed.tag],
+      digest: pushed.chartDigest,
+      pinnedReference: pushed.chartReference,
+      mediaType: OCI_MANIFEST_MEDIA_TYPE,
+      images: chart.pinnedImages ?? [],
+      ...record,
+      pushedAt: new Date().toISOString(),
+    });
+  } catch (error) {
+    throw new Error(
+      `pushed ${pushed.chartReference} as oci://${pushed.taggedReference} but could not record it in lockFile '${lockFile}': ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  log.info(`Recorded ${pushed.chartReference} in ${lockFile}`);
 }
 
 /**

@@ -1,15 +1,21 @@
 // Pins the image by digest in values.yaml. The file is read with `yaml` (see ./yaml.ts) for what it means, and
 // edited as text at the source ranges of the nodes that change, so every other byte (comments, key order, blank
 // lines, quoting, indentation, line ends) stays as written. Image references are checked by reference/.
+//
+// The key path is resolved in the values helm renders with, not in the file alone: a path that starts with a
+// subchart's name or alias reaches that subchart's values.yaml merged under the parent's values (helm 3's
+// chartutil.CoalesceValues), and the pin is written into the parent's values.yaml there, where helm lets it win.
 import { isDeepStrictEqual } from 'node:util';
 import type { Document, Node, Pair, YAMLMap } from 'yaml';
 import { InvalidReferenceError, isDigest, parseRepository, printable, tagProblem } from '../reference';
+import { satisfies } from './dependencies';
 import { ChartError, optionError } from './errors';
-import { dumpYamlQuoted, isBlockMap, keyText, parseYamlDocument, yamlValue, yamlLibrary } from './yaml';
+import type { Chart } from './load';
+import { dumpYamlQuoted, isBlockMap, keyText, parseYaml, parseYamlDocument, yamlValue, yamlLibrary } from './yaml';
 
 /** What to pin in values.yaml. */
 export interface ImagePin {
-  /** Dotted key path of the map that holds the image (`image`, `app.image`). */
+  /** Dotted key path of the map that holds the image (`image`, `app.image`, `<subchart name or alias>.image`). */
   valuesKey: string;
   /** Replaces the repository (`myacr.azurecr.io/delivery`); when absent the chart's repository stays. */
   repository?: string;
@@ -30,6 +36,61 @@ export interface PinResult {
    * keys; comments inside those values are not kept. Empty in the usual case.
    */
   rewritten: string[];
+  /** The subchart whose image was pinned (`subchart 'cache' (redis, chart/charts/redis)`), when the key reached one. */
+  subchart?: string;
+  /**
+   * The repository the merged values now name in front of the digest (`registry/repository` where the map keeps the
+   * host apart), when they name one.
+   */
+  repository?: string;
+}
+
+/**
+ * A vendored subchart as helm merges its values: under `key` (its alias, else its name) in its parent's values, where
+ * the parent's values win over the subchart's own values.yaml.
+ */
+export interface SubchartValues {
+  key: string;
+  /** The subchart's own chart name. */
+  name: string;
+  /** Where it lies, for messages: `chart/charts/redis` or `chart/charts/redis-20.1.0.tgz`. */
+  where: string;
+  appVersion?: string;
+  /** Its values.yaml (`{}` when it has none). */
+  values: Record<string, unknown>;
+  subcharts: SubchartValues[];
+}
+
+/**
+ * The subcharts helm renders a chart with, under the keys their values lie at (helm v3.17
+ * `chartutil.processDependencyEnabled`): a declared dependency matched by name and version constraint lies under
+ * its alias (else its name), and may be declared more than once under different aliases; a chart in charts/ that no
+ * declared dependency matches lies under its own name.
+ */
+export function subchartValues(chart: Chart, what: string): SubchartValues[] {
+  const declared = chart.metadata.dependencies ?? [];
+  const matches = (name: string, constraint: string | undefined, sub: Chart) =>
+    sub.metadata.name === name && satisfies(sub.metadata.version, constraint ?? '');
+  const subchartOf = (key: string, entry: string, sub: Chart): SubchartValues => {
+    const where = `${what}/charts/${entry}`;
+    const values = sub.values ? parseYaml(sub.values.toString('utf8'), `${where}/values.yaml`, '1.1') : {};
+    if (values !== null && !isPlainMap(values)) throw new ChartError(`${where}/values.yaml is not a map of values`);
+    return {
+      key,
+      name: sub.metadata.name,
+      where,
+      appVersion: sub.metadata.appVersion,
+      values: values ?? {},
+      subcharts: subchartValues(sub, where),
+    };
+  };
+  const undeclared = chart.dependencies.filter((d) => !declared.some((dep) => matches(dep.name, dep.version, d.chart)));
+  const out = undeclared.map((d) => subchartOf(d.chart.metadata.name, d.entry, d.chart));
+  for (const dep of declared) {
+    const found = chart.dependencies.find((d) => matches(dep.name, dep.version, d.chart));
+    if (found) out.push(subchartOf(dep.alias || dep.name, found.entry, found.chart));
+  }
+  return out;
 }
 
 /** Keys that name JavaScript object machinery rather than a value; a key path through them is refused. */
@@ -97,109 +158,287 @@ function listKeys(map: Record<string, unknown>): string {
 }
 
 /**
- * The map at the key path, or `{}` when the last key is there but empty (`image:` or `image: ~`, to be filled). A
- * key path that names nothing is refused rather than created: the templates would never read what it pinned.
+ * The values helm renders a chart with before any user values: the chart's own (its nulls kept, as helm keeps them),
+ * and under each subchart's key the parent's values there coalesced over the subchart's. A parent value at a subchart
+ * key that is not a map is left as it is (helm refuses it; see findImageMap).
  */
-function imageMap(values: Record<string, unknown>, segments: string[], valuesKey: string, file: string): Record<string, unknown> {
-  const fix = "name the values map that holds the image's repository and tag";
-  let node = values;
+function mergedValues(own: Record<string, unknown>, subcharts: SubchartValues[]): Record<string, unknown> {
+  const merged = copyValues(own) as Record<string, unknown>;
+  for (const sub of subcharts) {
+    const overlay = merged[sub.key] ?? {};
+    if (isPlainMap(overlay)) merged[sub.key] = coalesce(overlay, mergedValues(sub.values, sub.subcharts));
+  }
+  return merged;
+}
+
+/**
+ * helm's coalescing of a parent's values over a subchart's, with helm 3.17's nulls: `helm template` first copies each
+ * subchart's values up into its parent (nulls too), then coalesces, and a null meeting a subchart key removes it. So
+ * below a subchart key a null removes the key whether the parent or the subchart wrote it; only a null the parent
+ * writes for a key the subchart lacks stays. The overlay wins everywhere else; maps merge, lists are replaced.
+ */
+function coalesce(overlay: Record<string, unknown>, base: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(overlay)) {
+    if (!Object.hasOwn(base, key)) out[key] = copyValues(value);
+    else if (value === null) continue;
+    else if (isPlainMap(value) && isPlainMap(base[key])) out[key] = coalesce(value, base[key]);
+    else out[key] = copyValues(value);
+  }
+  for (const [key, value] of Object.entries(base)) {
+    if (Object.hasOwn(overlay, key) || value === null) continue;
+    out[key] = isPlainMap(value) ? coalesce({}, value) : copyValues(value);
+  }
+  return out;
+}
+
+/** Where the key path leads: the image map as helm merges it, and the subcharts the path went through. */
+interface ImageTarget {
+  map: Record<string, unknown>;
+  /** The subcharts entered, outermost first; empty when the image lies in the chart's own values. */
+  chain: SubchartValues[];
+}
+
+/** Which values a message speaks of: the file, or the file over a subchart's values.yaml. */
+function valuesSource(file: string, chain: SubchartValues[]): string {
+  if (chain.length === 0) return file;
+  return `the merged values of subchart '${chain.map((s) => s.key).join('.')}' (${file} over ${chain[chain.length - 1].where}/values.yaml)`;
+}
+
+function describeSubchart(sub: SubchartValues): string {
+  return sub.key === sub.name ? sub.where : `${sub.name}, ${sub.where}`;
+}
+
+/**
+ * Walks the key path through the merged values. A segment at a chart's top that names one of its subcharts enters
+ * that subchart. A path that names nothing, or runs through something that is not a map, is refused (blaming
+ * imageValuesKey, listing the keys that are there); the last map may be empty (`image:`).
+ */
+function findImageMap(
+  merged: Record<string, unknown>,
+  subcharts: SubchartValues[],
+  segments: string[],
+  valuesKey: string,
+  file: string,
+): ImageTarget {
+  const fix = 'name the values map that holds the image';
+  const chain: SubchartValues[] = [];
+  let children = subcharts;
+  let chartTop = 0;
+  let node = merged;
   for (let i = 0; i < segments.length; i++) {
     const at = segments.slice(0, i + 1).join('.');
-    const where = i === 0 ? 'at the top' : `under '${printable(segments.slice(0, i).join('.'))}'`;
     if (!Object.hasOwn(node, segments[i])) {
+      const where = i === 0 ? 'at the top' : `under '${printable(segments.slice(0, i).join('.'))}'`;
+      const subchartKeys = i === chartTop && children.length > 0 ? `; subcharts: ${children.map((s) => s.key).join(', ')}` : '';
+      const missing = chain.length === 0 ? `${file} has no '${printable(at)}'` : `${valuesSource(file, chain)} have no '${printable(at)}'`;
       throw optionError(
         'imageValuesKey',
-        `is '${printable(valuesKey)}', but ${file} has no '${printable(at)}' (${where}, ${listKeys(node)}): ${fix}`,
+        `is '${printable(valuesKey)}', but ${missing} (${where}, ${listKeys(node)}${subchartKeys}): ${fix}`,
       );
     }
     const value = node[segments[i]];
+    const entered = i === chartTop ? children.find((s) => s.key === segments[i]) : undefined;
+    if (entered) {
+      if (!isPlainMap(value)) {
+        throw new ChartError(
+          `'${printable(at)}' in ${file} holds ${describe(value)}, but helm merges the values of subchart ${describeSubchart(entered)} there, so helm cannot render the chart ('type mismatch on ${entered.key}'): make it a map`,
+        );
+      }
+      chain.push(entered);
+      children = entered.subcharts;
+      chartTop = i + 1;
+    }
+    const source = valuesSource(file, chain);
     if (value === null || value === undefined) {
-      if (i === segments.length - 1) return {};
-      throw optionError('imageValuesKey', `is '${printable(valuesKey)}', but '${printable(at)}' in ${file} is empty: ${fix}`);
+      if (i === segments.length - 1) return { map: {}, chain };
+      throw optionError('imageValuesKey', `is '${printable(valuesKey)}', but '${printable(at)}' in ${source} is empty: ${fix}`);
     }
     if (!isPlainMap(value)) {
       throw optionError(
         'imageValuesKey',
-        `is '${printable(valuesKey)}', but '${printable(at)}' in ${file} holds ${describe(value)}, not a map: ${fix}`,
+        `is '${printable(valuesKey)}', but '${printable(at)}' in ${source} holds ${describe(value)}, not a map: ${fix}`,
       );
     }
     node = value;
   }
-  return node;
+  return { map: node, chain };
+}
+
+/** The image layouts pinning fills, as their keys say. */
+interface ImageLayout {
+  /** Where the registry host goes, when the map keeps it apart from the repository. */
+  registry: boolean;
+  /** The key that names the repository: `repository`, or beside a registry `image` or `name`. */
+  nameKey?: 'repository' | 'image' | 'name';
+  /** Where the digest goes: `digest` (`sha256:…`), `sha` (the hex alone) or `tag` (`<tag>@sha256:…`). */
+  digestKey: 'digest' | 'sha' | 'tag';
+}
+
+const SUPPORTED_LAYOUTS =
+  'repository + tag; registry + repository (or image, or name) + tag; digest (sha256:…); or sha (hex without the prefix)';
+
+function imageLayout(map: Record<string, unknown>, valuesKey: string, source: string): ImageLayout {
+  const has = (key: string) => Object.hasOwn(map, key);
+  const scalarKeys = ['registry', 'repository', 'image', 'name', 'tag', 'digest', 'sha'].filter(has);
+  for (const key of scalarKeys) {
+    const value = map[key];
+    if (value !== null && typeof value === 'object') {
+      if (key === 'image' || key === 'name') continue;
+      throw new ChartError(
+        `'${printable(`${valuesKey}.${key}`)}' in ${source} is not a scalar (it holds ${describe(value)}), so it cannot be pinned`,
+      );
+    }
+  }
+  const isNameKey = (key: 'image' | 'name') => has(key) && (map[key] === null || typeof map[key] !== 'object');
+  const registry = has('registry');
+  const nameKey = has('repository') ? 'repository' : registry ? (['image', 'name'] as const).find(isNameKey) : undefined;
+  const digestKey = has('digest') ? 'digest' : has('sha') ? 'sha' : nameKey ? 'tag' : undefined;
+  if (!digestKey) {
+    throw optionError(
+      'imageValuesKey',
+      `is '${printable(valuesKey)}', but '${printable(valuesKey)}' in ${source} is not an image layout pinning can fill (${listKeys(map)}): name a map that holds ${SUPPORTED_LAYOUTS}`,
+    );
+  }
+  return { registry, nameKey, digestKey };
 }
 
 /**
- * Pins the image by digest in values.yaml text:
- * - `<key>.repository` gets `repository` when given (split into `<key>.registry` + `<key>.repository` when the map
- *   has a `registry` key and the repository names a host);
- * - where the map has a `digest` key, that key gets the digest and the tag is left alone (charts that render
- *   `repository@digest` themselves);
- * - otherwise `<key>.tag` becomes `<tag>@<digest>`, so the common `{{ .repository }}:{{ .tag }}` template renders
- *   `repository:tag@sha256:…`, which pulls by digest. The tag is the existing one (a previous `@digest` removed),
- *   else `defaultTag`.
- * A key path that names nothing, or runs through something that is not a map, is refused (blaming imageValuesKey);
- * the last map may be empty (`image:`) and missing keys in it are added. Only the changed values'
- * text is touched; the result is parsed again and must hold exactly the intended values.
+ * Pins the image by digest in values.yaml text. The key path is resolved in the values helm merges: a path that starts
+ * with a subchart's key (see subchartValues) reaches that subchart's values, and the pin is written into this
+ * values.yaml at the same path, where it overrides them. The layout of the image map (as merged) decides what is set:
+ * - `repository` gets `repository` when given; beside a `registry` key the repository is split into `registry`
+ *   (its host, which it must name) and the name key (`repository`, else `image` or `name`), so the chart's own
+ *   registry never stays in front of it;
+ * - a `digest` key gets the digest, a `sha` key the digest's hex (charts that render `@sha256:{{ .sha }}`), and the
+ *   tag is left alone;
+ * - otherwise `tag` becomes `<tag>@<digest>`, so `{{ .repository }}:{{ .tag }}` renders `repository:tag@sha256:…`,
+ *   which pulls by digest. The tag is the existing one (a previous `@digest` removed), else `defaultTag` — for a
+ *   subchart, the subchart's appVersion.
+ * A key path that names nothing, runs through something that is not a map, or ends at a map of none of these layouts
+ * is refused (blaming imageValuesKey). Only the changed values' text is touched; the result is parsed and merged again
+ * and must hold exactly the intended values.
  */
-export function pinImageInValues(text: string, pin: ImagePin, file: string): PinResult {
+export function pinImageInValues(text: string, pin: ImagePin, file: string, subcharts: SubchartValues[] = []): PinResult {
   const segments = checkImagePin(pin);
   const values = yamlValue(parseYamlDocument(text, file, '1.1'), file) ?? {};
   if (!isPlainMap(values)) throw new ChartError(`${file} is not a map of values, so the image cannot be pinned in it`);
 
-  const image = imageMap(values, segments, pin.valuesKey, file);
+  const target = findImageMap(mergedValues(values, subcharts), subcharts, segments, pin.valuesKey, file);
+  const image = target.map;
+  const subchart = target.chain[target.chain.length - 1];
+  const source = valuesSource(file, target.chain);
+  const layout = imageLayout(image, pin.valuesKey, source);
   const sets: [string[], string][] = [];
-  if (pin.repository) {
-    const ref = parseRepository(pin.repository, { defaultRegistry: '' });
-    if (ref.registry && Object.hasOwn(image, 'registry')) {
-      sets.push([[...segments, 'registry'], ref.registry]);
-      sets.push([[...segments, 'repository'], ref.repository]);
-    } else {
-      sets.push([[...segments, 'repository'], pin.repository]);
-    }
-  }
-  if (Object.hasOwn(image, 'digest')) {
-    sets.push([[...segments, 'digest'], pin.digest]);
-  } else {
-    const existing = image.tag;
-    if (existing !== undefined && existing !== null && typeof existing === 'object') {
-      throw new ChartError(
-        `values key '${pin.valuesKey}.tag' in ${file} is not a scalar (it holds ${describe(existing)}), so it cannot carry the digest`,
-      );
-    }
-    const current = existing === undefined || existing === null ? '' : `${existing as string | number | boolean}`.replace(/@.*$/, '');
-    const tag = current || pin.defaultTag || '';
-    if (!tag) {
-      throw optionError(
-        'appVersion',
-        `is not set, and neither Chart.yaml's appVersion nor '${pin.valuesKey}.tag' in ${file} gives a tag: set appVersion to the image's tag (the tag that goes with the digest)`,
-      );
-    }
-    const problem = tagProblem(tag);
-    if (problem) {
-      const reason = `(${printable(problem)}), so the digest cannot be pinned after it`;
-      if (current) throw new ChartError(`'${pin.valuesKey}.tag' in ${file} is not an image tag ${reason}: set it to the image's tag`);
-      if (pin.defaultTagFromOption)
-        throw optionError('appVersion', `is '${printable(tag)}', which is not an image tag ${reason}: set it to the image's tag`);
-      throw new ChartError(`Chart.yaml's appVersion '${printable(tag)}' is not an image tag ${reason}: set appVersion to the image's tag`);
-    }
-    sets.push([[...segments, 'tag'], `${tag}@${pin.digest}`]);
-  }
+  if (pin.repository) sets.push(...repositorySettings(pin.repository, layout, image, pin.valuesKey, source));
+  if (layout.digestKey === 'digest') sets.push([['digest'], pin.digest]);
+  else if (layout.digestKey === 'sha') sets.push([['sha'], pin.digest.slice('sha256:'.length)]);
+  else sets.push([['tag'], `${imageTag(image, pin, subchart, source)}@${pin.digest}`]);
 
   const expected = copyValues(values) as Record<string, unknown>;
   let edited = text;
   const rewritten: string[] = [];
-  for (const [keyPath, value] of sets) {
+  for (const [key, value] of sets) {
+    const keyPath = [...segments, ...key];
     setIn(expected, keyPath, value);
     const step = setInText(edited, keyPath, value, file);
     edited = step.text;
     if (step.rewritten && !rewritten.includes(step.rewritten)) rewritten.push(step.rewritten);
   }
-  const settings = sets.map(([k, v]) => `${k.join('.')}=${v}`);
-  if (!isDeepStrictEqual(yamlValue(parseYamlDocument(edited, file, '1.1'), file), expected)) {
-    // Never expected: the editor changes only the nodes it sets. Refusing beats packaging values nobody asked for.
+  const settings = sets.map(([k, v]) => `${[...segments, ...k].join('.')}=${v}`);
+  const after = yamlValue(parseYamlDocument(edited, file, '1.1'), file);
+  // Never expected: the editor changes only the nodes it sets, and the parent's values win over a subchart's.
+  // Refusing beats packaging values nobody asked for, or a pin helm would not render.
+  if (!isDeepStrictEqual(after, expected)) {
     throw new ChartError(`${file}: setting ${settings.join(', ')} would change other values; please report this values.yaml layout`);
   }
-  return { text: edited, settings, rewritten };
+  const pinned = findImageMap(mergedValues(expected, subcharts), subcharts, segments, pin.valuesKey, file).map;
+  if (sets.some(([[key], value]) => pinned[key] !== value)) {
+    throw new ChartError(
+      `${file}: after setting ${settings.join(', ')}, helm's merged values would not hold them; please report this chart layout`,
+    );
+  }
+  const repository = pinnedRepository(pinned, layout);
+  return {
+    text: edited,
+    settings,
+    rewritten,
+    ...(subchart && { subchart: `subchart '${target.chain.map((s) => s.key).join('.')}' (${describeSubchart(subchart)})` }),
+    ...(repository && { repository }),
+  };
+}
+
+/** `registry/name` (or the name alone) as the image map holds them; undefined when it names no repository. */
+function pinnedRepository(image: Record<string, unknown>, layout: ImageLayout): string | undefined {
+  const name = layout.nameKey ? scalarText(image[layout.nameKey]).trim() : '';
+  if (!name) return undefined;
+  const registry = layout.registry ? scalarText(image.registry).trim() : '';
+  return registry ? `${registry}/${name}` : name;
+}
+
+function scalarText(value: unknown): string {
+  return value === null || value === undefined ? '' : `${value as string | number | boolean}`;
+}
+
+/** The registry and name keys for `repository`: split at the host beside a registry key, whole otherwise. */
+function repositorySettings(
+  repository: string,
+  layout: ImageLayout,
+  image: Record<string, unknown>,
+  valuesKey: string,
+  source: string,
+): [string[], string][] {
+  if (!layout.nameKey) {
+    throw optionError(
+      'imageRepository',
+      `is set, but '${printable(valuesKey)}' in ${source} has no repository key to write it in (${listKeys(image)}): leave imageRepository empty to keep the chart's image, or name a map with a repository in imageValuesKey`,
+    );
+  }
+  if (!layout.registry) return [[[layout.nameKey], repository]];
+  const ref = parseRepository(repository, { defaultRegistry: '' });
+  if (!ref.registry) {
+    const current = scalarText(image.registry);
+    throw optionError(
+      'imageRepository',
+      `is '${printable(repository)}', without a registry host, but '${printable(valuesKey)}' in ${source} keeps the registry apart ('${printable(valuesKey)}.registry' is '${printable(current)}'), so the chart would put that host in front of it: write the host too (e.g. docker.io/${printable(repository)})`,
+    );
+  }
+  return [
+    [['registry'], ref.registry],
+    [[layout.nameKey], ref.repository],
+  ];
+}
+
+/** The tag the digest follows: the map's own (a previous `@digest` removed), else the default tag, checked. */
+function imageTag(image: Record<string, unknown>, pin: ImagePin, subchart: SubchartValues | undefined, source: string): string {
+  const existing = image.tag;
+  const current = scalarText(existing).replace(/@.*$/, '');
+  const fallback = subchart ? subchart.appVersion : pin.defaultTag;
+  const tag = current || fallback || '';
+  const tagKey = `'${printable(pin.valuesKey)}.tag'`;
+  if (!tag) {
+    if (subchart) {
+      throw new ChartError(
+        `neither ${tagKey} in ${source} nor the Chart.yaml of subchart ${describeSubchart(subchart)} (its appVersion) gives a tag for the digest to follow: set ${tagKey} to the image's tag`,
+      );
+    }
+    throw optionError(
+      'appVersion',
+      `is not set, and neither Chart.yaml's appVersion nor ${tagKey} in ${source} gives a tag: set appVersion to the image's tag (the tag that goes with the digest)`,
+    );
+  }
+  const problem = tagProblem(tag);
+  if (!problem) return tag;
+  const reason = `(${printable(problem)}), so the digest cannot be pinned after it`;
+  if (current) throw new ChartError(`${tagKey} in ${source} is not an image tag ${reason}: set it to the image's tag`);
+  if (subchart) {
+    throw new ChartError(
+      `the appVersion '${printable(tag)}' of subchart ${describeSubchart(subchart)} is not an image tag ${reason}: set ${tagKey} to the image's tag`,
+    );
+  }
+  if (pin.defaultTagFromOption)
+    throw optionError('appVersion', `is '${printable(tag)}', which is not an image tag ${reason}: set it to the image's tag`);
+  throw new ChartError(`Chart.yaml's appVersion '${printable(tag)}' is not an image tag ${reason}: set appVersion to the image's tag`);
 }
 
 function describe(value: unknown): string {

@@ -16,5 +16,6 @@ export {
 export { ACR_ON_LOOPBACK_VARIABLE, IMDS_ENDPOINT_VARIABLE } from './azure';
 export { readAccessToken } from './vss';
 export { findFiles } from './files';
+export { readArtifactName, readLockFileInputs, lockFilePath, type LockFileInputs } from './lock-file-inputs';
 export type { Log } from '../log';
 export { fileWriteProblem, folderWriteProblem } from '../writable';

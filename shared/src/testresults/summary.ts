@@ -1,5 +1,8 @@
 import { addCounts, emptyCounts, FORMAT_LABELS, outcomeClass, type ResultCounts, type ResultFormat, type TestResult } from './model';
 import { firstLine } from './reader';
+import { escapeCell, formatDuration, table, type Column } from '../markdown';
+
+export { formatDuration };
 
 /** How many failed tests the Markdown summary lists (the rest are counted). */
 export const SUMMARY_MAX_FAILURES = 50;
@@ -86,27 +89,12 @@ export class SummaryCollector {
   }
 }
 
+/** Names and messages come from the result files: they render as text, never as links, images or markup. */
 function cell(text: string | undefined): string {
-  if (!text) return '';
-  let value = text.replace(/\s+/g, ' ').trim();
-  if (value.length > CELL_CHARS) value = `${value.slice(0, CELL_CHARS - 1)}…`;
-  // Names and messages come from the result files: escape Markdown and HTML so they render as text, never as
-  // links, images or markup.
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/[\\`*_{}[\]()#+!|~]/g, '\\$&');
+  return escapeCell(text, CELL_CHARS);
 }
 
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const seconds = ms / 1000;
-  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
-}
+const COUNT_COLUMNS: Column[] = ['Total', 'Passed', 'Failed', 'Skipped', 'Other'].map((header) => ({ header, align: 'right' }));
 
 function passRate(counts: ResultCounts): string {
   const ran = counts.total - counts.skipped;
@@ -128,9 +116,10 @@ export function summaryMarkdown(summary: SummaryCollector, options: SummaryOptio
   const lines = [`## ${cell(options.title)}`, ''];
   if (options.notice) lines.push(cell(options.notice), '');
   lines.push(
-    '| Total | Passed | Failed | Skipped | Other | Pass rate | Duration |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    `| ${c.total} | ${c.passed} | ${c.failed} | ${c.skipped} | ${c.other} | ${passRate(c)} | ${formatDuration(summary.durationMs)} |`,
+    table(
+      [...COUNT_COLUMNS, { header: 'Pass rate', align: 'right' }, { header: 'Duration', align: 'right' }],
+      [[c.total, c.passed, c.failed, c.skipped, c.other].map(String).concat(passRate(c), formatDuration(summary.durationMs))],
+    ),
     '',
   );
   if (summary.failedCount > 0) {
@@ -138,9 +127,10 @@ export function summaryMarkdown(summary: SummaryCollector, options: SummaryOptio
     lines.push(
       shown < summary.failedCount ? `### Failed tests (first ${shown} of ${summary.failedCount})` : '### Failed tests',
       '',
-      '| Test | Message |',
-      '| --- | --- |',
-      ...summary.failed.map((f) => `| ${cell(f.name)} | ${cell(f.message)} |`),
+      table(
+        ['Test', 'Message'],
+        summary.failed.map((f) => [cell(f.name), cell(f.message)]),
+      ),
       '',
     );
   }
@@ -149,11 +139,12 @@ export function summaryMarkdown(summary: SummaryCollector, options: SummaryOptio
     lines.push(
       shown < summary.flakyCount ? `### Flaky tests (first ${shown} of ${summary.flakyCount})` : '### Flaky tests',
       '',
-      `${flakyLine(summary.flakyCount)}`,
+      flakyLine(summary.flakyCount),
       '',
-      '| Test |',
-      '| --- |',
-      ...summary.flaky.map((name) => `| ${cell(name)} |`),
+      table(
+        ['Test'],
+        summary.flaky.map((name) => [cell(name)]),
+      ),
       '',
     );
   }
@@ -161,29 +152,24 @@ export function summaryMarkdown(summary: SummaryCollector, options: SummaryOptio
     lines.push(
       '### Slowest tests',
       '',
-      '| Test | Duration |',
-      '| --- | ---: |',
-      ...summary.slowest.map((t) => `| ${cell(t.name)} | ${formatDuration(t.durationMs)} |`),
+      table(
+        ['Test', { header: 'Duration', align: 'right' }],
+        summary.slowest.map((t) => [cell(t.name), formatDuration(t.durationMs)]),
+      ),
       '',
     );
   }
   if (summary.files.length > 0) {
-    lines.push(
-      '### Result files',
-      '',
-      '| File | Format | Total | Passed | Failed | Skipped | Other |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    const rows = summary.files.map((f) =>
+      f.problem
+        ? [cell(display(f.file)), `not published: ${cell(f.problem)}`]
+        : [
+            cell(display(f.file)),
+            f.format ? FORMAT_LABELS[f.format] : '',
+            ...[f.counts!.total, f.counts!.passed, f.counts!.failed, f.counts!.skipped, f.counts!.other].map(String),
+          ],
     );
-    for (const f of summary.files) {
-      if (f.problem) lines.push(`| ${cell(display(f.file))} | not published: ${cell(f.problem)} | | | | | |`);
-      else {
-        const k = f.counts!;
-        lines.push(
-          `| ${cell(display(f.file))} | ${f.format ? FORMAT_LABELS[f.format] : ''} | ${k.total} | ${k.passed} | ${k.failed} | ${k.skipped} | ${k.other} |`,
-        );
-      }
-    }
-    lines.push('');
+    lines.push('### Result files', '', table(['File', 'Format', ...COUNT_COLUMNS], rows), '');
   }
   return lines.join('\n');
 }

@@ -1,4 +1,4 @@
-import { buildImage, connectEngine } from '../../../shared/src/docker';
+import { buildImage, buildSummary, connectEngine } from '../../../shared/src/docker';
 import { runTask } from '../../../shared/src/pipeline';
 import { passwordLogin } from '../../../shared/src/registry';
 import { namingInput, readBuildTestRunnerInputs } from './inputs';
@@ -17,4 +17,5 @@ runTask(async (task) => {
   });
   outputs.set('imageId', built.imageId);
   outputs.set('imageName', built.imageName);
+  task.summary('Test runner image', buildSummary(built, options));
 });

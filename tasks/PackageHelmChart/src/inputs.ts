@@ -12,7 +12,9 @@ import {
   type Log,
   InputError,
   inputOfLogin,
+  lockFilePath,
   readBool,
+  readLockFileInputs,
   readRegistryLogin,
   readString,
   type InputSource,
@@ -21,10 +23,12 @@ import { printable } from '../../../shared/src/reference';
 
 export interface PackageHelmChartInputs {
   package: PackageChartOptions;
-  /** Present when `push` is true. */
-  push?: PushChartToRegistryOptions;
+  /** Present when `push` is true; the pushed chart is recorded in `lockFile`. */
+  push?: PushChartToRegistryOptions & { lockFile: string };
   /** The input the push's login came from (`containerRegistry`, or `azureSubscriptionEndpoint`). */
   loginInput?: string;
+  /** The build artifact the lock file is published as after the record; undefined when not published. */
+  artifactName?: string;
 }
 
 /** The core's options are this task's inputs by the same names, but for these two. */
@@ -61,8 +65,9 @@ function readPathInput(inputs: InputSource, name: string, base: string, fallback
 }
 
 /**
- * Every input, checked before anything is read or written: a bad push setting fails before a package exists.
- * The branch comes from `Build.SourceBranch` when `versionFromBranch` is true.
+ * Every input, checked before anything is read or written: a bad push setting (the lock file included: it is proven
+ * writable and mergeable) fails before a package exists. The branch comes from `Build.SourceBranch` when
+ * `versionFromBranch` is true.
  */
 export function readPackageHelmChartInputs(
   inputs: InputSource,
@@ -90,18 +95,25 @@ export function readPackageHelmChartInputs(
   const chartRepository = readString(inputs, 'chartRepository');
   if (!readBool(inputs, 'push', false)) {
     if (chartRepository) log.info(`push is false: the chart is not pushed to ${chartRepository}`);
+    const lockFile = lockFilePath(inputs, variables);
+    if (!lockFile.isDefault) log.info(`push is false: nothing is recorded in lockFile '${lockFile.resolved}'`);
     return { package: options };
   }
   if (!chartRepository) throw new InputError('chartRepository', 'is required when push is true: host/path, e.g. myacr.azurecr.io/helm');
   // A Docker Registry connection, or an AzureRM connection with its registry; its label names the input.
   const login = readRegistryLogin(inputs);
+  let resolved: string;
   try {
-    return {
-      package: options,
-      push: { chartRepository: resolveChartRepository(chartRepository, login?.host), login },
-      loginInput: login && inputOfLogin(login),
-    };
+    resolved = resolveChartRepository(chartRepository, login?.host);
   } catch (error) {
     throw namingInput(error);
   }
+  const { lockFile, artifactName } = readLockFileInputs(inputs, variables);
+  const record = { buildId: variables.get('Build.BuildId'), sourceVersion: variables.get('Build.SourceVersion') };
+  return {
+    package: options,
+    push: { chartRepository: resolved, login, lockFile, record },
+    loginInput: login && inputOfLogin(login),
+    artifactName,
+  };
 }

@@ -1,7 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { findFiles, readAccessToken, runTask, type TaskContext } from '../../../shared/src/pipeline';
 import { connectWithAccessToken, createAgentPublisher, createApiPublisher, publishTestResults } from '../../../shared/src/testresults';
 import { readPublishContainerTestResultsInputs } from './inputs';
@@ -44,9 +40,7 @@ runTask(async (ctx) => {
   outputs.set('failedTests', String(result.counts.failed));
   outputs.set('skippedTests', String(result.counts.skipped));
   outputs.set('testRunId', result.runIds.length > 0 ? String(result.runIds[0]) : '');
-  const summary = path.join(variables.get('Agent.TempDirectory') || os.tmpdir(), `test-results-summary-${randomUUID()}.md`);
-  fs.writeFileSync(summary, result.summaryMarkdown);
-  ctx.command('task.uploadsummary', {}, summary);
+  ctx.summary(rest.runTitle || 'Test results', result.summaryMarkdown);
   for (const issue of result.issues) ctx.issues(issue, { warned: true });
   if (result.failure) throw new Error(result.failure);
 });

@@ -1,4 +1,4 @@
-import { connectEngine, PushError, pushByDigest } from '../../../shared/src/docker';
+import { connectEngine, PushError, pushByDigest, pushSummary } from '../../../shared/src/docker';
 import { runTask } from '../../../shared/src/pipeline';
 import { RegistryClient } from '../../../shared/src/registry';
 import { readPushImageByDigestInputs } from './inputs';
@@ -41,4 +41,5 @@ runTask(async (task) => {
   outputs.set('digest', pushed.digest);
   outputs.set('pinnedImage', pushed.pinnedImage);
   outputs.set('imageTags', pushed.imageTags.join(','));
+  task.summary('Pushed image', pushSummary(pushed, { repository, lockFile, artifactName }));
 });

@@ -1,17 +1,13 @@
-import * as path from 'node:path';
-import { readLockFile } from '../../../shared/src/release';
 import {
   type Log,
   InputError,
-  readBool,
+  readLockFileInputs,
   readMultiLine,
   readRegistryLogin,
   readRequired,
   readString,
   type InputSource,
   type RegistryConnection,
-  fileWriteProblem,
-  folderWriteProblem,
 } from '../../../shared/src/pipeline';
 import {
   formatRepository,
@@ -24,9 +20,6 @@ import {
 } from '../../../shared/src/reference';
 
 type Variables = { get(name: string): string | undefined };
-
-/** Characters an artifact name cannot hold (the agent refuses them in artifact.upload), control characters too. */
-const artifactNameProblem = /[\\/":<>|*?\0-\x1f\x7f]/;
 
 export interface PushImageByDigestInputs {
   /** `host/path`. */
@@ -47,7 +40,6 @@ export interface PushImageByDigestInputs {
  * push never ends without its record).
  */
 export function readPushImageByDigestInputs(inputs: InputSource, variables: Variables, log: Log): PushImageByDigestInputs {
-  const base = variables.get('System.DefaultWorkingDirectory') || process.cwd();
   // A Docker Registry connection, or an AzureRM connection with its registry; its label names the input.
   const connection = readRegistryLogin(inputs);
   const given = readRequired(inputs, 'repository');
@@ -86,34 +78,5 @@ export function readPushImageByDigestInputs(inputs: InputSource, variables: Vari
     throw new InputError('sourceImage', `is '${printable(sourceImage)}', which is not an image reference: ${error.reason}`);
   }
 
-  let artifactName: string | undefined;
-  if (readBool(inputs, 'publishLockArtifact', true)) {
-    artifactName = readString(inputs, 'artifactName', 'image-lock')!;
-    if (artifactNameProblem.test(artifactName)) {
-      throw new InputError(
-        'artifactName',
-        `is '${printable(artifactName)}': an artifact name cannot contain \\ / " : < > | * ? or control characters`,
-      );
-    }
-  }
-
-  return { repository, registry, tags, sourceImage, connection: login, lockFile: readLockFileInput(inputs, variables, base), artifactName };
-}
-
-/**
- * The lock file, proven usable before anything is pushed: its folder takes a new file (made and removed again), an
- * existing file can be replaced and merged into. Otherwise a push would move tags and leave no record of them.
- */
-function readLockFileInput(inputs: InputSource, variables: Variables, base: string): string {
-  const value = readString(inputs, 'lockFile', path.join(variables.get('Build.ArtifactStagingDirectory') ?? base, 'image-lock.json'))!;
-  if (/[\0-\x1f\x7f]/.test(value)) throw new InputError('lockFile', `is '${printable(value)}', which holds a control character`);
-  const lockFile = path.resolve(base, value);
-  const problem = folderWriteProblem(path.dirname(lockFile)) ?? fileWriteProblem(lockFile);
-  if (problem) throw new InputError('lockFile', `names '${lockFile}', which cannot be written: ${problem}`);
-  try {
-    readLockFile(lockFile);
-  } catch (error) {
-    throw new InputError('lockFile', `names a file this push cannot be merged into: ${(error as Error).message}`);
-  }
-  return lockFile;
+  return { repository, registry, tags, sourceImage, connection: login, ...readLockFileInputs(inputs, variables) };
 }
