@@ -162,6 +162,15 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
     assert.equal(result.outputs.exitCode, '0');
   });
 
+  it('masks a secret variable typed into an input in the log and the run summary, as the agent masks only the log', async () => {
+    const token = 'runner-Token-7f3a9c';
+    const result = await run({ inputs: { command: "sh -c 'echo using $(apiToken); exit 3'" }, secretVariables: { apiToken: token } });
+    const { markdown } = uploadedSummary(result);
+    assert.match(markdown, /using \*\*\*/, describeRun(result));
+    assert.ok(!markdown.includes(token), markdown);
+    assert.ok(!result.stdout.includes(token) && !result.stderr.includes(token), describeRun(result));
+  });
+
   it('fails naming resultsPath when the container has no such folder after the run', async () => {
     const result = await run({ inputs: { command: 'true' } });
     assertFailedCleanly(

@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import { TaskCommand } from 'azure-pipelines-task-lib/taskcommand';
 import type * as TaskLib from 'azure-pipelines-task-lib/task';
+import { redact } from './secrets';
 
 /*
  * The agent's side of the protocol, with task-lib loaded only when it is needed. Task-lib costs every start ~20 ms
@@ -59,9 +60,10 @@ const resultNames = ['Succeeded', 'SucceededWithIssues', 'Failed', 'Cancelled', 
 
 /** What the adapter asks of the agent; each goes through task-lib once it is loaded. */
 export const agent = {
+  // Input and variable values are debug-printed: a secret variable typed into an input is masked like any secret.
   debug(message: string): void {
-    if (loaded) return loaded.debug(message);
-    if (debugOn()) write('task.debug', null, message);
+    if (loaded) return loaded.debug(redact(message));
+    if (debugOn()) write('task.debug', null, redact(message));
   },
   warning(message: string): void {
     if (loaded) return loaded.warning(message);

@@ -102,6 +102,10 @@ async function endWhenDrained(): Promise<void> {
  * result line (its first line; further lines are printed above it), with the stack only when `System.Debug` is true.
  */
 export function runTask(body: (ctx: TaskContext) => Promise<void>): void {
+  // The agent masks a secret variable in the log, but not in files a task writes (a run summary): one typed into an
+  // input (`command: run --token $(apiToken)`) reaches the task in clear, so every secret variable it handed over
+  // (SECRET_<NAME>) is masked here too, before task-lib takes them out of the environment.
+  for (const [name, value] of Object.entries(process.env)) if (name.startsWith('SECRET_')) registerSecret(value);
   agent.debug(`running on Node ${process.version}`);
   const cancel = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
