@@ -106,25 +106,36 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
       await assertImageIn(anonymous, 'prod/core-single/team/app', '1.4.0', source);
     });
 
-    it('stays within N+4 requests for N layers and downloads no blob byte', async function () {
+    it('stays within N+4 requests for N layers (N+6 looking for referrers) and downloads no blob byte', async function () {
       const layers = 6;
       const source = await pushRandomImage(anonymous, 'core-budget/app', 'v7', { layers, bytesPerLayer: 64 * 1024, seed: 202 });
-      await withProxy(anonymous, async (proxy) => {
-        const result = await promoteImage({ sourceImage: `${proxy.host}/core-budget/app:v7` }, memoryLog());
-        const counts = proxy.counts();
-        assert.ok(
-          counts.requests <= layers + 4,
-          `${counts.requests} requests for ${layers} layers:\n${proxy.log.map((e) => `${e.method} ${e.path}`).join('\n')}`,
-        );
-        assert.equal(result.requests, counts.requests, 'the result counts what the proxy saw');
-        assert.equal(counts.blobGets, 0);
-        assert.equal(counts.blobBytesDown, 0);
-        assert.equal(counts.blobBytesUp, 0);
-        assert.equal(counts.uploadStarts, 0);
-        assert.equal(counts.mountsCreated, layers + 1, 'config and every layer mounted');
-        assert.equal(counts.manifestPuts, 1);
-      });
-      await assertImageIn(anonymous, 'prod/core-budget/app', 'v7', source);
+      for (const [copyReferrers, budget, namespace] of [
+        [false, layers + 4, 'prod'],
+        // One tags/list of the source repository and one referrers API question (distribution 2.8 answers 404).
+        [true, layers + 6, 'prod-referrers'],
+      ] as const) {
+        await withProxy(anonymous, async (proxy) => {
+          const result = await promoteImage(
+            { sourceImage: `${proxy.host}/core-budget/app:v7`, copyReferrers, targetNamespace: namespace },
+            memoryLog(),
+          );
+          const counts = proxy.counts();
+          const seen = proxy.log.map((e) => `${e.method} ${e.path}`).join('\n');
+          assert.ok(
+            counts.requests <= budget,
+            `${counts.requests} requests for ${layers} layers (copyReferrers ${copyReferrers}):\n${seen}`,
+          );
+          assert.equal(result.requests, counts.requests, 'the result counts what the proxy saw');
+          assert.equal(result.blobBytes, 0);
+          assert.equal(counts.blobGets, 0);
+          assert.equal(counts.blobBytesDown, 0);
+          assert.equal(counts.blobBytesUp, 0);
+          assert.equal(counts.uploadStarts, 0);
+          assert.equal(counts.mountsCreated, layers + 1, 'config and every layer mounted');
+          assert.equal(counts.manifestPuts, 1);
+        });
+        await assertImageIn(anonymous, `${namespace}/core-budget/app`, 'v7', source);
+      }
     });
 
     for (const mediaType of ['oci', 'docker'] as const) {
@@ -212,7 +223,9 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
             assert.match(error.message, /refusing to move a tag that points at another image/);
             assert.match(error.message, new RegExp(`prod/core-clobber/app:stable is ${other.digest}`));
             assert.match(error.message, /nothing was changed: set allowOverwrite: true to move it$/);
-            assert.deepEqual(error.conflicts, [{ tag: 'stable', digest: other.digest }]);
+            assert.deepEqual(error.conflicts, [
+              { reference: `${proxy.host}/prod/core-clobber/app:stable`, tag: 'stable', digest: other.digest },
+            ]);
             return true;
           },
         );

@@ -1,22 +1,47 @@
 // PromoteImage@1 given every bad input a careless or hostile user tries: each ends Failed with one line naming the
 // input, within the time bound, with no tag written in the target registry and no secret in any encoding
 // (test/support/bad-input.ts). Every reference is parsed, and every target tag checked, before the first write.
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { serializeLock, type LockFile } from '../../shared/src/release';
 import { badInputCases, late, type BadInputCase } from '../support/bad-input';
 import { bundleOnce, registryEndpoint } from '../support/harness';
-import { listTags, pushRandomImage } from '../support/images';
+import { listTags, pushRandomImage, type PushedImage } from '../support/images';
 import { requireRegistry, sharedRegistry, type TestRegistry } from '../support/registries';
 
 const TASK = 'PromoteImage';
 const WRONG_PASSWORD = 'wr0ng-Bad-Input-Promote-5e1d';
 /** Repositories a case could write to if a check were missing; their tags are the side-effect snapshot. */
-const WATCHED = ['prod/bad-promote/app', 'elsewhere/app', 'prod/bad-promote/other'];
+const WATCHED = ['prod/bad-promote/app', 'elsewhere/app', 'prod/bad-promote/other', 'prod/bad-promote/other/app'];
 
 let anonymous: TestRegistry;
 let htpasswd: TestRegistry;
 let silent: net.Server;
 let silentHost = '';
+let pushed: PushedImage;
+let lockFolder = '';
+
+/** A lock file (written to the table's folder) listing the pushed image under each of `repositories`. */
+function lockOf(name: string, repositories: string[], change: (lock: LockFile) => unknown = (lock) => lock): string {
+  const lock: LockFile = {
+    version: 2,
+    entries: repositories.map((repository) => ({
+      kind: 'image',
+      repository: `${anonymous.host}/${repository}`,
+      tags: ['v1'],
+      digest: pushed.digest,
+      pinnedReference: `${anonymous.host}/${repository}@${pushed.digest}`,
+      mediaType: pushed.mediaType,
+      pushedAt: '2026-01-01T00:00:00Z',
+    })),
+  };
+  const file = path.join(lockFolder, name);
+  fs.writeFileSync(file, name.endsWith('.json') ? JSON.stringify(change(lock)) : serializeLock(lock));
+  return file;
+}
 
 const source = () => `${anonymous.host}/bad-promote/app:v1`;
 
@@ -140,6 +165,74 @@ const cases: BadInputCase[] = [
     options: late(() => ({ sourceImage: source(), allowOverwrite: 'yes' })),
     names: "input 'allowOverwrite'",
   },
+  // lockFile: exactly one of sourceImage and lockFile; the file read and checked before the first request.
+  {
+    name: 'both sourceImage and lockFile',
+    options: late(() => ({ sourceImage: source(), lockFile: lockOf('both.lock', ['bad-promote/app']) })),
+    names: "input 'sourceImage'",
+    pattern: /and input 'lockFile' are both set/,
+  },
+  {
+    name: 'a targetImage with lockFile',
+    options: late(() => ({ lockFile: lockOf('target.lock', ['bad-promote/app']), targetImage: `${anonymous.host}/elsewhere/app:v1` })),
+    names: "input 'targetImage'",
+    pattern: /and input 'lockFile' are both set/,
+  },
+  {
+    name: 'a lockFile that does not exist',
+    options: late(() => ({ lockFile: path.join(lockFolder, 'missing.json') })),
+    names: "input 'lockFile'",
+    pattern: /does not exist/,
+  },
+  {
+    name: 'a lockFile that is not JSON',
+    options: late(() => {
+      fs.writeFileSync(path.join(lockFolder, 'broken.json'), '{"version": 2, "entries": [');
+      return { lockFile: path.join(lockFolder, 'broken.json') };
+    }),
+    names: "input 'lockFile'",
+    pattern: /is not JSON/,
+  },
+  {
+    name: 'a lockFile of an unknown version',
+    options: late(() => ({ lockFile: lockOf('v3.json', ['bad-promote/app'], (lock) => ({ ...lock, version: 3 })) })),
+    names: "input 'lockFile'",
+    pattern: /has version 3/,
+  },
+  {
+    name: 'a lockFile whose entries would both set pinned_app',
+    options: late(() => ({ lockFile: lockOf('collision.lock', ['bad-promote/app', 'bad-promote/other/app']) })),
+    names: "input 'lockFile'",
+    pattern: /would both set the output variable 'pinned_app'/,
+  },
+  {
+    name: 'a lockFile entry with a tag that is not one',
+    options: late(() => ({
+      lockFile: lockOf('badtag.json', ['bad-promote/app'], (lock) => ({ ...lock, entries: [{ ...lock.entries[0], tags: ['v1:x'] }] })),
+    })),
+    names: "input 'lockFile'",
+  },
+  {
+    name: 'a lockFile entry whose digest the registry does not have',
+    options: late(() => ({
+      lockFile: lockOf('gone.json', ['bad-promote/app'], (lock) => ({
+        ...lock,
+        entries: [{ ...lock.entries[0], digest: `sha256:${'0'.repeat(64)}` }],
+      })),
+    })),
+    names: 'read lockFile',
+    pattern: /404 MANIFEST_UNKNOWN/,
+  },
+  {
+    name: 'a promotedArtifactName with a slash',
+    options: late(() => ({ lockFile: lockOf('artifact.lock', ['bad-promote/app']), promotedArtifactName: 'promoted/lock' })),
+    names: "input 'promotedArtifactName'",
+  },
+  {
+    name: 'a copyReferrers that is not true or false',
+    options: late(() => ({ sourceImage: source(), copyReferrers: 'always' })),
+    names: "input 'copyReferrers'",
+  },
   // Service connections.
   {
     name: 'a containerRegistry connection the job cannot see',
@@ -171,12 +264,16 @@ describe('bad input: PromoteImage@1 (one line naming the input, nothing written)
     requireRegistry(this);
     await bundleOnce();
     [anonymous, htpasswd] = await Promise.all([sharedRegistry('anonymous'), sharedRegistry('htpasswd')]);
-    await pushRandomImage(anonymous, 'bad-promote/app', 'v1', { layers: 1, seed: 'bad-promote' });
+    pushed = await pushRandomImage(anonymous, 'bad-promote/app', 'v1', { layers: 1, seed: 'bad-promote' });
+    lockFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-bad-promote-lock-'));
     silent = net.createServer((socket) => socket.on('error', () => {}));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     silentHost = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
   });
-  after(() => silent?.close());
+  after(() => {
+    silent?.close();
+    if (lockFolder) fs.rmSync(lockFolder, { recursive: true, force: true });
+  });
 
   badInputCases({
     task: TASK,

@@ -1,5 +1,8 @@
 // PromoteImage@1 run from its bundle exactly as the agent runs it, against real distribution registries on loopback.
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { attachCosignTag, referrersOf, signImage } from '../support/attach';
 import { startFaultProxy } from '../support/fault-proxy';
 import { bundleOnce, describeRun, registryEndpoint, runBundledTask, assertFailedCleanly, assertNoSecrets } from '../support/harness';
 import { fetchManifest, listTags, pushIndex, pushRandomImage } from '../support/images';
@@ -24,6 +27,13 @@ describe('PromoteImage@1 task (bundle run as the agent runs it, real registries)
     const promoted = await fetchManifest(anonymous, 'prod/task-promote/app', 'v1', null);
     assert.equal(promoted.digest, source.digest);
     assert.ok(promoted.bytes.equals(source.manifest), 'the manifest bytes are the original ones');
+    const summary = run.commands.find((c) => c.command === 'task.uploadsummary');
+    assert.ok(summary, 'a run summary is attached');
+    assert.equal(path.basename(summary.message), 'Promoted app v1.md');
+    assert.match(
+      fs.readFileSync(summary.message, 'utf8'),
+      new RegExp(`\\| Promoted \\| \`${anonymous.host}/prod/task-promote/app@${source.digest}\` \\|`),
+    );
   });
 
   it('adds additionalTags on the same digest, and a re-run succeeds without writing anything', async () => {
@@ -73,6 +83,24 @@ describe('PromoteImage@1 task (bundle run as the agent runs it, real registries)
     for (const child of index.children) {
       assert.equal((await fetchManifest(anonymous, 'prod/task-index/app', child.digest, null)).status, 200);
     }
+  });
+
+  it('copies the signature and the cosign tag attached to the image, unless copyReferrers is false', async () => {
+    const source = await pushRandomImage(anonymous, 'task-signed/app', 'v1', { layers: 1, seed: 113 });
+    const signature = await signImage(anonymous, source.repo, source.digest);
+    const sig = await attachCosignTag(anonymous, source.repo, source.digest, 'sig');
+    const run = await runBundledTask(TASK, { inputs: { sourceImage: `${anonymous.host}/task-signed/app:v1` } });
+    assert.equal(run.result, 'Succeeded', describeRun(run));
+    assert.ok(run.lines.includes(`Referrers: 2 copied, 0 already in ${anonymous.host}/prod/task-signed/app`), run.lines.join('\n'));
+    const found = await referrersOf(anonymous, 'prod/task-signed/app', source.digest, { auth: null });
+    assert.deepEqual(found.referrers, [signature.descriptor]);
+    assert.equal(found.cosign.sig?.digest, sig.digest);
+
+    const bare = await runBundledTask(TASK, {
+      inputs: { sourceImage: `${anonymous.host}/task-signed/app:v1`, targetNamespace: 'bare', copyReferrers: 'false' },
+    });
+    assert.equal(bare.result, 'Succeeded', describeRun(bare));
+    assert.deepEqual(await listTags(anonymous, 'bare/task-signed/app', null), ['v1'], 'no referrers tag, no cosign tag');
   });
 
   describe('bad input: one clear Failed line naming the input', () => {

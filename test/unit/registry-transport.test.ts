@@ -88,7 +88,7 @@ describe('registry transport (scripted fetch)', () => {
       calls.filter((c) => !c.url.startsWith(REALM)).map((c) => `${c.method} ${c.authorization ?? '-'}`),
       ['GET -', 'GET Bearer TOKEN-1', 'HEAD Bearer TOKEN-1', 'PUT Bearer TOKEN-1'],
     );
-    assert.deepEqual(c.stats, { requests: 4, tokenRequests: 1, challenges: 1, retries: 0, writes: 1, exchanges: 0 });
+    assert.deepEqual(c.stats, { requests: 4, tokenRequests: 1, challenges: 1, retries: 0, writes: 1, exchanges: 0, blobBytes: 0 });
     assert.ok(log.secrets.includes('TOKEN-1'), 'the issued token is registered as a secret');
     assert.ok(log.secrets.includes('pw-123'));
     assert.ok(log.secrets.includes(Buffer.from('ci:pw-123').toString('base64')));

@@ -286,7 +286,16 @@ async function sendBody(request: http.ClientRequest, body: DispatchOptions['body
   }
   for await (const chunk of body) {
     if (request.destroyed) return;
-    if (!request.write(chunk)) await new Promise<void>((resolve) => request.once('drain', resolve).once('close', resolve));
+    if (!request.write(chunk)) {
+      // Whichever comes first ends the wait; the other listener goes too, or a long upload piles them up.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          request.off('drain', done).off('close', done);
+          resolve();
+        };
+        request.once('drain', done).once('close', done);
+      });
+    }
   }
   request.end();
 }

@@ -125,14 +125,27 @@ export async function completeUpload(
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
   const length = body instanceof ReadableStream ? size : body.length;
   if (length !== undefined && length >= 0) headers['content-length'] = String(length);
+  let sent = body instanceof ReadableStream ? 0 : body.length;
+  const counted =
+    body instanceof ReadableStream
+      ? body.pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>({
+            transform(chunk, controller) {
+              sent += chunk.length;
+              controller.enqueue(chunk);
+            },
+          }),
+        )
+      : body;
   const response = await client.request({
     method: 'PUT',
     path: url.toString(),
     scopes: [repositoryScope(repository, ['pull', 'push'])],
     headers,
-    body,
+    body: counted,
     expect: [201, 204],
   });
+  client.stats.blobBytes += sent;
   const reported = reportedDigest(response.headers);
   if (reported && reported !== digest) {
     throw new RegistryError({

@@ -1,5 +1,5 @@
-// The registry layer: transport (auth, retry, typed errors) → operations (manifest, blob) → verbs (promoteImage,
-// resolveDigest). See the modules for details.
+// The registry layer: transport (auth, retry, typed errors) → operations (manifest, blob, copy, referrers) → verbs
+// (promoteImage, promoteRelease, resolveDigest). See the modules for details.
 export {
   basicAuthorization,
   normalizeScopes,
@@ -49,10 +49,12 @@ export {
   parseManifestContent,
   putManifest,
   reportedDigest,
+  storeManifest,
   type Descriptor,
   type Manifest,
   type ManifestContent,
   type ManifestHead,
+  type StoredManifest,
 } from './manifest';
 export {
   blobExists,
@@ -67,6 +69,19 @@ export {
   type MountResult,
   type RepositoryOn,
 } from './blob';
+export { ManifestCopier, type CopyCounts, type CopyRoute } from './copy';
+export {
+  COSIGN_TAG_SUFFIXES,
+  cosignTag,
+  listReferrers,
+  listTags,
+  referrerDescriptor,
+  referrersTag,
+  ReferrerFinder,
+  holdsEveryLayerOf,
+  type Attached,
+  type AttachedVia,
+} from './referrers';
 export {
   DEFAULT_BLOB_CONCURRENCY,
   DEFAULT_TARGET_NAMESPACE,
@@ -76,5 +91,16 @@ export {
   promoteImage,
   type PromoteImageOptions,
   type PromoteImageResult,
+  type PromotionOutcome,
+  type PromotionTraffic,
+  type TagConflict,
 } from './promote';
+export {
+  DEFAULT_ENTRY_CONCURRENCY,
+  promoteRelease,
+  type PromotedEntry,
+  type PromoteReleaseOptions,
+  type PromoteReleaseResult,
+} from './release';
 export { resolveDigest } from './resolve';
+export { imagePromotionSummary, releasePromotionSummary } from './summary';

@@ -42,6 +42,8 @@ export interface Descriptor {
   urls?: string[];
   platform?: { os?: string; architecture?: string; variant?: string };
   annotations?: Record<string, string>;
+  /** What the described artifact is (OCI image-spec 1.1): set in referrers lists (distribution-spec 1.1). */
+  artifactType?: string;
 }
 
 /** Manifest bytes with their digest and media type. */
@@ -58,9 +60,18 @@ export interface ManifestHead {
   size?: number;
 }
 
+/** What a manifest of either kind may say about itself (OCI image-spec 1.1). */
+interface ManifestOwn {
+  /** The manifest this one refers to (a signature's, an SBOM's image): it is then one of that manifest's referrers. */
+  subject?: Descriptor;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
 /** The references inside a manifest: child manifests for an index, config and layers for an image. */
 export type ManifestContent =
-  { kind: 'index'; manifests: Descriptor[] } | { kind: 'image'; config?: Descriptor; layers: Descriptor[]; blobs: Descriptor[] };
+  | ({ kind: 'index'; manifests: Descriptor[] } & ManifestOwn)
+  | ({ kind: 'image'; config?: Descriptor; layers: Descriptor[]; blobs: Descriptor[] } & ManifestOwn);
 
 /** True for OCI indexes and Docker manifest lists. */
 export function isIndexMediaType(mediaType: string): boolean {
@@ -88,6 +99,18 @@ function descriptorOf(value: unknown, where: string): Descriptor {
     ...(Array.isArray(d.urls) ? { urls: d.urls } : {}),
     ...(d.platform ? { platform: d.platform } : {}),
     ...(d.annotations ? { annotations: d.annotations } : {}),
+    ...(typeof d.artifactType === 'string' && d.artifactType ? { artifactType: d.artifactType } : {}),
+  };
+}
+
+function ownFields(parsed: { subject?: unknown; artifactType?: unknown; annotations?: unknown }): ManifestOwn {
+  const annotations = parsed.annotations;
+  return {
+    ...(parsed.subject ? { subject: descriptorOf(parsed.subject, 'subject') } : {}),
+    ...(typeof parsed.artifactType === 'string' && parsed.artifactType ? { artifactType: parsed.artifactType } : {}),
+    ...(annotations && typeof annotations === 'object' && !Array.isArray(annotations)
+      ? { annotations: annotations as Record<string, string> }
+      : {}),
   };
 }
 
@@ -121,7 +144,15 @@ export function parseManifestContent(bytes: Uint8Array, mediaType: string): Mani
   if (SCHEMA1_MEDIA_TYPES.has(mediaType)) {
     throw new Error(`Docker schema 1 manifests (${mediaType}) are not supported: rebuild and push the image with a current Docker`);
   }
-  let parsed: { manifests?: unknown; config?: unknown; layers?: unknown; blobs?: unknown };
+  let parsed: {
+    manifests?: unknown;
+    config?: unknown;
+    layers?: unknown;
+    blobs?: unknown;
+    subject?: unknown;
+    artifactType?: unknown;
+    annotations?: unknown;
+  };
   try {
     parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof parsed;
   } catch {
@@ -129,7 +160,7 @@ export function parseManifestContent(bytes: Uint8Array, mediaType: string): Mani
   }
   if (isIndexMediaType(mediaType) || (Array.isArray(parsed.manifests) && !parsed.config)) {
     if (!Array.isArray(parsed.manifests)) throw new Error(`the ${mediaType} has no 'manifests' list`);
-    return { kind: 'index', manifests: parsed.manifests.map((m, i) => descriptorOf(m, `manifests[${i}]`)) };
+    return { kind: 'index', manifests: parsed.manifests.map((m, i) => descriptorOf(m, `manifests[${i}]`)), ...ownFields(parsed) };
   }
   const config = parsed.config ? descriptorOf(parsed.config, 'config') : undefined;
   const layers = Array.isArray(parsed.layers) ? parsed.layers.map((l, i) => descriptorOf(l, `layers[${i}]`)) : [];
@@ -142,7 +173,7 @@ export function parseManifestContent(bytes: Uint8Array, mediaType: string): Mani
     seen.add(d.digest);
     blobs.push(d);
   }
-  return { kind: 'image', config, layers, blobs };
+  return { kind: 'image', config, layers, blobs, ...ownFields(parsed) };
 }
 
 /**
@@ -228,6 +259,16 @@ export async function headManifest(client: RegistryClient, repository: string, r
   return { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.bytes.length };
 }
 
+/** What a manifest PUT stored. */
+export interface StoredManifest {
+  digest: Digest;
+  /**
+   * The `OCI-Subject` the registry answered with: it has indexed the manifest's `subject` for its referrers API
+   * (distribution-spec 1.1, "Pushing Manifests with Subject"). Absent: the client keeps the referrers tag itself.
+   */
+  ociSubject?: string;
+}
+
 /**
  * PUTs the exact bytes under `reference` (tag or digest) with their media type as Content-Type, and confirms the
  * registry stored them: its Docker-Content-Digest must be the bytes' digest (read back only when it sends none).
@@ -240,6 +281,17 @@ export async function putManifest(
   bytes: Uint8Array,
   mediaType: string,
 ): Promise<Digest> {
+  return (await storeManifest(client, repository, reference, bytes, mediaType)).digest;
+}
+
+/** {@link putManifest}, also telling whether the registry indexed the manifest's subject (`OCI-Subject`). */
+export async function storeManifest(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+  bytes: Uint8Array,
+  mediaType: string,
+): Promise<StoredManifest> {
   const expected = sha256Digest(bytes);
   if (isDigest(reference) && reference !== expected) {
     throw new Error(`put manifest ${repository}@${reference}: the bytes have digest ${expected}`);
@@ -252,6 +304,8 @@ export async function putManifest(
     body: bytes,
     expect: [200, 201],
   });
+  const ociSubject = response.headers.get('oci-subject')?.trim() || undefined;
+  const stored: StoredManifest = { digest: expected, ...(ociSubject ? { ociSubject } : {}) };
   const reported = reportedDigest(response.headers);
   if (reported) {
     if (reported !== expected) {
@@ -262,16 +316,16 @@ export async function putManifest(
         'PUT',
       );
     }
-    return expected;
+    return stored;
   }
-  const stored = await getManifest(client, repository, reference);
-  if (stored.digest !== expected) {
+  const readBack = await getManifest(client, repository, reference);
+  if (readBack.digest !== expected) {
     throw mismatch(
       `put manifest ${repository}:${reference}`,
-      `reading it back gives ${stored.digest}, the bytes sent are ${expected}`,
+      `reading it back gives ${readBack.digest}, the bytes sent are ${expected}`,
       response.url,
       'PUT',
     );
   }
-  return expected;
+  return stored;
 }

@@ -12,27 +12,32 @@ import {
   type ImageReference,
 } from '../reference/reference';
 import { repositoryScope } from './auth';
-import { copyBlob, mountBlob } from './blob';
 import { RegistryClients, type RegistryLogin, type TransportOptions } from './clients';
+import { ManifestCopier, type StepRunner } from './copy';
 import { RegistryError } from './errors';
 import {
   getManifest,
   headManifest,
   parseManifestContent,
-  putManifest,
-  type Descriptor,
+  storeManifest,
   type Manifest,
   type ManifestContent,
+  type ManifestHead,
 } from './manifest';
+import { checkCosignTag, copyAttached, ReferrerFinder, type Attached, type CosignTagCheck } from './referrers';
 import type { RegistryClient, TransportStats } from './transport';
 
 /*
- * promoteImage: copy an approved image into the prod namespace without pulling it.
- *
- * A manifest PUT fails with MANIFEST_BLOB_UNKNOWN unless every blob it names exists in the target repository, so
- * blobs are mounted first (same registry) or streamed (another registry); for an index, each child manifest (and
- * its blobs) is put by digest before the index itself. The bytes put are the bytes read, so the digest never changes.
- * Happy path on one registry with one tag: GET source manifest, HEAD target tag, one mount per blob, PUT manifest.
+ * promoteImage: copy an approved image into the prod namespace without pulling it. One engine in phases, which the
+ * release promotion (release.ts) runs for every entry of a lock file:
+ * 1. plan: source, target and tags from the options (no I/O; bad options name their input);
+ * 2. prepare (reads only): the source resolved once to a digest and read; what is attached to it (signatures, SBOMs,
+ *    attestations: referrers.ts) found; every target tag, cosign's included, checked;
+ * 3. refuse: a tag at another digest stops everything before the first write, unless `allowOverwrite`;
+ * 4. execute: blobs mounted (or streamed) and index children put by digest (copy.ts), the exact source bytes put under
+ *    every tag that does not point at them yet, then what is attached copied after them.
+ * Happy path on one registry with one tag and nothing attached: GET source manifest, list source tags, ask the
+ * referrers API, HEAD target tag, one mount per blob, PUT manifest.
  */
 
 /** The namespace inserted after the host when no `targetImage` is given. */
@@ -54,12 +59,21 @@ export class OptionError extends Error {
   }
 }
 
+/** A target tag that points at another image. */
+export interface TagConflict {
+  /** `host/prod/path:tag`. */
+  reference: string;
+  tag: string;
+  /** Where the tag points now. */
+  digest: Digest;
+}
+
 /** A target tag points at another image and `allowOverwrite` is off: nothing was written. */
 export class PromoteRefusedError extends Error {
   constructor(
     message: string,
     /** The refused tags with the digest each points at now. */
-    readonly conflicts: ReadonlyArray<{ tag: string; digest: Digest }>,
+    readonly conflicts: readonly TagConflict[],
   ) {
     super(message);
     this.name = 'PromoteRefusedError';
@@ -96,10 +110,15 @@ export interface PromoteImageOptions {
   clients?: readonly RegistryClient[];
   /** Blob operations in flight at once (default 4). */
   concurrency?: number;
+  /**
+   * Copy what is attached to the image — referrers (OCI 1.1 `subject`, through the referrers API or the referrers tag)
+   * and cosign's `sha256-<hex>.sig/.att/.sbom` tags — of it and of each child of an index, recursively (default true).
+   */
+  copyReferrers?: boolean;
 }
 
-/** What `promoteImage` did. */
-export interface PromoteImageResult {
+/** What one promotion did. */
+export interface PromotionOutcome {
   /** The manifest digest, the same in source and target. */
   digest: Digest;
   mediaType: string;
@@ -117,15 +136,31 @@ export interface PromoteImageResult {
   blobsCopied: number;
   /** Child manifests of an index put by digest. */
   childManifests: number;
-  /** Registry writes (mounts, uploads, manifest PUTs), as counted by the clients. */
+  /** Manifests found attached (referrers and cosign tags, recursively); 0 with `copyReferrers: false`. */
+  referrersFound: number;
+  /** Of those, the ones this run copied (the rest the target had). */
+  referrersCopied: number;
+}
+
+/** The registry traffic of a promotion, as its clients counted it. */
+export interface PromotionTraffic {
+  /** Registry writes (mounts, uploads, manifest PUTs). */
   writes: number;
   /** HTTP requests to the registries (401 challenges and retries included, token requests not). */
   requests: number;
   /** Requests to token services. */
   tokenRequests: number;
+  /** Blob bytes uploaded: 0 when every blob was mounted or already there. */
+  blobBytes: number;
 }
 
-interface Plan {
+/** What `promoteImage` did. */
+export interface PromoteImageResult extends PromotionOutcome, PromotionTraffic {}
+
+/** One manifest to promote: where from, where to, under which tags. */
+export interface PromotionPlan {
+  /** The input that names the source, for messages (default `sourceImage`; a release's entries come from `lockFile`). */
+  sourceInput?: string;
   source: ImageReference;
   sourceTag?: string;
   target: ImageReference;
@@ -141,7 +176,8 @@ function parseOption(option: string, value: string, defaultRegistry?: string): I
   }
 }
 
-function checkNamespace(namespace: string): string {
+/** The `targetNamespace` option, trimmed of slashes (empty: `prod`); throws OptionError when it is not a path. */
+export function checkNamespace(namespace: string): string {
   const trimmed = namespace.trim().replace(/^\/+|\/+$/g, '');
   if (!trimmed) return DEFAULT_TARGET_NAMESPACE;
   try {
@@ -154,7 +190,7 @@ function checkNamespace(namespace: string): string {
 }
 
 /** Works out source, target and tags from the options; throws OptionError naming the option at fault. */
-export function planPromotion(options: PromoteImageOptions): Plan {
+export function planPromotion(options: PromoteImageOptions): PromotionPlan {
   const source = parseOption('sourceImage', options.sourceImage, options.defaultRegistry);
   const targetRegistry = options.targetRegistry ?? options.targetContainerRegistry?.host;
   const sourceTag = source.tag ?? (source.digest ? undefined : DEFAULT_TAG);
@@ -201,35 +237,7 @@ export function planPromotion(options: PromoteImageOptions): Plan {
   return { source, sourceTag, target, tags };
 }
 
-/** Runs `work` over `items` with at most `limit` in flight; the first failure is thrown after the others settle. */
-async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (next < items.length && !failure) {
-      const item = items[next++];
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure) throw failure.error;
-}
-
-function short(digest: string): string {
-  return digest.slice(0, 19);
-}
-
-function platformOf(descriptor: Descriptor): string {
-  const p = descriptor.platform;
-  if (!p) return descriptor.annotations?.['vnd.docker.reference.type'] ?? 'unknown platform';
-  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
-}
-
-/** Adds the verb, object and step to a failure, keeping RegistryError's type. */
+/** Adds the verb, object and step to a failure, keeping the types callers tell apart. */
 function failure(prefix: string, step: string, error: unknown): Error {
   const context = `${prefix}: ${step}`;
   if (error instanceof RegistryError) return error.withContext(context);
@@ -238,84 +246,123 @@ function failure(prefix: string, step: string, error: unknown): Error {
   return new Error(`${context}: ${message}`, { cause: error });
 }
 
+/** Clients and shared state of one promotion run: one image, or every entry of a lock file. */
+export interface PromotionSession {
+  clients: RegistryClients;
+  concurrency: number;
+  copyReferrers: boolean;
+  allowOverwrite: boolean;
+  /** Blob copies started, shared by every copier of the run (see ManifestCopierOptions). */
+  blobsStarted: Map<string, Promise<void>>;
+  /** What the run's clients sent since the session opened. */
+  traffic(): PromotionTraffic;
+}
+
+/** The session options: everything but the single image's source and target. */
+export type PromotionSessionOptions = Omit<PromoteImageOptions, 'sourceImage' | 'targetImage'>;
+
 /**
- * Promotes an image: resolves the source once to a digest, checks every target tag before the first write (a tag at
- * another digest is refused unless `allowOverwrite`), mounts (or, across registries, streams) the blobs, copies an
- * index's child manifests by digest, then puts the exact source bytes under each target tag and checks the digest the
- * registry reports. Promoting what is already there writes nothing.
- *
- * Throws OptionError (bad options, naming the input), PromoteRefusedError (a tag would be moved) or RegistryError
- * (`promote <source> → <target>: <step>: <status> <code>: …`).
+ * Opens the clients for `plans`: one per registry host, signed in with the login for its host (the connections'
+ * labels name their input in messages), each declaring every scope the plans need so one token covers the run.
  */
-export async function promoteImage(options: PromoteImageOptions, log: Log): Promise<PromoteImageResult> {
-  const plan = planPromotion(options);
-  const { source, target, tags } = plan;
+export function openSession(options: PromotionSessionOptions, plans: readonly PromotionPlan[], log: Log): PromotionSession {
   // Each login's label says where it came from (the adapter sets the input: an AzureRM or a Docker Registry
   // connection); without one, the PromoteImage@1 input these options are named after.
   const sourceInput = options.containerRegistry?.label ?? "input 'containerRegistry'";
   const targetInput = options.targetContainerRegistry?.label ?? "input 'targetContainerRegistry'";
-  const crossRegistry = !sameRegistry(source.registry, target.registry);
   const logins: RegistryLogin[] = [
     ...(options.targetContainerRegistry ? [{ ...options.targetContainerRegistry, label: targetInput }] : []),
     ...(options.containerRegistry ? [{ ...options.containerRegistry, label: sourceInput }] : []),
     ...(options.logins ?? []),
   ];
+  const registries = [...new Set(plans.flatMap((p) => [p.source.registry, p.target.registry]))];
   for (const [connection, input] of [
     [options.containerRegistry, sourceInput],
     [options.targetContainerRegistry, targetInput],
   ] as const) {
-    if (connection && !sameRegistry(connection.host, source.registry) && !sameRegistry(connection.host, target.registry)) {
-      log.warn(
-        `${input} is for ${connection.host}, which neither the source (${source.registry}) nor the target (${target.registry}) is on: its credentials are not used`,
-      );
+    if (connection && !registries.some((registry) => sameRegistry(connection.host, registry))) {
+      const sides =
+        plans.length === 1
+          ? `neither the source (${plans[0].source.registry}) nor the target (${plans[0].target.registry})`
+          : 'none of the images';
+      log.warn(`${input} is for ${connection.host}, which ${sides} is on: its credentials are not used`);
     }
   }
+  // A registry only written to is the target's to sign in to; one read from is the source's.
+  const targetOnly = (registry: string) =>
+    plans.some((p) => !sameRegistry(p.source.registry, p.target.registry) && sameRegistry(registry, p.target.registry));
   const clients = new RegistryClients(
-    {
-      ...options,
-      logins,
-      missingLoginLabel: (registry) => (crossRegistry && sameRegistry(registry, target.registry) ? targetInput : sourceInput),
-    },
+    { ...options, logins, missingLoginLabel: (registry) => (targetOnly(registry) ? targetInput : sourceInput) },
     log,
   );
-  const sourceClient = clients.for(source.registry);
-  const targetClient = clients.for(target.registry);
-  const sameHost = sourceClient === targetClient;
-  const sameRepository = sameHost && source.repository === target.repository;
-  const concurrency = options.concurrency ?? DEFAULT_BLOB_CONCURRENCY;
-
-  // One token per registry covering the whole promotion.
-  const pullSource = repositoryScope(source.repository, ['pull']);
-  const pushTarget = repositoryScope(target.repository, ['pull', 'push']);
-  if (sameHost) sourceClient.declareScopes([pullSource, pushTarget]);
-  else {
-    sourceClient.declareScopes([pullSource]);
-    targetClient.declareScopes([pushTarget]);
+  for (const plan of plans) {
+    const pullSource = repositoryScope(plan.source.repository, ['pull']);
+    const pushTarget = repositoryScope(plan.target.repository, ['pull', 'push']);
+    const sourceClient = clients.for(plan.source.registry);
+    const targetClient = clients.for(plan.target.registry);
+    if (sourceClient === targetClient) sourceClient.declareScopes([pullSource, pushTarget]);
+    else {
+      sourceClient.declareScopes([pullSource]);
+      targetClient.declareScopes([pushTarget]);
+    }
   }
-  const before = [sourceClient, targetClient].map((c) => ({ ...c.stats }));
-  const counted = (): Pick<PromoteImageResult, 'writes' | 'requests' | 'tokenRequests'> => {
-    const sum = (key: keyof TransportStats) =>
-      (sameHost ? [sourceClient] : [sourceClient, targetClient]).reduce((n, c, i) => n + c.stats[key] - before[i][key], 0);
-    return { writes: sum('writes'), requests: sum('requests'), tokenRequests: sum('tokenRequests') };
+  const used = [...new Set(registries.map((registry) => clients.for(registry)))];
+  const before = used.map((client) => ({ ...client.stats }));
+  const sum = (key: keyof TransportStats) => used.reduce((n, client, i) => n + client.stats[key] - before[i][key], 0);
+  return {
+    clients,
+    concurrency: options.concurrency ?? DEFAULT_BLOB_CONCURRENCY,
+    copyReferrers: options.copyReferrers ?? true,
+    allowOverwrite: options.allowOverwrite ?? false,
+    blobsStarted: new Map<string, Promise<void>>(),
+    traffic: () => ({ writes: sum('writes'), requests: sum('requests'), tokenRequests: sum('tokenRequests'), blobBytes: sum('blobBytes') }),
   };
+}
 
+/** A promotion resolved and checked: every read done, nothing written. */
+export interface PreparedPromotion {
+  plan: PromotionPlan;
+  sourceClient: RegistryClient;
+  targetClient: RegistryClient;
+  /** `promote <source> → <target repository>`: what every failure of this promotion starts with. */
+  prefix: string;
+  step: StepRunner;
+  /** The source manifest, read once by tag or digest and checked against its digest. */
+  manifest: Manifest;
+  content: ManifestContent;
+  /** Where each target tag points now. */
+  current: Array<{ tag: string; head?: ManifestHead }>;
+  /** What is attached to the source (empty with `copyReferrers: false`), subjects before their referrers. */
+  attached: Attached[];
+  /** The target's side of each cosign tag among `attached`. */
+  cosignTags: Map<string, CosignTagCheck>;
+  /** Target tags (cosign's included) that point at something else. */
+  conflicts: TagConflict[];
+}
+
+/**
+ * Phase 2: reads the source once (by tag or digest; `tag@digest` must agree), finds what is attached to it, and checks
+ * every target tag. Reads only.
+ */
+export async function preparePromotion(session: PromotionSession, plan: PromotionPlan, log: Log): Promise<PreparedPromotion> {
+  const { source, target, tags } = plan;
+  const sourceClient = session.clients.for(source.registry);
+  const targetClient = session.clients.for(target.registry);
   const sourceText = formatReference({ ...source, tag: plan.sourceTag ?? source.tag });
   const targetRepo = formatRepository(target);
   const prefix = `promote ${sourceText} → ${targetRepo}`;
-  const step = async <T>(what: string, action: () => Promise<T>): Promise<T> => {
+  const step: StepRunner = async (what, action) => {
     try {
       return await action();
     } catch (error) {
       throw failure(prefix, what, error);
     }
   };
-
   log.info(`Promoting ${sourceText} → ${tags.map((t) => formatTagged(target, t)).join(', ')}`);
 
-  // 1. The source, resolved once: every later step works on these bytes and this digest.
-  const manifest: Manifest = await step('read sourceImage', () =>
-    getManifest(sourceClient, source.repository, plan.sourceTag ?? (source.digest as string)),
-  );
+  // The source, resolved once: every later step works on these bytes and this digest.
+  const readSource = `read ${plan.sourceInput ?? 'sourceImage'}`;
+  const manifest = await step(readSource, () => getManifest(sourceClient, source.repository, plan.sourceTag ?? (source.digest as string)));
   if (source.digest && manifest.digest !== source.digest) {
     throw new OptionError(
       'sourceImage',
@@ -323,120 +370,171 @@ export async function promoteImage(options: PromoteImageOptions, log: Log): Prom
     );
   }
   const digest = manifest.digest;
-  const content = await step('read sourceImage', () => Promise.resolve(parseManifestContent(manifest.bytes, manifest.mediaType)));
+  const content = await step(readSource, () => Promise.resolve(parseManifestContent(manifest.bytes, manifest.mediaType)));
   log.info(
     `Source ${sourceText} is ${digest} (${content.kind === 'index' ? `index of ${content.manifests.length} manifests` : `image with ${content.blobs.length} blobs`})`,
   );
 
-  // 2. Every target tag, before anything is written.
-  const current = await step(`check tags of ${targetRepo}`, () =>
-    Promise.all(tags.map(async (tag) => ({ tag, head: await headManifest(targetClient, target.repository, tag) }))),
+  const sameRepository = sourceClient === targetClient && source.repository === target.repository;
+  const attached =
+    session.copyReferrers && !sameRepository
+      ? await new ReferrerFinder({ client: sourceClient, repository: source.repository }, step).find(digest, content)
+      : [];
+  if (attached.length > 0) log.info(`Attached to ${sourceText}: ${attached.length} (${summarizeAttached(attached)})`);
+
+  // Every target tag, before anything is written.
+  const targetOn = { client: targetClient, repository: target.repository };
+  const [current, cosignChecks] = await step(`check tags of ${targetRepo}`, () =>
+    Promise.all([
+      Promise.all(tags.map(async (tag) => ({ tag, head: await headManifest(targetClient, target.repository, tag) }))),
+      Promise.all(attached.filter((a) => a.via === 'cosign tag').map((a) => checkCosignTag(targetOn, a))),
+    ]),
   );
-  const conflicts = current.filter((c) => c.head && c.head.digest !== digest).map((c) => ({ tag: c.tag, digest: c.head!.digest }));
-  if (conflicts.length > 0 && !options.allowOverwrite) {
-    const list = conflicts.map((c) => `${formatTagged(target, c.tag)} is ${c.digest}`).join(', ');
+  const conflicts: TagConflict[] = [
+    ...current
+      .filter((c) => c.head && c.head.digest !== digest)
+      .map((c) => ({ reference: formatTagged(target, c.tag), tag: c.tag, digest: c.head!.digest })),
+    ...cosignChecks
+      .filter((c) => c.action === 'conflict')
+      .map((c) => ({ reference: formatTagged(target, c.tag), tag: c.tag, digest: c.current! })),
+  ];
+  return {
+    plan,
+    sourceClient,
+    targetClient,
+    prefix,
+    step,
+    manifest,
+    content,
+    current,
+    attached,
+    cosignTags: new Map(cosignChecks.map((c) => [c.tag, c])),
+    conflicts,
+  };
+}
+
+/** `2 cosign tags, 1 referrer` */
+function summarizeAttached(attached: readonly Attached[]): string {
+  const cosign = attached.filter((a) => a.via === 'cosign tag').length;
+  const referrers = attached.length - cosign;
+  return [
+    referrers ? `${referrers} referrer${referrers === 1 ? '' : 's'}` : '',
+    cosign ? `${cosign} cosign tag${cosign === 1 ? '' : 's'}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
+/**
+ * Phase 3: refuses, before anything is written, when a target tag of any of `prepared` points at something else and
+ * `allowOverwrite` is off; with it, says which tags will move and marks the cosign tags to replace. `prefix` starts
+ * the refusal (`promote a → b`).
+ */
+export function refuseConflicts(session: PromotionSession, prepared: readonly PreparedPromotion[], prefix: string, log: Log): void {
+  const conflicts = prepared.flatMap((p) => p.conflicts);
+  if (conflicts.length === 0) return;
+  if (!session.allowOverwrite) {
+    const list = conflicts.map((c) => `${c.reference} is ${c.digest}`).join(', ');
+    const source = prepared.length === 1 ? `; the source is ${prepared[0].manifest.digest}` : '';
+    const one = conflicts.length === 1;
     throw new PromoteRefusedError(
-      `${prefix}: refusing to move ${conflicts.length === 1 ? 'a tag that points' : 'tags that point'} at another image (${list}; the source is ${digest}); nothing was changed: set allowOverwrite: true to move ${conflicts.length === 1 ? 'it' : 'them'}`,
+      `${prefix}: refusing to move ${one ? 'a tag that points at another image' : 'tags that point at other images'} (${list}${source}); nothing was changed: set allowOverwrite: true to move ${one ? 'it' : 'them'}`,
       conflicts,
     );
   }
-  for (const c of conflicts) log.warn(`Moving ${formatTagged(target, c.tag)} from ${c.digest} to ${digest} (allowOverwrite)`);
-  const toWrite = current.filter((c) => c.head?.digest !== digest).map((c) => c.tag);
+  for (const p of prepared) {
+    for (const c of p.conflicts) {
+      const cosign = p.cosignTags.get(c.tag);
+      if (cosign?.action === 'conflict') {
+        log.warn(`Replacing ${c.reference} (${c.digest}, which holds signatures the source's lacks) with the source's (allowOverwrite)`);
+        cosign.action = 'write';
+      } else {
+        log.warn(`Moving ${c.reference} from ${c.digest} to ${p.manifest.digest} (allowOverwrite)`);
+      }
+    }
+  }
+}
+
+/**
+ * Phase 4: copies what the target lacks — blobs (mounted, or streamed across registries), index children, the source
+ * bytes under every tag that does not point at them yet (each PUT checked by digest), then what is attached. A
+ * prepared promotion that found everything in place writes nothing.
+ */
+export async function executePromotion(session: PromotionSession, p: PreparedPromotion, log: Log): Promise<PromotionOutcome> {
+  const { plan, manifest, content, step } = p;
+  const { source, target, tags } = plan;
+  const digest = manifest.digest;
+  const targetRepo = formatRepository(target);
+  const copier = new ManifestCopier(
+    {
+      source: { client: p.sourceClient, repository: source.repository },
+      target: { client: p.targetClient, repository: target.repository },
+    },
+    { concurrency: session.concurrency, log, step, blobsStarted: session.blobsStarted },
+  );
+  const toWrite = p.current.filter((c) => c.head?.digest !== digest).map((c) => c.tag);
+  if (toWrite.length === 0) {
+    log.info(
+      `Already promoted: ${tags.map((t) => formatTagged(target, t)).join(', ')} ${tags.length === 1 ? 'points' : 'point'} at ${digest}`,
+    );
+  } else {
+    // A target tag already at this digest means the repository holds all of it.
+    const sameRepository = p.sourceClient === p.targetClient && source.repository === target.repository;
+    if (!sameRepository && !p.current.some((c) => c.head?.digest === digest)) {
+      await copier.copyContent(content);
+      const { blobsMounted, blobsCopied } = copier.counts;
+      if (blobsMounted + blobsCopied > 0) {
+        const parts = [
+          blobsMounted ? `${blobsMounted} mounted from ${source.repository}` : '',
+          blobsCopied ? `${blobsCopied} streamed` : '',
+        ];
+        log.info(`Blobs in ${targetRepo}: ${parts.filter(Boolean).join(', ')}`);
+      }
+    }
+    for (const tag of toWrite) {
+      await step(`put ${formatTagged(target, tag)}`, () =>
+        storeManifest(p.targetClient, target.repository, tag, manifest.bytes, manifest.mediaType),
+      );
+      log.info(`Tagged ${formatTagged(target, tag)} → ${digest}`);
+    }
+  }
+  const attached =
+    p.attached.length > 0
+      ? await copyAttached(copier, { client: p.targetClient, repository: target.repository }, p.attached, p.cosignTags, { step, log })
+      : { copied: 0, present: 0, referrersTags: 0 };
+  if (p.attached.length > 0) {
+    log.info(`Referrers: ${attached.copied} copied, ${attached.present} already in ${targetRepo}`);
+  }
   const promotedImage = formatPinned(target, digest);
-  const result = (tagsWritten: string[], blobsMounted: number, blobsCopied: number, childManifests: number): PromoteImageResult => ({
+  log.info(`Promoted ${promotedImage}`);
+  return {
     digest,
     mediaType: manifest.mediaType,
     promotedImage,
     targetRepository: targetRepo,
     tags,
-    tagsWritten,
-    blobsMounted,
-    blobsCopied,
-    childManifests,
-    ...counted(),
-  });
-  if (toWrite.length === 0) {
-    log.info(
-      `Already promoted: ${tags.map((t) => formatTagged(target, t)).join(', ')} ${tags.length === 1 ? 'points' : 'point'} at ${digest}; nothing to do`,
-    );
-    return result([], 0, 0, 0);
-  }
+    tagsWritten: toWrite,
+    ...copier.counts,
+    referrersFound: p.attached.length,
+    referrersCopied: attached.copied,
+  };
+}
 
-  // 3. Content: blobs, then child manifests, so that every PUT finds what it names. A target tag already at this
-  // digest means the repository holds all of it.
-  let mounted = 0;
-  let copied = 0;
-  let children = 0;
-  const contentPresent = sameRepository || current.some((c) => c.head?.digest === digest);
-  if (!contentPresent) {
-    const blobsDone = new Map<string, Promise<void>>();
-    const copyBlobs = (blobs: Descriptor[]) =>
-      eachLimited(blobs, concurrency, (blob) => {
-        let done = blobsDone.get(blob.digest);
-        if (!done) {
-          done = step(`${sameHost ? 'mount' : 'copy'} blob ${short(blob.digest)}… from ${source.repository}`, async () => {
-            if (sameHost) {
-              const mount = await mountBlob(targetClient, target.repository, blob.digest, source.repository);
-              if (mount.mounted) {
-                mounted++;
-                return;
-              }
-              // The registry would not mount (e.g. the blob lives elsewhere): stream it into the session it opened.
-              await copyBlob(
-                { client: sourceClient, repository: source.repository },
-                { client: targetClient, repository: target.repository },
-                blob,
-                mount.location,
-              );
-              copied++;
-              return;
-            }
-            const outcome = await copyBlob(
-              { client: sourceClient, repository: source.repository },
-              { client: targetClient, repository: target.repository },
-              blob,
-            );
-            if (outcome === 'copied') copied++;
-          });
-          blobsDone.set(blob.digest, done);
-        }
-        return done;
-      });
-
-    const copyContent = async (content: ManifestContent): Promise<void> => {
-      if (content.kind === 'image') {
-        await copyBlobs(content.blobs);
-        return;
-      }
-      for (const child of content.manifests) {
-        const childManifest = await step(`read child manifest ${short(child.digest)}… (${platformOf(child)})`, () =>
-          getManifest(sourceClient, source.repository, child.digest),
-        );
-        const childContent = await step(`read child manifest ${short(child.digest)}…`, () =>
-          Promise.resolve(parseManifestContent(childManifest.bytes, childManifest.mediaType)),
-        );
-        await copyContent(childContent);
-        await step(`put child manifest ${short(child.digest)}…`, () =>
-          putManifest(targetClient, target.repository, child.digest, childManifest.bytes, childManifest.mediaType),
-        );
-        children++;
-        log.info(`Copied ${platformOf(child)} manifest ${child.digest}`);
-      }
-    };
-    await copyContent(content);
-    if (mounted + copied > 0) {
-      const parts = [mounted ? `${mounted} mounted from ${source.repository}` : '', copied ? `${copied} streamed` : ''].filter(Boolean);
-      log.info(`Blobs in ${targetRepo}: ${parts.join(', ')}`);
-    }
-  }
-
-  // 4. The exact source bytes under every tag that does not point at them yet; each PUT is checked by digest.
-  for (const tag of toWrite) {
-    await step(`put ${formatTagged(target, tag)}`, () =>
-      putManifest(targetClient, target.repository, tag, manifest.bytes, manifest.mediaType),
-    );
-    log.info(`Tagged ${formatTagged(target, tag)} → ${digest}`);
-  }
-  log.info(`Promoted ${promotedImage}`);
-  return result(toWrite, mounted, copied, children);
+/**
+ * Promotes an image: resolves the source once to a digest, finds what is attached to it, checks every target tag
+ * before the first write (a tag at another digest is refused unless `allowOverwrite`), mounts (or, across registries,
+ * streams) the blobs, copies an index's child manifests by digest, puts the exact source bytes under each target tag
+ * and checks the digest the registry reports, then copies the referrers and cosign tags. Promoting what is already
+ * there writes nothing.
+ *
+ * Throws OptionError (bad options, naming the input), PromoteRefusedError (a tag would be moved) or RegistryError
+ * (`promote <source> → <target>: <step>: <status> <code>: …`).
+ */
+export async function promoteImage(options: PromoteImageOptions, log: Log): Promise<PromoteImageResult> {
+  const plan = planPromotion(options);
+  const session = openSession(options, [plan], log);
+  const prepared = await preparePromotion(session, plan, log);
+  refuseConflicts(session, [prepared], prepared.prefix, log);
+  const outcome = await executePromotion(session, prepared, log);
+  return { ...outcome, ...session.traffic() };
 }

@@ -103,6 +103,8 @@ export interface TransportStats {
   exchanges: number;
   /** Successful PUT/POST/PATCH/DELETE requests. */
   writes: number;
+  /** Blob bytes uploaded (completed uploads only): 0 when every blob was mounted or already there. */
+  blobBytes: number;
 }
 
 /** The default user agent. */
@@ -131,7 +133,15 @@ export class RegistryClient {
   readonly log: Log;
   readonly retry: RetryOptions;
   readonly signal?: AbortSignal;
-  readonly stats: TransportStats = { requests: 0, tokenRequests: 0, challenges: 0, retries: 0, writes: 0, exchanges: 0 };
+  readonly stats: TransportStats = {
+    requests: 0,
+    tokenRequests: 0,
+    challenges: 0,
+    retries: 0,
+    writes: 0,
+    exchanges: 0,
+    blobBytes: 0,
+  };
 
   private readonly credentials?: RegistryCredentials;
   private readonly credentialsLabel?: string;

@@ -1,11 +1,24 @@
 import { runTask } from '../../../shared/src/pipeline';
-import { promoteImage } from '../../../shared/src/registry';
+import { imagePromotionSummary, promoteImage, promoteRelease, releasePromotionSummary } from '../../../shared/src/registry';
 import { readPromoteImageInputs } from './inputs';
 
 runTask(async (task) => {
-  const { inputs, outputs, log, signal } = task;
-  const options = readPromoteImageInputs(inputs);
-  const result = await promoteImage({ ...options, transport: { signal, network: task.network } }, log);
-  outputs.set('digest', result.digest);
-  outputs.set('promotedImage', result.promotedImage);
+  const { inputs, variables, outputs, log, signal, command } = task;
+  const read = readPromoteImageInputs(inputs, variables);
+  const transport = { signal, network: task.network };
+  if (read.mode === 'image') {
+    const result = await promoteImage({ ...read.options, transport }, log);
+    outputs.set('digest', result.digest);
+    outputs.set('promotedImage', result.promotedImage);
+    const { title, markdown } = imagePromotionSummary(result);
+    task.summary(title, markdown);
+    return;
+  }
+  const { promotedLockFile } = read.options;
+  const result = await promoteRelease({ ...read.options, transport }, log);
+  for (const entry of result.entries) outputs.set(entry.outputName, entry.promoted.pinnedReference);
+  outputs.set('promotedLockFile', promotedLockFile);
+  command('artifact.upload', { containerfolder: read.artifactName, artifactname: read.artifactName }, promotedLockFile);
+  const { title, markdown } = releasePromotionSummary(result, { file: promotedLockFile, artifactName: read.artifactName });
+  task.summary(title, markdown);
 });
