@@ -109,6 +109,27 @@ describe('PromoteImage@1 with a lock file (bundle run as the agent runs it, real
     }
   });
 
+  it('in a classic release (System.HostType release) writes the promoted lock file but uploads no artifact, which the agent would fail', async () => {
+    const seeded = await seedRelease(registry, 'task-classic', { chart: false });
+    fs.writeFileSync(path.join(folder, 'lock.json'), serializeLock(seeded.lock(registry.host)));
+    const run = await runBundledTask(TASK, { inputs: { lockFile: 'lock.json' }, cwd: folder, variables: { 'System.HostType': 'release' } });
+    assert.equal(run.result, 'Succeeded', describeRun(run));
+    assert.equal(
+      run.commands.find((c) => c.command === 'artifact.upload'),
+      undefined,
+      describeRun(run),
+    );
+    assert.ok(fs.existsSync(run.outputs.promotedLockFile), 'the promoted lock file is there for the next task');
+    assert.ok(
+      run.lines.some((l) =>
+        l.endsWith("is not published as artifact 'promoted-lock': this job is a release, where the agent uploads no artifacts"),
+      ),
+      run.lines.join('\n'),
+    );
+    const summary = run.commands.find((c) => c.command === 'task.uploadsummary');
+    assert.ok(summary && !fs.readFileSync(summary.message, 'utf8').includes('published as artifact'));
+  });
+
   it('promotes sourceImage when lockFile comes as the working folder, as the agent hands over an empty file path', async () => {
     const source = await pushRandomImage(registry, 'task-rel-empty/app', 'v1', { layers: 1, seed: 'task-rel-empty' });
     const run = await runBundledTask(TASK, {

@@ -27,6 +27,11 @@ export interface TaskContext {
   network: NetworkOptions;
   /** Attaches a Markdown section titled `title` to the run's summary page (`task.uploadsummary`). */
   summary: (title: string, markdown: string) => void;
+  /**
+   * Uploads `file` as the build artifact `name` (`artifact.upload`) and returns true; where the agent takes no
+   * artifact uploads (a classic release: System.HostType is not `build`) says so in the log and returns false.
+   */
+  publishArtifact: (name: string, file: string) => boolean;
 }
 
 /** What every line the task prints goes through: secrets masked, then `##vso[` from outside defanged. */
@@ -126,6 +131,17 @@ export function runTask(body: (ctx: TaskContext) => Promise<void>): void {
     },
     summary: (title, markdown) =>
       agent.command('task.uploadsummary', {}, writeSummaryFile(agent.getVariable('Agent.TempDirectory'), title, markdown)),
+    publishArtifact: (name, file) => {
+      // The agent fails the step on an artifact command outside a build (its artifact commands support HostTypes.Build
+      // only); YAML pipelines, deployment jobs included, are builds.
+      const hostType = (agent.getVariable('System.HostType') ?? 'build').toLowerCase();
+      if (hostType !== 'build') {
+        agentLog.info(`${file} is not published as artifact '${name}': this job is a ${hostType}, where the agent uploads no artifacts`);
+        return false;
+      }
+      agent.command('artifact.upload', { containerfolder: name, artifactname: name }, file);
+      return true;
+    },
   };
   body(ctx)
     .then(

@@ -30,7 +30,7 @@ export function imagePromotionSummary(result: PromoteImageResult): { title: stri
 /** The summary of a lock file's promotion: one row per entry, and where the promoted lock file went. */
 export function releasePromotionSummary(
   result: PromoteReleaseResult,
-  lock: { file: string; artifactName: string },
+  lock: { file: string; artifactName?: string },
 ): { title: string; markdown: string } {
   const rows = result.entries.map(({ source, promoted, outputName, outcome }) => [
     source.kind === 'chart' ? `chart ${code(`${source.name} ${source.version}`)}` : 'image',
@@ -46,7 +46,7 @@ export function releasePromotionSummary(
     table(['Kind', 'Promoted', 'Tags', 'This run', { header: 'Referrers copied', align: 'right' }, 'Output variable'], rows),
     `${result.tagsWritten} tags written, ${result.blobsMounted} blobs mounted, ${result.blobsCopied} streamed, ` +
       `${result.referrersCopied} referrers copied of ${result.referrersFound} found; ${traffic(result)}.`,
-    `Promoted lock file: ${code(lock.file)}, published as artifact ${code(lock.artifactName)}.`,
+    `Promoted lock file: ${code(lock.file)}${lock.artifactName ? `, published as artifact ${code(lock.artifactName)}` : ''}.`,
   ];
   if (charts > 0) {
     parts.push(

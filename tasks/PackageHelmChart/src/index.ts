@@ -4,9 +4,10 @@ import { runTask } from '../../../shared/src/pipeline';
 import { namingInput, readPackageHelmChartInputs } from './inputs';
 
 runTask(async (task) => {
-  const { inputs, variables, outputs, log, signal, command } = task;
+  const { inputs, variables, outputs, log, signal } = task;
   const options = readPackageHelmChartInputs(inputs, variables, log);
-  const { push, artifactName } = options;
+  const { push } = options;
+  let { artifactName } = options;
   // Read before the package is written: a bad proxy setting fails the task with nothing done.
   const transport = push && { signal, network: task.network };
   const chart = await packageChart(options.package, log).catch((error: unknown) => {
@@ -19,7 +20,7 @@ runTask(async (task) => {
       fs.rmSync(chart.packagePath, { force: true });
       throw namingInput(error, `the package written to ${chart.packagePath} was removed`, options.loginInput);
     });
-    if (artifactName) command('artifact.upload', { containerfolder: artifactName, artifactname: artifactName }, push.lockFile);
+    if (artifactName && !task.publishArtifact(artifactName, push.lockFile)) artifactName = undefined;
     outputs.set('chartReference', pushed.chartReference);
     outputs.set('chartDigest', pushed.chartDigest);
   }

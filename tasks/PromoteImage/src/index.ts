@@ -3,7 +3,7 @@ import { imagePromotionSummary, promoteImage, promoteRelease, releasePromotionSu
 import { readPromoteImageInputs } from './inputs';
 
 runTask(async (task) => {
-  const { inputs, variables, outputs, log, signal, command } = task;
+  const { inputs, variables, outputs, log, signal } = task;
   const read = readPromoteImageInputs(inputs, variables);
   const transport = { signal, network: task.network };
   if (read.mode === 'image') {
@@ -18,7 +18,10 @@ runTask(async (task) => {
   const result = await promoteRelease({ ...read.options, transport }, log);
   for (const entry of result.entries) outputs.set(entry.outputName, entry.promoted.pinnedReference);
   outputs.set('promotedLockFile', promotedLockFile);
-  command('artifact.upload', { containerfolder: read.artifactName, artifactname: read.artifactName }, promotedLockFile);
-  const { title, markdown } = releasePromotionSummary(result, { file: promotedLockFile, artifactName: read.artifactName });
+  const published = task.publishArtifact(read.artifactName, promotedLockFile);
+  const { title, markdown } = releasePromotionSummary(result, {
+    file: promotedLockFile,
+    artifactName: published ? read.artifactName : undefined,
+  });
   task.summary(title, markdown);
 });

@@ -13,7 +13,7 @@ function namingConnection(error: unknown, label: string | undefined, repository:
 }
 
 runTask(async (task) => {
-  const { inputs, variables, outputs, log, command, signal } = task;
+  const { inputs, variables, outputs, log, signal } = task;
   const { registry, repository, tags, sourceImage, connection, lockFile, artifactName } = readPushImageByDigestInputs(
     inputs,
     variables,
@@ -37,9 +37,9 @@ runTask(async (task) => {
   ).catch((error: unknown) => {
     throw namingConnection(error, connection?.label, repository);
   });
-  if (artifactName) command('artifact.upload', { containerfolder: artifactName, artifactname: artifactName }, lockFile);
+  const published = artifactName !== undefined && task.publishArtifact(artifactName, lockFile);
   outputs.set('digest', pushed.digest);
   outputs.set('pinnedImage', pushed.pinnedImage);
   outputs.set('imageTags', pushed.imageTags.join(','));
-  task.summary('Pushed image', pushSummary(pushed, { repository, lockFile, artifactName }));
+  task.summary('Pushed image', pushSummary(pushed, { repository, lockFile, artifactName: published ? artifactName : undefined }));
 });
