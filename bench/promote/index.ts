@@ -7,41 +7,16 @@
 // the anchors; nothing here asserts a time.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { buildBusyboxImage, connectEngine, pushImageWithEngine } from '../../test/support/engine';
-import { startFaultProxy, type FaultProxy } from '../../test/support/fault-proxy';
+import { startFaultProxy } from '../../test/support/fault-proxy';
 import { bundleOnce, runBundledTask } from '../../test/support/harness';
 import { startRegistry } from '../../test/support/registries';
 import { silentLog } from '../../shared/src/log';
 import { promoteImage } from '../../shared/src/registry';
+import { markdownTable, measure, removeSkopeoCache, skopeoCopy } from '../support';
 
 // Async on purpose: the counting proxy runs in this process, so a synchronous child would block it.
 const run = promisify(execFile);
-
-interface Measure {
-  name: string;
-  seconds: number;
-  requests: number;
-  blobBytes: number;
-}
-
-async function measure(name: string, proxy: FaultProxy, action: () => Promise<void> | void): Promise<Measure> {
-  proxy.reset();
-  const start = process.hrtime.bigint();
-  await action();
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const counts = proxy.counts();
-  return { name, seconds, requests: counts.requests, blobBytes: counts.blobBytesDown + counts.blobBytesUp };
-}
-
-function removeSkopeoCache(): void {
-  for (const dir of ['/var/lib/containers/cache', path.join(os.homedir(), '.local/share/containers/cache')]) {
-    if (!fs.existsSync(dir)) continue;
-    for (const file of fs.readdirSync(dir)) if (file.startsWith('blob-info-cache')) fs.rmSync(path.join(dir, file), { force: true });
-  }
-}
 
 async function main(): Promise<void> {
   const docker = await connectEngine();
@@ -73,14 +48,7 @@ async function main(): Promise<void> {
 
     removeSkopeoCache();
     const skopeo = await measure('skopeo copy (cold cache)', proxy, async () => {
-      await run('skopeo', [
-        'copy',
-        '--quiet',
-        '--src-tls-verify=false',
-        '--dest-tls-verify=false',
-        `docker://${source}`,
-        `docker://${proxy.host}/prod-skopeo/bench/app:v1`,
-      ]);
+      await skopeoCopy(source, `${proxy.host}/prod-skopeo/bench/app:v1`);
     });
 
     const cli = (...args: string[]) => run('docker', args);
@@ -99,10 +67,13 @@ async function main(): Promise<void> {
     if (pulledBytes < sizeMb * 1e6 * 0.5) console.log(`warning: docker moved only ${pulledBytes} blob bytes: its pull was not cold`);
 
     console.log(`image: ${layers} layers, ${sizeMb.toFixed(1)} MB`);
-    console.log('| method | wall s | requests | blob bytes moved |');
-    console.log('| --- | ---: | ---: | ---: |');
-    for (const m of [core, task, skopeo, dockerCli])
-      console.log(`| ${m.name} | ${m.seconds.toFixed(3)} | ${m.requests} | ${m.blobBytes} |`);
+    console.log(
+      markdownTable(
+        ['method', 'wall s', 'requests', 'blob bytes moved'],
+        [core, task, skopeo, dockerCli].map((m) => [m.name, m.seconds.toFixed(3), m.requests, m.blobBytes]),
+        [false, true, true, true],
+      ),
+    );
     for (const m of [core, task]) {
       console.log(`ratio ${m.name} / skopeo: ${(m.seconds / skopeo.seconds).toFixed(3)}x (goal <= 0.2x)`);
       console.log(`ratio ${m.name} / docker: ${(m.seconds / dockerCli.seconds).toFixed(3)}x (goal <= 0.1x)`);
