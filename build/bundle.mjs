@@ -42,6 +42,10 @@ const REPLACED_MODULES = [
   { importer: /[\\/]azure-pipelines-task-lib$/, specifier: './toolrunner', by: 'task-lib-toolrunner-unused.cjs' },
   // typed-rest-client's NTLM handler.
   { importer: /[\\/]typed-rest-client$/, specifier: './handlers/ntlm', by: 'rest-client-ntlm-unused.cjs' },
+  // task-lib's semver: it calls only semver.lt on plain versions.
+  { importer: /[\\/]azure-pipelines-task-lib$/, specifier: 'semver', by: 'task-lib-semver-lt.cjs' },
+  // docker-modem's ssh2: it needs only the Client.
+  { importer: /[\\/]docker-modem[\\/]lib$/, specifier: 'ssh2', by: 'ssh2-client-only.cjs' },
   // Not unused, but loaded on first use: ssh2 loads as docker-modem loads, and only an ssh:// engine needs it.
   { importer: /[\\/]docker-modem[\\/]lib$/, specifier: './ssh', by: 'docker-modem-ssh-on-use.cjs' },
 ];
