@@ -130,7 +130,9 @@ describe('docker summaries: what each verb did, for the run summary page', () =>
     }
     assert.ok(!md.includes('](') && !md.includes('docker pull'), 'nothing more is derivable for another registry');
     const noArtifact = pushSummary(pushed(repository), { repository, lockFile: '/a/l.json' });
-    assert.ok(noArtifact.includes('| Artifact | not published (publishLockArtifact is false, or a classic release, which takes no artifacts) |'));
+    assert.ok(
+      noArtifact.includes('| Artifact | not published (publishLockArtifact is false, or a classic release, which takes no artifacts) |'),
+    );
   });
 
   it('push: a Docker Hub repository links to its tags page', () => {

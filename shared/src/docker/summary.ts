@@ -117,7 +117,12 @@ export function pushSummary(pushed: PushedImage, options: { repository: string; 
     ['Digest', code(pushed.digest)],
     ['Pinned reference', code(pushed.pinnedImage)],
     ['Lock file', code(options.lockFile)],
-    ['Artifact', options.artifactName ? code(options.artifactName) : 'not published (publishLockArtifact is false, or a classic release, which takes no artifacts)'],
+    [
+      'Artifact',
+      options.artifactName
+        ? code(options.artifactName)
+        : 'not published (publishLockArtifact is false, or a classic release, which takes no artifacts)',
+    ],
   ];
   return [
     `Pushed ${code(pushed.pinnedImage)}; the registry confirmed the digest for every tag.`,
