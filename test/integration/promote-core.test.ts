@@ -111,7 +111,8 @@ describe('promoteImage against real registries (docker-registry 2.8)', function 
       const source = await pushRandomImage(anonymous, 'core-budget/app', 'v7', { layers, bytesPerLayer: 64 * 1024, seed: 202 });
       for (const [copyReferrers, budget, namespace] of [
         [false, layers + 4, 'prod'],
-        // One tags/list of the source repository and one referrers API question (distribution 2.8 answers 404).
+        // One tags/list of the source repository and one referrers API question (distribution 2.8 answers 404); the
+        // target's tags/list (404: a new repository) takes the place of the HEAD of its tag.
         [true, layers + 6, 'prod-referrers'],
       ] as const) {
         await withProxy(anonymous, async (proxy) => {

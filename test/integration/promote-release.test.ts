@@ -52,6 +52,15 @@ describe('promoteRelease: a lock file promoted by digest (docker-registry 2.8, r
       assert.equal(result.blobsCopied, 0);
       assert.ok(result.blobsMounted > 0);
       assert.equal(result.requests, counts.requests, 'the result counts what the proxy saw');
+      // distribution 2.8 has no referrers API ("404 page not found"): asked once for the release, not per entry and side.
+      const referrersQuestions = proxy.log.filter((e) => /\/referrers\//.test(e.path)).map((e) => `${e.method} ${e.path} ${e.status}`);
+      assert.equal(referrersQuestions.length, 1, referrersQuestions.join('\n'));
+      // Tag listings tell what is there: nothing that does not exist is looked up (beside that question, only the new
+      // target repositories' listings answer 404).
+      const misses = proxy.log
+        .filter((e) => e.status === 404 && !/\/(tags\/list|referrers\/[^/]+)$/.test(e.path))
+        .map((e) => `${e.method} ${e.path}`);
+      assert.deepEqual(misses, [], 'no lookup of a manifest or tag the listings do not show');
       assert.equal(result.referrersFound, seeded.attachedToApi + seeded.attachedToWeb);
       assert.equal(result.referrersCopied, result.referrersFound, 'every referrer copied');
       assert.deepEqual(

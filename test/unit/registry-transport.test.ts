@@ -208,6 +208,22 @@ describe('registry transport (scripted fetch)', () => {
     );
   });
 
+  it('requests sent together before the scheme is known: one is challenged, the others wait and go with its credentials', async () => {
+    const good = `Basic ${Buffer.from('u:right').toString('base64')}`;
+    const { fetch, calls } = scripted((call) =>
+      call.authorization === good ? ok() : new Response('', { status: 401, headers: { 'www-authenticate': 'Basic realm="Registry"' } }),
+    );
+    const { client: c } = client(fetch, { credentials: { username: 'u', password: 'right' } });
+    await Promise.all(
+      ['1', '2', '3'].map((tag) => c.request({ method: 'GET', path: `/v2/a/manifests/${tag}`, scopes: [pull('a')], expect: [200] })),
+    );
+    assert.deepEqual(
+      calls.map((call) => call.authorization),
+      [null, good, good, good],
+    );
+    assert.equal(c.stats.challenges, 1);
+  });
+
   it('retries 5xx, 429 (waiting what Retry-After says) and dropped connections for replayable requests', async () => {
     const script: Array<() => Response> = [
       () => new Response('{"errors":[{"code":"UNAVAILABLE","message":"busy"}]}', { status: 503 }),

@@ -53,6 +53,38 @@ export async function eachLimited<T>(items: readonly T[], limit: number, work: (
   if (failure) throw failure.error;
 }
 
+/**
+ * Awaits two reads started together: both settle before anything is thrown (nothing is left running behind a
+ * failure), and `first`'s failure is the one reported when both fail, whatever the timing.
+ */
+export async function bothSettled<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
+}
+
+/** Runs actions with at most `limit` in flight, in the order they were asked for; the rest wait for a free slot. */
+export class Limiter {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(action: () => Promise<T>): Promise<T> {
+    if (this.running < Math.max(1, this.limit)) this.running++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await action();
+    } finally {
+      // The slot passes straight to the next in line, or is freed.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
+
 /** `sha256:0123456789ab` — enough of a digest to tell it apart in a log line. */
 export function shortDigest(digest: string): string {
   return digest.slice(0, 19);
@@ -71,7 +103,7 @@ export type StepRunner = <T>(what: string, action: () => Promise<T>) => Promise<
 const plainStep: StepRunner = (_what, action) => action();
 
 export interface ManifestCopierOptions {
-  /** Blob operations in flight at once. */
+  /** Blob operations in flight at once, over every tree this copier copies (trees may be copied side by side). */
   concurrency: number;
   log: Log;
   step?: StepRunner;
@@ -88,6 +120,9 @@ export class ManifestCopier {
   private readonly sameHost: boolean;
   private readonly step: StepRunner;
   private readonly blobsStarted: Map<string, Promise<void>>;
+  private readonly blobSlots: Limiter;
+  /** The first blob failure: blobs still waiting for a slot are not started after it. */
+  private blobFailure?: { error: unknown };
 
   constructor(
     private readonly route: CopyRoute,
@@ -96,6 +131,7 @@ export class ManifestCopier {
     this.sameHost = route.source.client === route.target.client;
     this.step = options.step ?? plainStep;
     this.blobsStarted = options.blobsStarted ?? new Map<string, Promise<void>>();
+    this.blobSlots = new Limiter(options.concurrency);
   }
 
   /** Makes everything `content` names exist in the target: its blobs, or for an index each child, put by digest. */
@@ -127,19 +163,32 @@ export class ManifestCopier {
     );
   }
 
-  private copyBlobs(blobs: readonly Descriptor[]): Promise<void> {
+  /** Every blob in the target, at most `concurrency` of this copier's at once; the first failure after the rest settle. */
+  private async copyBlobs(blobs: readonly Descriptor[]): Promise<void> {
     const { source, target } = this.route;
-    return eachLimited(blobs, this.options.concurrency, (blob) => {
-      const key = `${target.client.registry} ${target.repository} ${blob.digest}`;
-      let started = this.blobsStarted.get(key);
-      if (!started) {
-        started = this.step(`${this.sameHost ? 'mount' : 'copy'} blob ${shortDigest(blob.digest)}… from ${source.repository}`, () =>
-          this.copyBlob(blob.digest, blob.size),
-        );
-        this.blobsStarted.set(key, started);
-      }
-      return started;
-    });
+    const settled = await Promise.allSettled(
+      blobs.map((blob) => {
+        const key = `${target.client.registry} ${target.repository} ${blob.digest}`;
+        let started = this.blobsStarted.get(key);
+        if (!started) {
+          started = this.blobSlots.run(async () => {
+            if (this.blobFailure) throw this.blobFailure.error;
+            try {
+              await this.step(`${this.sameHost ? 'mount' : 'copy'} blob ${shortDigest(blob.digest)}… from ${source.repository}`, () =>
+                this.copyBlob(blob.digest, blob.size),
+              );
+            } catch (error) {
+              this.blobFailure ??= { error };
+              throw error;
+            }
+          });
+          this.blobsStarted.set(key, started);
+        }
+        return started;
+      }),
+    );
+    const failed = settled.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async copyBlob(digest: Digest, size: number): Promise<void> {

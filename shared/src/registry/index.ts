@@ -45,9 +45,11 @@ export {
   getManifest,
   headManifest,
   isIndexMediaType,
+  listTags,
   manifestMediaType,
   parseManifestContent,
   putManifest,
+  readTagListing,
   reportedDigest,
   storeManifest,
   type Descriptor,
@@ -55,6 +57,7 @@ export {
   type ManifestContent,
   type ManifestHead,
   type StoredManifest,
+  type TagListing,
 } from './manifest';
 export {
   blobExists,
@@ -74,13 +77,14 @@ export {
   COSIGN_TAG_SUFFIXES,
   cosignTag,
   listReferrers,
-  listTags,
   referrerDescriptor,
   referrersTag,
   ReferrerFinder,
+  ReferrersApiSupport,
   holdsEveryLayerOf,
   type Attached,
   type AttachedVia,
+  type ReferrersAnswer,
 } from './referrers';
 export {
   DEFAULT_BLOB_CONCURRENCY,

@@ -259,6 +259,67 @@ export async function headManifest(client: RegistryClient, repository: string, r
   return { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.bytes.length };
 }
 
+/** A repository with more tag pages than this is not listed further (a runaway `Link` chain). */
+const MAX_TAG_PAGES = 100;
+
+/** The `rel="next"` target of a `Link` header (RFC 8288), resolved against `url`. */
+export function nextLink(header: string | null, url: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(',')) {
+    const match = /<([^>]*)>\s*;(.*)$/.exec(part.trim());
+    if (match && /\brel="?next"?/i.test(match[2])) return new URL(match[1], url).toString();
+  }
+  return undefined;
+}
+
+/** A repository's tags as one listing saw them. */
+export interface TagListing {
+  /**
+   * False when the registry answered 404 (NAME_UNKNOWN): the repository has no tag at all. Distribution answers so
+   * for a repository that does not exist and for one that holds only untagged manifests, so a manifest put by digest
+   * may still be there.
+   */
+  tagged: boolean;
+  tags: ReadonlySet<string>;
+  /** False when the listing stopped after its page limit: a tag it does not show may still exist. */
+  complete: boolean;
+}
+
+/** What a listing says of one tag: true (listed), false (not there), undefined (an incomplete listing lacks it). */
+export function tagListed(listing: TagListing, tag: string): boolean | undefined {
+  if (listing.tags.has(tag)) return true;
+  return listing.complete ? false : undefined;
+}
+
+/**
+ * Lists a repository's tags (distribution-spec "Listing Tags"), following every `Link` page the registry sends (up
+ * to a limit). Asked without `n`: registries cap it differently (some refuse a larger one) and each sends its own
+ * page size and `Link`.
+ */
+export async function readTagListing(client: RegistryClient, repository: string): Promise<TagListing> {
+  const tags = new Set<string>();
+  let path: string | undefined = `/v2/${repository}/tags/list`;
+  for (let page = 0; path; page++) {
+    if (page === MAX_TAG_PAGES) return { tagged: true, tags, complete: false };
+    const response = await client.request({
+      method: 'GET',
+      path,
+      scopes: [repositoryScope(repository, ['pull'])],
+      expect: [200, 404],
+    });
+    if (response.status === 404) return { tagged: tags.size > 0, tags, complete: true };
+    const body = JSON.parse(response.body.toString('utf8') || '{}') as { tags?: unknown };
+    if (Array.isArray(body.tags)) for (const tag of body.tags) if (typeof tag === 'string') tags.add(tag);
+    path = nextLink(response.headers.get('link'), response.url);
+  }
+  return { tagged: tags.size > 0, tags, complete: true };
+}
+
+/** Every tag of a repository, following `Link` pages; empty when the repository has none. */
+export async function listTags(client: RegistryClient, repository: string): Promise<string[]> {
+  return [...(await readTagListing(client, repository)).tags];
+}
+
 /** What a manifest PUT stored. */
 export interface StoredManifest {
   digest: Digest;

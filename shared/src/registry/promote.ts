@@ -13,18 +13,29 @@ import {
 } from '../reference/reference';
 import { repositoryScope } from './auth';
 import { RegistryClients, type RegistryLogin, type TransportOptions } from './clients';
-import { ManifestCopier, type StepRunner } from './copy';
+import { bothSettled, ManifestCopier, type StepRunner } from './copy';
 import { RegistryError } from './errors';
 import {
   getManifest,
   headManifest,
   parseManifestContent,
+  readTagListing,
   storeManifest,
+  tagListed,
   type Manifest,
   type ManifestContent,
   type ManifestHead,
+  type TagListing,
 } from './manifest';
-import { checkCosignTag, copyAttached, ReferrerFinder, type Attached, type CosignTagCheck } from './referrers';
+import {
+  checkCosignTag,
+  copyAttached,
+  ReferrerFinder,
+  ReferrersApiSupport,
+  type Attached,
+  type AttachedTarget,
+  type CosignTagCheck,
+} from './referrers';
 import type { RegistryClient, TransportStats } from './transport';
 
 /*
@@ -36,8 +47,10 @@ import type { RegistryClient, TransportStats } from './transport';
  * 3. refuse: a tag at another digest stops everything before the first write, unless `allowOverwrite`;
  * 4. execute: blobs mounted (or streamed) and index children put by digest (copy.ts), the exact source bytes put under
  *    every tag that does not point at them yet, then what is attached copied after them.
- * Happy path on one registry with one tag and nothing attached: GET source manifest, list source tags, ask the
- * referrers API, HEAD target tag, one mount per blob, PUT manifest.
+ * Happy path on one registry with one tag and nothing attached: GET source manifest, list source tags and ask the
+ * referrers API (once per host and run), list the target's tags (404: a new repository), one mount per blob, PUT
+ * manifest. The target listing answers for every target tag, cosign's and the referrers tag included: only a tag it
+ * shows is read. Without copyReferrers and with one tag, one HEAD of that tag replaces the listing.
  */
 
 /** The namespace inserted after the host when no `targetImage` is given. */
@@ -254,6 +267,12 @@ export interface PromotionSession {
   allowOverwrite: boolean;
   /** Blob copies started, shared by every copier of the run (see ManifestCopierOptions). */
   blobsStarted: Map<string, Promise<void>>;
+  /** Which registry hosts answer the referrers API: asked once per host for the whole run. */
+  referrersApi: ReferrersApiSupport;
+  /** A repository's tags, listed once for the run (before anything is written: prepare lists them). */
+  tagListing(client: RegistryClient, repository: string): Promise<TagListing>;
+  /** How many of the run's promotions write into `repository`. */
+  writersOf(client: RegistryClient, repository: string): number;
   /** What the run's clients sent since the session opened. */
   traffic(): PromotionTraffic;
 }
@@ -307,6 +326,13 @@ export function openSession(options: PromotionSessionOptions, plans: readonly Pr
     }
   }
   const used = [...new Set(registries.map((registry) => clients.for(registry)))];
+  const repositoryKey = (client: RegistryClient, repository: string) => `${client.registry}/${repository}`;
+  const writers = new Map<string, number>();
+  for (const plan of plans) {
+    const key = repositoryKey(clients.for(plan.target.registry), plan.target.repository);
+    writers.set(key, (writers.get(key) ?? 0) + 1);
+  }
+  const listings = new Map<string, Promise<TagListing>>();
   const before = used.map((client) => ({ ...client.stats }));
   const sum = (key: keyof TransportStats) => used.reduce((n, client, i) => n + client.stats[key] - before[i][key], 0);
   return {
@@ -315,6 +341,19 @@ export function openSession(options: PromotionSessionOptions, plans: readonly Pr
     copyReferrers: options.copyReferrers ?? true,
     allowOverwrite: options.allowOverwrite ?? false,
     blobsStarted: new Map<string, Promise<void>>(),
+    referrersApi: new ReferrersApiSupport(),
+    tagListing: (client, repository) => {
+      const key = repositoryKey(client, repository);
+      let listing = listings.get(key);
+      if (!listing) {
+        listing = readTagListing(client, repository);
+        listings.set(key, listing);
+        // A failed listing is not kept: the step that needed it fails, and nothing else should reuse the failure.
+        listing.catch(() => listings.delete(key));
+      }
+      return listing;
+    },
+    writersOf: (client, repository) => writers.get(repositoryKey(client, repository)) ?? 0,
     traffic: () => ({ writes: sum('writes'), requests: sum('requests'), tokenRequests: sum('tokenRequests'), blobBytes: sum('blobBytes') }),
   };
 }
@@ -332,6 +371,8 @@ export interface PreparedPromotion {
   content: ManifestContent;
   /** Where each target tag points now. */
   current: Array<{ tag: string; head?: ManifestHead }>;
+  /** The target repository's tags before the first write, when they were listed (see preparePromotion). */
+  targetListing?: TagListing;
   /** What is attached to the source (empty with `copyReferrers: false`), subjects before their referrers. */
   attached: Attached[];
   /** The target's side of each cosign tag among `attached`. */
@@ -376,18 +417,39 @@ export async function preparePromotion(session: PromotionSession, plan: Promotio
   );
 
   const sameRepository = sourceClient === targetClient && source.repository === target.repository;
-  const attached =
+  const findAttached =
     session.copyReferrers && !sameRepository
-      ? await new ReferrerFinder({ client: sourceClient, repository: source.repository }, step).find(digest, content)
-      : [];
+      ? new ReferrerFinder({
+          source: { client: sourceClient, repository: source.repository },
+          step,
+          api: session.referrersApi,
+          tags: () => session.tagListing(sourceClient, source.repository),
+        }).find(digest, content)
+      : Promise.resolve([]);
+  // Every target tag is checked before anything is written. With more than one tag, or referrers to copy (a signed
+  // image has a referrers tag or cosign tags to check), the target's tags are listed once, beside the search for
+  // referrers: one listing answers for every tag, and a 404 says none exists. For one tag and no referrers, one HEAD
+  // is cheaper (a big repository lists in many pages).
+  const listTarget = tags.length > 1 || (session.copyReferrers && !sameRepository);
+  const [attached, targetListing] = await bothSettled(
+    findAttached,
+    listTarget
+      ? step(`list the tags of ${targetRepo}`, () => session.tagListing(targetClient, target.repository))
+      : Promise.resolve(undefined),
+  );
   if (attached.length > 0) log.info(`Attached to ${sourceText}: ${attached.length} (${summarizeAttached(attached)})`);
-
-  // Every target tag, before anything is written.
-  const targetOn = { client: targetClient, repository: target.repository };
+  const cosignAttached = attached.filter((a) => a.via === 'cosign tag');
+  const targetOn: AttachedTarget = { client: targetClient, repository: target.repository, listing: targetListing };
   const [current, cosignChecks] = await step(`check tags of ${targetRepo}`, () =>
     Promise.all([
-      Promise.all(tags.map(async (tag) => ({ tag, head: await headManifest(targetClient, target.repository, tag) }))),
-      Promise.all(attached.filter((a) => a.via === 'cosign tag').map((a) => checkCosignTag(targetOn, a))),
+      Promise.all(
+        tags.map(async (tag) => ({
+          tag,
+          head:
+            targetListing && tagListed(targetListing, tag) === false ? undefined : await headManifest(targetClient, target.repository, tag),
+        })),
+      ),
+      Promise.all(cosignAttached.map((a) => checkCosignTag(targetOn, a))),
     ]),
   );
   const conflicts: TagConflict[] = [
@@ -407,6 +469,7 @@ export async function preparePromotion(session: PromotionSession, plan: Promotio
     manifest,
     content,
     current,
+    ...(targetListing ? { targetListing } : {}),
     attached,
     cosignTags: new Map(cosignChecks.map((c) => [c.tag, c])),
     conflicts,
@@ -498,9 +561,21 @@ export async function executePromotion(session: PromotionSession, p: PreparedPro
       log.info(`Tagged ${formatTagged(target, tag)} → ${digest}`);
     }
   }
+  // The listing stays true while this promotion is the run's only writer into the repository.
+  const exclusive = session.writersOf(p.targetClient, target.repository) === 1;
+  const attachedTarget: AttachedTarget = {
+    client: p.targetClient,
+    repository: target.repository,
+    ...(exclusive && p.targetListing ? { listing: p.targetListing } : {}),
+  };
   const attached =
     p.attached.length > 0
-      ? await copyAttached(copier, { client: p.targetClient, repository: target.repository }, p.attached, p.cosignTags, { step, log })
+      ? await copyAttached(copier, attachedTarget, p.attached, p.cosignTags, {
+          step,
+          log,
+          api: session.referrersApi,
+          concurrency: session.concurrency,
+        })
       : { copied: 0, present: 0, referrersTags: 0 };
   if (p.attached.length > 0) {
     log.info(`Referrers: ${attached.copied} copied, ${attached.present} already in ${targetRepo}`);

@@ -2,17 +2,20 @@ import type { Log } from '../log';
 import { isDigest, type Digest } from '../reference/reference';
 import { repositoryScope } from './auth';
 import type { RepositoryOn } from './blob';
-import { shortDigest, type ManifestCopier, type StepRunner } from './copy';
-import { RegistryError } from './errors';
+import { bothSettled, eachLimited, shortDigest, type ManifestCopier, type StepRunner } from './copy';
+import { parseErrorBody, RegistryError } from './errors';
 import {
   getManifest,
   headManifest,
   MEDIA_TYPES,
+  nextLink,
   parseManifestContent,
   storeManifest,
+  tagListed,
   type Descriptor,
   type Manifest,
   type ManifestContent,
+  type TagListing,
 } from './manifest';
 import type { RegistryClient } from './transport';
 
@@ -32,14 +35,14 @@ import type { RegistryClient } from './transport';
  *
  * Everything is found before the first write (the tags of the source repository are listed once), so a promotion
  * that would clobber a target's cosign tag is refused with nothing moved. The referrers tag is never refused: the
- * target's index is merged with the source's referrers.
+ * target's index is merged with the source's referrers. Whether a host answers the referrers API is asked once per
+ * host and run (ReferrersApiSupport), and a tag listing tells which tags exist, so nothing that is not there is
+ * looked up: a registry without the API costs one question, not two per image.
  */
 
 /** cosign's attachment tags: `sha256-<hex>.<suffix>` for signatures, attestations and SBOMs. */
 export const COSIGN_TAG_SUFFIXES = ['sig', 'att', 'sbom'] as const;
 
-/** A repository with more tag pages than this is not listed further (a runaway `Link` chain). */
-const MAX_TAG_PAGES = 100;
 /** The same bound for referrers API pages. */
 const MAX_REFERRER_PAGES = 100;
 
@@ -59,36 +62,6 @@ export function cosignTag(digest: string, suffix: (typeof COSIGN_TAG_SUFFIXES)[n
   return `${referrersTag(digest)}.${suffix}`;
 }
 
-/** The `rel="next"` target of a `Link` header (RFC 8288), resolved against `url`. */
-function nextLink(header: string | null, url: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(',')) {
-    const match = /<([^>]*)>\s*;(.*)$/.exec(part.trim());
-    if (match && /\brel="?next"?/i.test(match[2])) return new URL(match[1], url).toString();
-  }
-  return undefined;
-}
-
-/** Every tag of a repository, following `Link` pages; empty when the repository does not exist. */
-export async function listTags(client: RegistryClient, repository: string): Promise<string[]> {
-  const tags: string[] = [];
-  // No `n`: registries cap it differently (and some refuse a larger one); each sends its own page and a `Link`.
-  let path: string | undefined = `/v2/${repository}/tags/list`;
-  for (let page = 0; path && page < MAX_TAG_PAGES; page++) {
-    const response = await client.request({
-      method: 'GET',
-      path,
-      scopes: [repositoryScope(repository, ['pull'])],
-      expect: [200, 404],
-    });
-    if (response.status === 404) return tags;
-    const body = JSON.parse(response.body.toString('utf8') || '{}') as { tags?: unknown };
-    if (Array.isArray(body.tags)) tags.push(...body.tags.filter((t): t is string => typeof t === 'string'));
-    path = nextLink(response.headers.get('link'), response.url);
-  }
-  return tags;
-}
-
 /** The descriptors of an image index's bytes, as raw objects (fields this code does not know are kept). */
 function indexEntries(bytes: Uint8Array, where: string): Record<string, unknown>[] {
   let parsed: { manifests?: unknown };
@@ -104,17 +77,31 @@ function indexEntries(bytes: Uint8Array, where: string): Record<string, unknown>
 }
 
 /**
- * Answers to a referrers request that mean the registry has no referrers API: 404, which a registry with the API never
- * sends (distribution-spec 1.1, "Listing Referrers"; distribution 2.8's `404 page not found`), and the 405 and 501
- * of registries that refuse a route they do not know.
+ * Answers to a referrers request that mean the registry has no referrers API: a 404 without an error body of the API
+ * (distribution 2.8 answers the unknown route `404 page not found`, text/plain), and the 405 and 501 of registries
+ * that refuse a route they do not know. A registry with the API never answers 404 for a repository it has
+ * (distribution-spec 1.1, "Listing Referrers").
  */
 const NO_REFERRERS_API = [404, 405, 501];
 
 /**
- * The referrers of `digest` as the registry's referrers API lists them, every page; undefined when the registry has
- * no referrers API.
+ * Error codes of a 404 that name what was not found rather than the route: a registry with the API may answer so for a
+ * repository it does not have ("Assuming a repository is found, this request MUST return a 200 OK"), so such an answer
+ * says nothing about the API.
  */
-export async function listReferrers(client: RegistryClient, repository: string, digest: Digest): Promise<Descriptor[] | undefined> {
+const UNKNOWN_NAME_CODES = new Set(['NAME_UNKNOWN', 'MANIFEST_UNKNOWN']);
+
+/** What a referrers API request answered. */
+export type ReferrersAnswer =
+  /** 200: the registry has the API; every page's descriptors. */
+  | { kind: 'listed'; referrers: Descriptor[] }
+  /** The route is unknown there (see NO_REFERRERS_API): use the referrers tag schema. */
+  | { kind: 'no API' }
+  /** 404 NAME_UNKNOWN or MANIFEST_UNKNOWN: the repository (or subject) is unknown; for this request, fall back to the tag. */
+  | { kind: 'not found' };
+
+/** Asks the registry's referrers API for the referrers of `digest`, every page. */
+export async function listReferrers(client: RegistryClient, repository: string, digest: Digest): Promise<ReferrersAnswer> {
   const found: Descriptor[] = [];
   let path: string | undefined = `/v2/${repository}/referrers/${digest}`;
   for (let page = 0; path && page < MAX_REFERRER_PAGES; page++) {
@@ -125,25 +112,81 @@ export async function listReferrers(client: RegistryClient, repository: string, 
       headers: { accept: MEDIA_TYPES.ociIndex },
       expect: [200, ...NO_REFERRERS_API],
     });
-    if (response.status !== 200) return undefined;
+    if (response.status !== 200) {
+      const codes = parseErrorBody(response.body.toString('utf8'))?.map((e) => e.code) ?? [];
+      const named = response.status === 404 && codes.some((code) => UNKNOWN_NAME_CODES.has(code));
+      return named ? { kind: 'not found' } : { kind: 'no API' };
+    }
     const where = `the referrers of ${repository}@${digest}`;
     const content = parseManifestContent(response.body, MEDIA_TYPES.ociIndex);
     if (content.kind !== 'index') throw new Error(`${where} are not an image index`);
     found.push(...content.manifests);
     path = nextLink(response.headers.get('link'), response.url);
   }
-  return found;
+  return { kind: 'listed', referrers: found };
 }
 
-/** The image index under a referrers tag, or undefined when there is no such tag. */
-async function readReferrersIndex(client: RegistryClient, repository: string, digest: Digest): Promise<Manifest | undefined> {
-  const tag = referrersTag(digest);
+/**
+ * Whether each registry host answers the referrers API, learned from its first answer that tells (a list: yes; an
+ * unknown route: no) and kept for the whole run, so a release asks a host without the API once, not twice per entry.
+ * A 404 naming an unknown repository or manifest tells nothing, so the next request asks again. Requests made while
+ * the first question is out wait for its answer.
+ */
+export class ReferrersApiSupport {
+  private readonly verdicts = new Map<RegistryClient, Promise<boolean | undefined>>();
+
+  /** What is known of `client`'s host: true (it has the API), false (it has not), undefined (not known yet). */
+  async known(client: RegistryClient): Promise<boolean | undefined> {
+    return this.verdicts.get(client);
+  }
+
+  /**
+   * The referrers of `digest` in `repository` through the API; undefined when the host has no API or the answer was
+   * a 404 (the client then uses the referrers tag schema, as distribution-spec 1.1 says).
+   */
+  async list(client: RegistryClient, repository: string, digest: Digest): Promise<Descriptor[] | undefined> {
+    for (;;) {
+      const pending = this.verdicts.get(client);
+      if (!pending) {
+        // The open question: this request asks it, and those made meanwhile wait for the answer.
+        const answer = listReferrers(client, repository, digest);
+        const verdict = answer.then(
+          (a) => (a.kind === 'listed' ? true : a.kind === 'no API' ? false : undefined),
+          () => undefined,
+        );
+        this.verdicts.set(client, verdict);
+        const settled = await answer.finally(async () => {
+          if ((await verdict) === undefined && this.verdicts.get(client) === verdict) this.verdicts.delete(client);
+        });
+        return referrersIn(settled);
+      }
+      const known = await pending;
+      if (known === false) return undefined;
+      if (known === true) return referrersIn(await listReferrers(client, repository, digest));
+      // The answer told nothing (or failed): the question is open again.
+      if (this.verdicts.get(client) === pending) this.verdicts.delete(client);
+    }
+  }
+}
+
+/** The referrers an answer lists; undefined for a 404 (of either kind): use the referrers tag. */
+function referrersIn(answer: ReferrersAnswer): Descriptor[] | undefined {
+  return answer.kind === 'listed' ? answer.referrers : undefined;
+}
+
+/** A manifest by tag (or digest), or undefined when the registry has no such manifest (404). */
+async function readIfPresent(client: RegistryClient, repository: string, reference: string): Promise<Manifest | undefined> {
   try {
-    return await getManifest(client, repository, tag);
+    return await getManifest(client, repository, reference);
   } catch (error) {
     if (error instanceof RegistryError && error.status === 404) return undefined;
     throw error;
   }
+}
+
+/** The image index under a referrers tag, or undefined when there is no such tag. */
+function readReferrersIndex(client: RegistryClient, repository: string, digest: Digest): Promise<Manifest | undefined> {
+  return readIfPresent(client, repository, referrersTag(digest));
 }
 
 /**
@@ -179,6 +222,19 @@ function digestsOf(digest: Digest, content: ManifestContent): Digest[] {
   return [digest, ...(content.kind === 'index' ? content.manifests.map((m) => m.digest) : [])];
 }
 
+/** Subjects whose attachments are looked up at once: each lookup is a few reads. */
+const SUBJECTS_AT_ONCE = 4;
+
+/** Where a ReferrerFinder looks, and what it knows of the run. */
+export interface ReferrerFinderOptions {
+  source: RepositoryOn;
+  step: StepRunner;
+  /** Which hosts answer the referrers API, shared by the run. */
+  api: ReferrersApiSupport;
+  /** The source repository's tags, listed once for the run. */
+  tags: () => Promise<TagListing>;
+}
+
 /**
  * Finds what is attached, recursively, to manifests of one source repository: referrers (through the API where the
  * registry answers it, else the referrers tag) and cosign tags, then what is attached to those (a signature of an
@@ -186,75 +242,73 @@ function digestsOf(digest: Digest, content: ManifestContent): Digest[] {
  * read. Reads only.
  */
 export class ReferrerFinder {
-  private tags?: Promise<Set<string>>;
-  /** Whether the source answers the referrers API: learned from its first answer. */
-  private api?: boolean;
-
-  constructor(
-    private readonly source: RepositoryOn,
-    private readonly step: StepRunner,
-  ) {}
+  constructor(private readonly options: ReferrerFinderOptions) {}
 
   /** Everything attached to `digest` (and its children, for an index), subjects before what refers to them. */
   async find(digest: Digest, content: ManifestContent): Promise<Attached[]> {
     const seen = new Set<string>(digestsOf(digest, content));
-    const queue = [...seen] as Digest[];
+    let level = [...seen] as Digest[];
     const found: Attached[] = [];
-    while (queue.length > 0) {
-      const subject = queue.shift()!;
-      for (const attached of await this.attachedTo(subject)) {
+    while (level.length > 0) {
+      const results = new Array<Attached[]>(level.length);
+      await eachLimited(level, SUBJECTS_AT_ONCE, async (subject, index) => {
+        results[index] = await this.attachedTo(subject);
+      });
+      const next: Digest[] = [];
+      for (const attached of results.flat()) {
         found.push(attached);
-        for (const next of digestsOf(attached.manifest.digest, attached.content)) {
-          if (seen.has(next)) continue;
-          seen.add(next);
-          queue.push(next);
+        for (const digest of digestsOf(attached.manifest.digest, attached.content)) {
+          if (seen.has(digest)) continue;
+          seen.add(digest);
+          next.push(digest);
         }
       }
+      level = next;
     }
     return found;
-  }
-
-  private sourceTags(): Promise<Set<string>> {
-    const { client, repository } = this.source;
-    this.tags ??= this.step(`list the tags of ${repository}`, async () => new Set(await listTags(client, repository)));
-    return this.tags;
   }
 
   private async attachedTo(subject: Digest): Promise<Attached[]> {
-    const { client, repository } = this.source;
-    const tags = await this.sourceTags();
-    const found: Attached[] = [];
-    let listed: Descriptor[] = [];
+    const { source, step, api } = this.options;
+    const { client, repository } = source;
+    const [tags, answer] = await bothSettled(
+      step(`list the tags of ${repository}`, () => this.options.tags()),
+      step(`list the referrers of ${shortDigest(subject)}…`, () => api.list(client, repository, subject)),
+    );
+    let listed: Digest[] = [];
     let via: AttachedVia = 'referrers API';
-    if (this.api !== false) {
-      const answer = await this.step(`list the referrers of ${shortDigest(subject)}…`, () => listReferrers(client, repository, subject));
-      this.api = answer !== undefined;
-      listed = answer ?? [];
-    }
-    if (this.api === false && tags.has(referrersTag(subject))) {
+    if (answer) listed = answer.map((d) => d.digest);
+    else if (tagListed(tags, referrersTag(subject)) !== false) {
       via = 'referrers tag';
-      const index = await this.step(`read the referrers tag ${referrersTag(subject)}`, () =>
-        readReferrersIndex(client, repository, subject),
-      );
+      const index = await step(`read the referrers tag ${referrersTag(subject)}`, () => readReferrersIndex(client, repository, subject));
       if (index) {
         listed = indexEntries(index.bytes, `${repository}:${referrersTag(subject)}`)
           .map((d) => d.digest as string)
-          .filter(isDigest)
-          .map((d) => ({ mediaType: '', digest: d, size: -1 }));
+          .filter(isDigest);
       }
     }
-    const digests = [...new Set(listed.map((d) => d.digest))];
-    for (const digest of digests) {
-      const manifest = await this.step(`read referrer ${shortDigest(digest)}…`, () => getManifest(client, repository, digest));
-      found.push({ subject, via, manifest, content: parseManifestContent(manifest.bytes, manifest.mediaType) });
-    }
-    for (const suffix of COSIGN_TAG_SUFFIXES) {
-      const tag = cosignTag(subject, suffix);
-      if (!tags.has(tag)) continue;
-      const manifest = await this.step(`read ${repository}:${tag}`, () => getManifest(client, repository, tag));
-      found.push({ subject, via: 'cosign tag', tag, manifest, content: parseManifestContent(manifest.bytes, manifest.mediaType) });
-    }
-    return found;
+    const withContent = (manifest: Manifest) => ({ manifest, content: parseManifestContent(manifest.bytes, manifest.mediaType) });
+    // A tag an incomplete listing does not show is read if it is there; a cosign tag the listing shows is read.
+    const cosignTags = COSIGN_TAG_SUFFIXES.map((suffix) => cosignTag(subject, suffix)).filter((tag) => tagListed(tags, tag) !== false);
+    const [referrers, signed] = await Promise.all([
+      Promise.all(
+        [...new Set(listed)].map(async (digest): Promise<Attached> => ({
+          subject,
+          via,
+          ...(await step(`read referrer ${shortDigest(digest)}…`, async () => withContent(await getManifest(client, repository, digest)))),
+        })),
+      ),
+      Promise.all(
+        cosignTags.map(async (tag): Promise<Attached | undefined> => {
+          const found = await step(`read ${repository}:${tag}`, async () => {
+            const manifest = await readIfPresent(client, repository, tag);
+            return manifest && withContent(manifest);
+          });
+          return found && { subject, via: 'cosign tag', tag, ...found };
+        }),
+      ),
+    ]);
+    return [...referrers, ...signed.filter((a): a is Attached => a !== undefined)];
   }
 }
 
@@ -282,10 +336,12 @@ export interface CosignTagCheck {
  * Checks a cosign tag in the target before anything is written. Absent: written. At the source's digest: nothing to
  * do. At another digest: moved forward when every signature (layer) the target's manifest holds is also in the
  * source's — the source has gained signatures since the last promotion, and nothing is lost; otherwise a conflict
- * (the target holds a signature the source does not), refused like any other tag unless overwriting is allowed.
+ * (the target holds a signature the source does not), refused like any other tag unless overwriting is allowed. A
+ * tag the target's listing does not show is absent without a request.
  */
-export async function checkCosignTag(target: RepositoryOn, attached: Attached): Promise<CosignTagCheck> {
+export async function checkCosignTag(target: AttachedTarget, attached: Attached): Promise<CosignTagCheck> {
   const tag = attached.tag!;
+  if (target.listing && tagListed(target.listing, tag) === false) return { tag, action: 'write' };
   const head = await headManifest(target.client, target.repository, tag);
   if (!head) return { tag, action: 'write' };
   if (head.digest === attached.manifest.digest) return { tag, current: head.digest, action: 'present' };
@@ -314,91 +370,112 @@ export interface AttachedCopyCounts {
   referrersTags: number;
 }
 
+/** The target of attached manifests, and what is known of it. */
+export interface AttachedTarget extends RepositoryOn {
+  /**
+   * The target repository's tags listed before the first write, when nothing else of this run writes there: a tag it
+   * does not show is absent, and when it shows no tag at all nothing is looked for in the target (a manifest put by
+   * digest may be there already; putting the same bytes again changes nothing).
+   */
+  listing?: TagListing;
+}
+
 /**
  * Copies what `ReferrerFinder` found into the target, after its subjects are there: each referrer's tree by digest
  * (unless the target lists or has it), then — where the target has no referrers API, or did not answer `OCI-Subject`
  * to a PUT — the subject's referrers tag, merged with what the target's holds; each cosign tag checked `write` by
- * `checkCosignTag`. Nothing is written for what is there already.
+ * `checkCosignTag`. Nothing is written for what is there already. A subject's referrers and cosign tags are copied
+ * side by side (the copier bounds the blob requests).
  */
 export async function copyAttached(
   copier: ManifestCopier,
-  target: RepositoryOn,
+  target: AttachedTarget,
   attached: readonly Attached[],
   cosignTags: ReadonlyMap<string, CosignTagCheck>,
-  options: { step: StepRunner; log: Log },
+  options: { step: StepRunner; log: Log; api: ReferrersApiSupport; concurrency: number },
 ): Promise<AttachedCopyCounts> {
   const counts: AttachedCopyCounts = { copied: 0, present: 0, referrersTags: 0 };
-  const { step, log } = options;
-  let targetApi: boolean | undefined;
-  const subjects = [...new Set(attached.map((a) => a.subject))];
-  for (const subject of subjects) {
-    const referrers = attached.filter((a) => a.subject === subject && a.via !== 'cosign tag');
-    if (referrers.length > 0) {
-      let listed: Descriptor[] | undefined;
-      if (targetApi !== false) {
-        listed = await step(`list the referrers of ${shortDigest(subject)}… in the target`, () =>
-          listReferrers(target.client, target.repository, subject),
-        );
-        targetApi = listed !== undefined;
-      }
-      const tag = referrersTag(subject);
-      let indexed: { manifest?: Manifest; entries: Record<string, unknown>[] } | undefined;
-      const readIndexed = async () =>
-        (indexed ??= await step(`read the referrers tag ${tag} in the target`, async () => {
-          const manifest = await readReferrersIndex(target.client, target.repository, subject);
-          return { manifest, entries: manifest ? indexEntries(manifest.bytes, `${target.repository}:${tag}`) : [] };
-        }));
-      if (!targetApi) await readIndexed();
-      const known = new Set([...(listed ?? []).map((d) => d.digest), ...(indexed?.entries ?? []).map((d) => d.digest as string)]);
-      let tagNeeded = !targetApi;
-      for (const referrer of referrers) {
-        const { digest } = referrer.manifest;
-        if (known.has(digest)) {
-          counts.present++;
-          continue;
-        }
-        const there = await step(`check referrer ${shortDigest(digest)}… in the target`, () =>
-          headManifest(target.client, target.repository, digest),
-        );
-        if (there) {
-          counts.present++;
-          if (!referrer.content.subject) tagNeeded = true;
-          continue;
-        }
-        const stored = await copier.copyTree(referrer.manifest, referrer.content);
-        if (!referrer.content.subject || !stored.ociSubject) tagNeeded = true;
-        counts.copied++;
-        log.info(`Copied ${describeAttached(referrer)} of ${shortDigest(subject)}…`);
-      }
-      if (tagNeeded) {
-        const { manifest: index, entries } = await readIndexed();
-        const have = new Set(entries.map((d) => d.digest as string));
-        const added = referrers.filter((r) => !have.has(r.manifest.digest)).map((r) => referrerDescriptor(r.manifest, r.content));
-        if (added.length > 0) {
-          const base = index ? (JSON.parse(index.bytes.toString('utf8')) as Record<string, unknown>) : {};
-          const merged = Buffer.from(
-            JSON.stringify({ ...base, schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: [...entries, ...added] }),
-          );
-          await step(`put the referrers tag ${tag}`, () =>
-            storeManifest(target.client, target.repository, tag, merged, MEDIA_TYPES.ociIndex),
-          );
-          counts.referrersTags++;
-          log.info(`Referrers tag ${tag}: ${added.length} added to the ${entries.length} it held`);
-        }
-      }
+  const { step, log, api, concurrency } = options;
+  const { client, repository, listing } = target;
+  const untagged = listing !== undefined && !listing.tagged;
+
+  const copyReferrers = async (subject: Digest, referrers: readonly Attached[]) => {
+    const tag = referrersTag(subject);
+    let listed: Descriptor[] | undefined;
+    // Whether the referrers tag must hold every referrer: the target has no API, or a PUT was not acknowledged.
+    let tagNeeded: boolean;
+    if (untagged) tagNeeded = (await api.known(client)) === false;
+    else {
+      listed = await step(`list the referrers of ${shortDigest(subject)}… in the target`, () => api.list(client, repository, subject));
+      tagNeeded = listed === undefined;
     }
-    for (const signed of attached.filter((a) => a.subject === subject && a.via === 'cosign tag')) {
-      const check = cosignTags.get(signed.tag!);
+    let indexed: { manifest?: Manifest; entries: Record<string, unknown>[] } | undefined;
+    const readIndexed = async () =>
+      (indexed ??=
+        listing && tagListed(listing, tag) === false
+          ? { entries: [] }
+          : await step(`read the referrers tag ${tag} in the target`, async () => {
+              const manifest = await readReferrersIndex(client, repository, subject);
+              return { manifest, entries: manifest ? indexEntries(manifest.bytes, `${repository}:${tag}`) : [] };
+            }));
+    if (tagNeeded) await readIndexed();
+    const known = new Set([...(listed ?? []).map((d) => d.digest), ...(indexed?.entries ?? []).map((d) => d.digest as string)]);
+    await eachLimited(referrers, concurrency, async (referrer) => {
+      const { digest } = referrer.manifest;
+      if (known.has(digest)) {
+        counts.present++;
+        return;
+      }
+      const there = untagged
+        ? undefined
+        : await step(`check referrer ${shortDigest(digest)}… in the target`, () => headManifest(client, repository, digest));
+      if (there) {
+        counts.present++;
+        if (!referrer.content.subject) tagNeeded = true;
+        return;
+      }
+      const stored = await copier.copyTree(referrer.manifest, referrer.content);
+      if (!referrer.content.subject || !stored.ociSubject) tagNeeded = true;
+      counts.copied++;
+      log.info(`Copied ${describeAttached(referrer)} of ${shortDigest(subject)}…`);
+    });
+    if (!tagNeeded) return;
+    const { manifest: index, entries } = await readIndexed();
+    const have = new Set(entries.map((d) => d.digest as string));
+    const added = referrers.filter((r) => !have.has(r.manifest.digest)).map((r) => referrerDescriptor(r.manifest, r.content));
+    if (added.length === 0) return;
+    const base = index ? (JSON.parse(index.bytes.toString('utf8')) as Record<string, unknown>) : {};
+    const merged = Buffer.from(
+      JSON.stringify({ ...base, schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: [...entries, ...added] }),
+    );
+    await step(`put the referrers tag ${tag}`, () => storeManifest(client, repository, tag, merged, MEDIA_TYPES.ociIndex));
+    counts.referrersTags++;
+    log.info(`Referrers tag ${tag}: ${added.length} added to the ${entries.length} it held`);
+  };
+
+  const copySigned = (signed: readonly Attached[]) =>
+    eachLimited(signed, concurrency, async (one) => {
+      const check = cosignTags.get(one.tag!);
       if (!check || check.action === 'present') {
         counts.present++;
-        continue;
+        return;
       }
-      await copier.copyTree(signed.manifest, signed.content, signed.tag);
+      await copier.copyTree(one.manifest, one.content, one.tag);
       counts.copied++;
       log.info(
-        `Copied ${describeAttached(signed)}${check.current ? ` (moved from ${shortDigest(check.current)}…: the source's adds to it)` : ''}`,
+        `Copied ${describeAttached(one)}${check.current ? ` (moved from ${shortDigest(check.current)}…: the source's adds to it)` : ''}`,
       );
-    }
+    });
+
+  // Subjects in order: what is attached to a referrer goes after that referrer.
+  for (const subject of new Set(attached.map((a) => a.subject))) {
+    const referrers = attached.filter((a) => a.subject === subject && a.via !== 'cosign tag');
+    const signed = attached.filter((a) => a.subject === subject && a.via === 'cosign tag');
+    await eachLimited(
+      [() => (referrers.length > 0 ? copyReferrers(subject, referrers) : Promise.resolve()), () => copySigned(signed)],
+      2,
+      (copy) => copy(),
+    );
   }
   return counts;
 }

@@ -156,6 +156,8 @@ export class RegistryClient {
   /** ACR refresh tokens of an Entra identity, by token realm origin and service: one exchange each. */
   private readonly refreshTokens = new Map<string, Promise<string>>();
   private declared: string[] = [];
+  /** Settles when the first request to learn the auth scheme has its answer; requests sent meanwhile wait for it. */
+  private firstAnswer?: Promise<void>;
 
   constructor(options: RegistryClientOptions) {
     this.registry = canonicalRegistry(options.registry);
@@ -267,7 +269,7 @@ export class RegistryClient {
     return this.withRetries(request, async () => {
       const response = await this.attempt(request);
       const body = await this.readBody(request, response);
-      return { status: response.status, headers: response.headers, url: response.url, body };
+      return { status: response.status, headers: response.headers, url: response.url || this.resolveUrl(request.path), body };
     });
   }
 
@@ -275,7 +277,12 @@ export class RegistryClient {
   async requestStream(request: RegistryRequest): Promise<RegistryStreamResponse> {
     return this.withRetries(request, async () => {
       const response = await this.attempt(request);
-      return { status: response.status, headers: response.headers, url: response.url, body: response.body };
+      return {
+        status: response.status,
+        headers: response.headers,
+        url: response.url || this.resolveUrl(request.path),
+        body: response.body,
+      };
     });
   }
 
@@ -355,6 +362,20 @@ export class RegistryClient {
   private async attempt(request: RegistryRequest): Promise<Response> {
     const url = this.resolveUrl(request.path);
     const sameOrigin = new URL(url).origin === this.origin;
+    // Requests sent together before the scheme is known would each be refused with a challenge: one learns it.
+    let learned: (() => void) | undefined;
+    if (sameOrigin && this.scheme === 'unknown') {
+      if (this.firstAnswer) await this.firstAnswer;
+      else this.firstAnswer = new Promise<void>((resolve) => (learned = resolve));
+    }
+    try {
+      return await this.attemptWithAuth(request, url, sameOrigin);
+    } finally {
+      learned?.();
+    }
+  }
+
+  private async attemptWithAuth(request: RegistryRequest, url: string, sameOrigin: boolean): Promise<Response> {
     const rounds = { count: 0, freshRejected: 0 };
     for (;;) {
       const auth: Authorization = sameOrigin ? await this.authorize(request.scopes) : { fresh: false };
