@@ -1,4 +1,5 @@
-// Bundles every task under tasks/ into dist/tasks/<Task>/: index.js (esbuild) beside its task.json and icon.png, and
+// Bundles every task under tasks/ into dist/tasks/<Task>/: task.js (esbuild) and index.js, the execution target that
+// loads it (EXECUTION_TARGET), beside its task.json and icon.png, and
 // lib/<package>.js for each package in SEPARATE_PACKAGES the task uses. The task version's minor and patch follow
 // package.json, so each release moves every task and agents download the new bundle.
 import { build } from 'esbuild';
@@ -11,9 +12,9 @@ const root = resolve(import.meta.dirname, '..');
 const nodeModules = existsSync(join(root, 'node_modules')) ? realpathSync(join(root, 'node_modules')) : join(root, 'node_modules');
 
 /**
- * Packages only some runs need, each kept out of index.js in its own lib/<name>.js: a run parses it only when the
+ * Packages only some runs need, each kept out of task.js in its own lib/<name>.js: a run parses it only when the
  * code first asks for it (`await import('yaml')`, or a `require` inside the function that needs it); a static import
- * still works, it just reads the file at start. Every run parses all of index.js (about 30 ms of CPU per MB on the
+ * still works, it just reads the file at start. Every run parses all of task.js (about 30 ms of CPU per MB on the
  * test machine), so what most runs never touch stays out of it (bench/startup measures the effect).
  */
 const SEPARATE_PACKAGES = [
@@ -23,11 +24,13 @@ const SEPARATE_PACKAGES = [
   'tar-stream', // build contexts and results copied out of a container
   'azure-devops-node-api', // only publishMode 'api'
   'yaml', // charts
+  'fflate', // chart packages (gzip)
+  'semver', // chart versions and dependency ranges (task-lib's own gets a stand-in, see REPLACED_MODULES)
   'azure-pipelines-task-lib', // loaded by shared/src/pipeline/agent.ts on the first call that needs it
 ];
 
 /**
- * Modules of those packages that the start itself needs, kept in index.js: the Test API's enums (api-model.ts), and
+ * Modules of those packages that the start itself needs, kept in task.js: the Test API's enums (api-model.ts), and
  * task-lib's ##vso command formatter (shared/src/pipeline/agent.ts writes commands with it before task-lib loads).
  */
 const KEPT_INLINE = ['azure-devops-node-api/interfaces/TestInterfaces', 'azure-pipelines-task-lib/taskcommand'];
@@ -157,17 +160,30 @@ const common = {
   external: ['cpu-features', '*.node'],
 };
 
-/** index.js for one task, then lib/ for every separate package it reaches (a lib may reach another). */
+/** The task's bundle, beside the execution target that loads it. */
+const BUNDLE_FILE = 'task.js';
+
+/**
+ * The execution target the agent runs: it turns on Node's compile cache (`module.enableCompileCache`, Node 22.1 and
+ * later; Node 20 has none and goes on without), then loads the bundle. Runs after the first on an agent then start
+ * from V8's cached code for the bundle and its lib/ files instead of compiling them again (bench/startup). Node keeps
+ * the cache in <os temp>/node-compile-cache, keyed by file and content (compiled code, no data of a run);
+ * NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+ */
+const EXECUTION_TARGET = `require('node:module').enableCompileCache?.();\nrequire('./${BUNDLE_FILE}');\n`;
+
+/** The bundle for one task and its execution target, then lib/ for every separate package it reaches (a lib may reach another). */
 async function bundleTask(source, out, target) {
   const used = new Map();
+  writeFileSync(join(out, target), EXECUTION_TARGET);
   await build({
     ...common,
     entryPoints: [join(source, 'src', 'index.ts')],
-    outfile: join(out, target),
+    outfile: join(out, BUNDLE_FILE),
     plugins: [lazyBuiltins, replaceModules, separatePackages('./lib/', used)],
   });
   // A package reached only through code the bundle dropped (an unused export of a module's index.ts) needs no lib/.
-  const index = readFileSync(join(out, target), 'utf8');
+  const index = readFileSync(join(out, BUNDLE_FILE), 'utf8');
   for (const pkg of [...used.keys()]) if (!index.includes(`./lib/${libFile(pkg)}`)) used.delete(pkg);
   const built = new Map();
   for (

@@ -351,11 +351,11 @@ async function main(): Promise<void> {
   );
   for (const dist of dists) {
     console.log(`\n${path.relative(process.cwd(), dist) || '.'}`);
-    console.log('| task | index.js KB | task folder KB |');
+    console.log('| task | task.js KB | task folder KB |');
     console.log('| --- | ---: | ---: |');
     for (const task of tasks) {
       console.log(
-        `| ${task} | ${(fs.statSync(path.join(dist, task, 'index.js')).size / 1024).toFixed(1)} | ${(folderBytes(path.join(dist, task)) / 1024).toFixed(1)} |`,
+        `| ${task} | ${(fs.statSync(path.join(dist, task, 'task.js')).size / 1024).toFixed(1)} | ${(folderBytes(path.join(dist, task)) / 1024).toFixed(1)} |`,
       );
     }
   }

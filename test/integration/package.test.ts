@@ -78,7 +78,7 @@ describe('npm run package (tfx-cli, offline)', function () {
     const [, minor, patch] = version.split('.').map(Number);
     assert.equal(tasks.length, 6, 'the six marketplace tasks');
     for (const task of tasks) {
-      for (const file of ['index.js', 'task.json', 'icon.png']) assert.ok(entries.includes(`tasks/${task}/${file}`), `${task}/${file}`);
+      for (const file of ['index.js', 'task.js', 'task.json', 'icon.png']) assert.ok(entries.includes(`tasks/${task}/${file}`), `${task}/${file}`);
       const bundled = JSON.parse(fs.readFileSync(path.join(repoRoot, 'dist', 'tasks', task, 'task.json'), 'utf8'));
       assert.deepEqual(bundled.version, { Major: 1, Minor: minor, Patch: patch });
     }
@@ -129,7 +129,7 @@ describe('npm run package (tfx-cli, offline)', function () {
   });
 
   describe('what a start reads: a task stopped by its inputs loads no lib/ file', () => {
-    // build/bundle.mjs keeps task-lib and the packages only some runs need out of index.js; a run loads them when it
+    // build/bundle.mjs keeps task-lib and the packages only some runs need out of task.js; a run loads them when it
     // uses them (shared/src/pipeline/agent.ts, await import), so a start that stops at its inputs reads none.
     const READ_AT_START: Record<string, string[]> = {};
 

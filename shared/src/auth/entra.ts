@@ -1,4 +1,4 @@
-import * as crypto from 'node:crypto';
+import { createHash, createPrivateKey, KeyObject, randomUUID, sign, X509Certificate } from 'node:crypto';
 import { describeConnectionFailure } from '../net/errors';
 import { isLoopbackHost } from '../reference/reference';
 import { readLimitedText, type EntraTokenRequest } from '../registry/auth';
@@ -268,8 +268,8 @@ export async function requestPipelineOidcToken(request: PipelineOidcRequest, opt
 
 /** A certificate and its private key, as an AzureRM connection's `servicePrincipalCertificate` holds them (PEM). */
 export interface ServicePrincipalCertificate {
-  certificate: crypto.X509Certificate;
-  key: crypto.KeyObject;
+  certificate: X509Certificate;
+  key: KeyObject;
 }
 
 /**
@@ -283,15 +283,15 @@ export function readCertificatePem(pem: string): ServicePrincipalCertificate {
   )?.[0];
   if (!certificateBlock) throw new Error('holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
   if (!keyBlock) throw new Error('holds no PEM private key beside the certificate');
-  let certificate: crypto.X509Certificate;
-  let key: crypto.KeyObject;
+  let certificate: X509Certificate;
+  let key: KeyObject;
   try {
-    certificate = new crypto.X509Certificate(certificateBlock);
+    certificate = new X509Certificate(certificateBlock);
   } catch {
     throw new Error('holds a certificate that cannot be read');
   }
   try {
-    key = crypto.createPrivateKey(keyBlock);
+    key = createPrivateKey(keyBlock);
   } catch {
     throw new Error('holds a private key that cannot be read (an encrypted key is not supported: export it without a password)');
   }
@@ -314,20 +314,20 @@ export function signCertificateAssertion(
   tokenUrl: string,
   nowMs = Date.now(),
 ): string {
-  const thumbprint = crypto.createHash('sha1').update(certificate.certificate.raw).digest('base64url');
+  const thumbprint = createHash('sha1').update(certificate.certificate.raw).digest('base64url');
   const header = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'JWT', x5t: thumbprint })).toString('base64url');
   const now = Math.floor(nowMs / 1000);
   const claims = {
     aud: tokenUrl,
     iss: clientId,
     sub: clientId,
-    jti: crypto.randomUUID(),
+    jti: randomUUID(),
     nbf: now,
     iat: now,
     exp: now + ASSERTION_LIFETIME_SECONDS,
   };
   const unsigned = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-  const signature = crypto.sign('sha256', Buffer.from(unsigned), certificate.key).toString('base64url');
+  const signature = sign('sha256', Buffer.from(unsigned), certificate.key).toString('base64url');
   return `${unsigned}.${signature}`;
 }
 

@@ -1,4 +1,4 @@
-import * as zlib from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
 import { ChartError } from './errors';
 
 /** One regular file of a chart archive: a `/`-separated path and its bytes. */
@@ -172,7 +172,7 @@ export const MAX_DECOMPRESSED_CHART_SIZE = 100 * 1024 * 1024;
 export function readTarGz(bytes: Uint8Array, what: string): TarEntry[] {
   let tar: Buffer;
   try {
-    tar = zlib.gunzipSync(bytes, { maxOutputLength: MAX_DECOMPRESSED_CHART_SIZE });
+    tar = gunzipSync(bytes, { maxOutputLength: MAX_DECOMPRESSED_CHART_SIZE });
   } catch (err) {
     throw new ChartError(`${what} is not a gzipped chart archive (${(err as Error).message})`);
   }

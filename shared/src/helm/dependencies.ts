@@ -1,8 +1,6 @@
-import * as crypto from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import satisfiesRange from 'semver/functions/satisfies';
-import validRange from 'semver/ranges/valid';
 import type { Log } from '../log';
 import { ChartError } from './errors';
 import { loadChartDir, type Chart } from './load';
@@ -34,10 +32,14 @@ export function checkDependencies(chart: Chart, what: string): void {
  */
 export function satisfies(version: string, constraint: string): boolean {
   const range = constraint.replace(/,/g, ' ').trim();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- on first use, as in ./version.ts
+  const satisfiesRange = require('semver/functions/satisfies') as typeof import('semver/functions/satisfies');
   return satisfiesRange(version, range, { loose: true });
 }
 
 function validConstraint(constraint: string): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- on first use, as in ./version.ts
+  const validRange = require('semver/ranges/valid') as typeof import('semver/ranges/valid');
   return validRange(constraint.replace(/,/g, ' ').trim(), { loose: true }) !== null;
 }
 
@@ -132,7 +134,7 @@ export function updateLocalDependencies(chart: Chart, chartDir: string, what: st
 /** helm's `resolver.HashReq`: sha256 of the JSON of [declared, locked] dependencies, as Go marshals them. */
 export function hashRequirements(declared: ChartDependency[], locked: ChartDependency[]): string {
   const json = goJson([declared.map(dependencyObject), locked.map(dependencyObject)]);
-  return `sha256:${crypto.createHash('sha256').update(json).digest('hex')}`;
+  return `sha256:${createHash('sha256').update(json).digest('hex')}`;
 }
 
 /** helm's walk visits each folder's entries in byte order, depth first: compare paths segment by segment. */

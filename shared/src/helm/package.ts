@@ -1,4 +1,4 @@
-import * as crypto from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Log } from '../log';
@@ -109,7 +109,7 @@ export async function packageChart(options: PackageChartOptions, log: Log): Prom
 
   const files = chartArchiveFiles(chart, '');
   const bytes = gzipChart(writeTar(files, epoch));
-  const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
   const fileName = `${md.name}-${md.version}.tgz`;
   const packagePath = await writeAtomically(destination, fileName, bytes, options.destination);
   log.info(`packaged ${md.name} ${md.version} (version from ${choice.source}) to ${packagePath}: ${bytes.length} bytes, sha256:${sha256}`);
@@ -289,7 +289,7 @@ export function chartArchiveFiles(chart: Chart, prefix: string): ArchiveFile[] {
  */
 async function writeAtomically(dir: string, fileName: string, bytes: Buffer, given: string): Promise<string> {
   const target = path.join(dir, fileName);
-  const temp = path.join(dir, `.${fileName}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.partial`);
+  const temp = path.join(dir, `.${fileName}.${process.pid}.${randomBytes(4).toString('hex')}.partial`);
   try {
     makeFolders(dir);
     await fs.promises.writeFile(temp, bytes);

@@ -1,4 +1,4 @@
-import * as crypto from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Log } from '../log';
 import { ChartError } from './errors';
 import { goJson, metadataObject, type ChartMetadata } from './metadata';
@@ -57,7 +57,7 @@ export interface ChartArtifact {
 }
 
 function sha256(bytes: Uint8Array): string {
-  return `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 /** The chart's own annotations may override every generated one but these (helm's `immutableOciAnnotations`). */

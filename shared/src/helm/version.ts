@@ -1,7 +1,7 @@
 // Chart versions. SemVer 2 is checked by `semver` (node-semver, which also evaluates dependency constraints in
-// ./dependencies.ts; only the functions used are loaded, as semver's README suggests, to keep the bundle small);
+// ./dependencies.ts; only the functions used are loaded, as semver's README suggests, and only when first called: a
+// start that stops at its inputs never needs them, and the bundle keeps semver in its own lib/ file);
 // helm's own, looser grammar has no node-semver equivalent, so it stays one regular expression.
-import validSemver from 'semver/functions/valid';
 import type { Log } from '../log';
 import { printable } from '../reference/reference';
 import { ChartError, optionError } from './errors';
@@ -16,6 +16,8 @@ const HELM_LENIENT_VERSION =
 /** Whether `version` is a SemVer 2 version, optionally with a leading `v` (as helm and the corpus write it). */
 export function isChartSemver(version: string): boolean {
   // node-semver trims white space and drops a leading `v` itself; the text must be the version as written.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- on first use, see the top of this file
+  const validSemver = require('semver/functions/valid') as typeof import('semver/functions/valid');
   return version === version.trim() && validSemver(version) !== null;
 }
 

@@ -1,6 +1,6 @@
 // First, before task-lib loads: it takes the proxy password and client-key passphrase out of task-lib's sight.
 import { agentSecret } from './network-secrets';
-import * as crypto from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import type * as tl from 'azure-pipelines-task-lib/task';
 import { agent, taskLib } from './agent';
@@ -127,7 +127,7 @@ function agentCertificates(log: Log): TlsSettings | undefined {
     const key = readableFile('Agent.ClientCertKey', config.keyFile, 'a PEM private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/);
     const passphrase = agentSecret('Agent.ClientCertPassword');
     try {
-      crypto.createPrivateKey({ key, passphrase });
+      createPrivateKey({ key, passphrase });
     } catch (error) {
       throw new Error(`the key in Agent.ClientCertKey cannot be read (${problem(error)}): check Agent.ClientCertPassword`, {
         cause: error,

@@ -1,4 +1,4 @@
-import * as crypto from 'node:crypto';
+import { createHash } from 'node:crypto';
 
 /*
  * Image references and digests, after the grammar of distribution/reference (reference.go, normalize.go):
@@ -197,7 +197,7 @@ export function parseDigest(value: string): Digest {
 
 /** `sha256:<hex>` of the bytes. */
 export function sha256Digest(bytes: Uint8Array | string): Digest {
-  return `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 /** True when `tag` is a valid tag (`[\w][\w.-]{0,127}`). */

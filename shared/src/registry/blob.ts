@@ -1,4 +1,4 @@
-import * as crypto from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { sha256Digest, type Digest } from '../reference/reference';
 import { repositoryScope } from './auth';
 import { RegistryError } from './errors';
@@ -207,7 +207,7 @@ export async function getBlobStream(
  * (or not `size` long), so a corrupt download is never accepted as the blob.
  */
 export function verifyingStream(digest: Digest, size?: number): TransformStream<Uint8Array, Uint8Array> {
-  const hash = crypto.createHash('sha256');
+  const hash = createHash('sha256');
   let seen = 0;
   return new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {

@@ -1,4 +1,4 @@
-import * as zlib from 'node:zlib';
+import { inflateSync } from 'node:zlib';
 import type { RunInfo, TestOutcome } from './model';
 import {
   attr,
@@ -114,7 +114,7 @@ export function ctestReader(ctx: ReaderContext): FormatReader {
     let bytes = Buffer.from(text.replace(/\s+/g, ''), 'base64');
     if (attrs.compression === 'gzip') {
       try {
-        bytes = zlib.inflateSync(bytes, { maxOutputLength: limits.maxOutputBytes });
+        bytes = inflateSync(bytes, { maxOutputLength: limits.maxOutputBytes });
       } catch {
         ctx.truncated('output');
         return '(output could not be decompressed)';
