@@ -78,7 +78,8 @@ describe('npm run package (tfx-cli, offline)', function () {
     const [, minor, patch] = version.split('.').map(Number);
     assert.equal(tasks.length, 6, 'the six marketplace tasks');
     for (const task of tasks) {
-      for (const file of ['index.js', 'task.js', 'task.json', 'icon.png']) assert.ok(entries.includes(`tasks/${task}/${file}`), `${task}/${file}`);
+      for (const file of ['index.js', 'task.js', 'task.json', 'icon.png'])
+        assert.ok(entries.includes(`tasks/${task}/${file}`), `${task}/${file}`);
       const bundled = JSON.parse(fs.readFileSync(path.join(repoRoot, 'dist', 'tasks', task, 'task.json'), 'utf8'));
       assert.deepEqual(bundled.version, { Major: 1, Minor: minor, Patch: patch });
     }
