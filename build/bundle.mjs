@@ -30,10 +30,10 @@ const SEPARATE_PACKAGES = [
 ];
 
 /**
- * Modules of those packages that the start itself needs, kept in task.js: the Test API's enums (api-model.ts), and
- * task-lib's ##vso command formatter (shared/src/pipeline/agent.ts writes commands with it before task-lib loads).
+ * Modules of those packages that the start itself needs, kept in task.js: task-lib's ##vso command formatter
+ * (shared/src/pipeline/agent.ts writes commands with it before task-lib loads).
  */
-const KEPT_INLINE = ['azure-devops-node-api/interfaces/TestInterfaces', 'azure-pipelines-task-lib/taskcommand'];
+const KEPT_INLINE = ['azure-pipelines-task-lib/taskcommand'];
 
 /** Modules no task calls, replaced at build time by a file in build/ that says why (and throws if ever called). */
 const REPLACED_MODULES = [
@@ -92,6 +92,27 @@ module.exports = builtin;
 `,
       };
     });
+  },
+};
+
+/**
+ * Node built-ins that every start loads and our own modules import as a namespace (`import * as fs from 'node:fs'`).
+ * esbuild wraps such an import of a CommonJS module in a copy of all its properties, once per importing file (fs has
+ * about a hundred: 2 ms of a start for one task); our imports go through one ES module per built-in instead, copied
+ * once. Packages keep their plain `require`.
+ */
+const SHARED_BUILTINS = ['fs', 'path', 'os'];
+
+const sharedBuiltins = {
+  name: 'shared-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${SHARED_BUILTINS.join('|')})$`);
+    b.onResolve({ filter }, (args) => {
+      if (args.namespace === 'shared-builtin') return { path: args.path, external: true };
+      if (args.importer.includes(`${sep}node_modules${sep}`) || args.kind !== 'import-statement') return undefined;
+      return { path: args.path.replace(/^node:/, ''), namespace: 'shared-builtin' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'shared-builtin' }, (args) => ({ loader: 'js', contents: `export * from "node:${args.path}";` }));
   },
 };
 
@@ -180,7 +201,7 @@ async function bundleTask(source, out, target) {
     ...common,
     entryPoints: [join(source, 'src', 'index.ts')],
     outfile: join(out, BUNDLE_FILE),
-    plugins: [lazyBuiltins, replaceModules, separatePackages('./lib/', used)],
+    plugins: [lazyBuiltins, sharedBuiltins, replaceModules, separatePackages('./lib/', used)],
   });
   // A package reached only through code the bundle dropped (an unused export of a module's index.ts) needs no lib/.
   const index = readFileSync(join(out, BUNDLE_FILE), 'utf8');

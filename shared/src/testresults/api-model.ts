@@ -3,12 +3,12 @@
 //     https://learn.microsoft.com/rest/api/azure/devops/test/results/add?view=azure-devops-rest-7.1
 //   PipelineReference on RunCreateModel — "Runs - Create",
 //     https://learn.microsoft.com/rest/api/azure/devops/test/runs/create?view=azure-devops-rest-7.1
-import {
-  ResultGroupType as GroupType,
-  type CustomTestField,
-  type PipelineReference,
-  type TestCaseResult,
-  type TestSubResult,
+import type {
+  CustomTestField,
+  PipelineReference,
+  ResultGroupType,
+  TestCaseResult,
+  TestSubResult,
 } from 'azure-devops-node-api/interfaces/TestInterfaces';
 import { FORMAT_LABELS, outcomeClass, type ResultFormat, type SubResult, type TestResult } from './model';
 import type { PipelineNode, RunOrigin } from './publisher';
@@ -25,6 +25,17 @@ const MAX_COMMENT_CHARS = 1000;
 const FLAKY_FIELD = 'IsTestResultFlaky';
 const ATTEMPT_FIELD = 'AttemptId';
 
+/**
+ * The Test API's value for a group type. Its enum comes with the API client, loaded on first use (api mode only: the
+ * client is its own lib/ file, so a start never reads it).
+ */
+function groupType(name: keyof typeof ResultGroupType): ResultGroupType {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- on first use, see above
+  const api =
+    require('azure-devops-node-api/interfaces/TestInterfaces') as typeof import('azure-devops-node-api/interfaces/TestInterfaces');
+  return api.ResultGroupType[name];
+}
+
 function toTestSubResult(sub: SubResult, sequenceId: number): TestSubResult {
   const body: TestSubResult = { displayName: sub.displayName, outcome: sub.outcome, sequenceId };
   if (sub.durationMs !== undefined) body.durationInMs = sub.durationMs;
@@ -35,7 +46,7 @@ function toTestSubResult(sub: SubResult, sequenceId: number): TestSubResult {
   if (sub.stackTrace) body.stackTrace = sub.stackTrace;
   if (sub.attempt !== undefined) body.customFields = [{ fieldName: ATTEMPT_FIELD, value: String(sub.attempt) }];
   if (sub.subResults?.length) {
-    body.resultGroupType = GroupType[sub.resultGroupType ?? 'Generic'];
+    body.resultGroupType = groupType(sub.resultGroupType ?? 'Generic');
     body.subResults = sub.subResults.map((s, i) => toTestSubResult(s, i + 1));
   }
   return body;
@@ -58,7 +69,7 @@ export function toTestCaseResult(result: TestResult, format: ResultFormat): Test
   if (result.errorMessage) body.errorMessage = result.errorMessage;
   if (result.stackTrace) body.stackTrace = result.stackTrace;
   if (result.subResults?.length) {
-    body.resultGroupType = GroupType[result.resultGroupType ?? 'Generic'];
+    body.resultGroupType = groupType(result.resultGroupType ?? 'Generic');
     body.subResults = result.subResults.map((s, i) => toTestSubResult(s, i + 1));
   }
   if (result.flaky) {
