@@ -30,9 +30,9 @@ const ATTEMPT_FIELD = 'AttemptId';
  * client is its own lib/ file, so a start never reads it).
  */
 function groupType(name: keyof typeof ResultGroupType): ResultGroupType {
+  type TestInterfaces = typeof import('azure-devops-node-api/interfaces/TestInterfaces');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- on first use, see above
-  const api =
-    require('azure-devops-node-api/interfaces/TestInterfaces') as typeof import('azure-devops-node-api/interfaces/TestInterfaces');
+  const api = require('azure-devops-node-api/interfaces/TestInterfaces') as TestInterfaces;
   return api.ResultGroupType[name];
 }
 
