@@ -64,6 +64,16 @@ export async function removeTestContainers(docker: Dockerode, options: CleanupOp
   return removed;
 }
 
+/** Removes one tag (the image goes when it was its last); a tag that is not there is fine. */
+export async function untagImage(docker: Dockerode, reference: string): Promise<void> {
+  try {
+    await docker.getImage(reference).remove({ noprune: false });
+  } catch (err) {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status !== 404 && status !== 409) throw err;
+  }
+}
+
 /** Force-removes images labelled `outerloop.test=1` (every tag); returns how many. */
 export async function removeTestImages(docker: Dockerode, options: CleanupOptions = {}): Promise<number> {
   const images = await docker.listImages({ all: false, filters: { label: labelFilter(options) } });

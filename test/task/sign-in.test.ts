@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type Dockerode from 'dockerode';
 import { MODE_TITLES, SIGN_IN_MODES, startSignInWorld, type SignInMode, type SignInWorld } from '../support/azure-signin';
-import { buildBusyboxImage, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
+import { buildBusyboxImage, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL, untagImage } from '../support/engine';
 import { repoRoot } from '../support/env';
 import {
   assertNoSecrets,
@@ -84,7 +84,11 @@ describe('sign in to ACR the way Azure DevOps users do (issue 9; bundled tasks, 
       const head = `${'mode'.padEnd(66)}${cells(['ADO OIDC', 'Entra', 'IMDS', 'exchange', 'token', 'registry'])}`;
       console.log(`\n      requests for one promotion (2-layer image, same registry)\n      ${head}\n      ${rows.join('\n      ')}\n`);
     }
-    if (docker) await removeTestImages(docker, { onlyThisRun: true });
+    if (docker) {
+      await removeTestImages(docker, { onlyThisRun: true });
+      // The base the builds pulled carries no run label (its bytes are the same every run): untag this run's name of it.
+      if (world) await untagImage(docker, `${world.acr.host}/signin/base:v1`);
+    }
     await world?.stop();
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
