@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { printable } from '../reference/reference';
 
 /** A task input that is missing or malformed; its message names the input and says what to do. */
 export class InputError extends Error {
@@ -104,8 +105,13 @@ export function readKeyValueLines(src: InputSource, name: string): Record<string
   return result;
 }
 
-/** A path input made absolute against `base` (the agent's working directory unless told). */
+/**
+ * A path input made absolute against `base` (the agent's working directory unless told), as the agent roots filePath
+ * inputs. A control character (a line break from a YAML block) makes it a path nobody meant: refused.
+ */
 export function readPath(src: InputSource, name: string, fallback?: string, base = process.cwd()): string | undefined {
   const value = readString(src, name, fallback);
-  return value === undefined ? undefined : path.resolve(base, value);
+  if (value === undefined) return undefined;
+  if (/[\0-\x1f\x7f]/.test(value)) throw new InputError(name, `is '${printable(value)}', which holds a control character`);
+  return path.resolve(base, value);
 }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { printable } from '../reference/reference';
 import { readLockFile } from '../release';
 import { fileWriteProblem, folderWriteProblem } from '../writable';
-import { InputError, readBool, readString, type InputSource } from './inputs';
+import { InputError, readBool, readPath, readString, type InputSource } from './inputs';
 
 type Variables = { get(name: string): string | undefined };
 
@@ -24,13 +24,11 @@ export interface LockFileInputs {
 }
 
 /** `lockFile` (default `$(Build.ArtifactStagingDirectory)/image-lock.json`) made absolute against the job's working directory. */
-export function lockFilePath(inputs: InputSource, variables: Variables): { given: string; resolved: string; isDefault: boolean } {
+export function lockFilePath(inputs: InputSource, variables: Variables): { resolved: string; isDefault: boolean } {
   const base = variables.get('System.DefaultWorkingDirectory') || process.cwd();
   const fallback = path.join(variables.get('Build.ArtifactStagingDirectory') ?? base, DEFAULT_LOCK_FILE_NAME);
-  const given = readString(inputs, 'lockFile', fallback)!;
-  if (/[\0-\x1f\x7f]/.test(given)) throw new InputError('lockFile', `is '${printable(given)}', which holds a control character`);
-  const resolved = path.resolve(base, given);
-  return { given, resolved, isDefault: resolved === path.resolve(base, fallback) };
+  const resolved = readPath(inputs, 'lockFile', fallback, base)!;
+  return { resolved, isDefault: resolved === path.resolve(base, fallback) };
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   readRegistryLogin,
   readString,
   type InputSource,
+  readPath,
 } from '../../../shared/src/pipeline';
 import type { RegistryLogin } from '../../../shared/src/registry';
 import {
@@ -32,14 +33,6 @@ import {
 } from '../../../shared/src/reference';
 
 type Variables = { get(name: string): string | undefined };
-
-/** A path input rooted at the job's working directory, as the agent roots filePath inputs. */
-function readPathInput(inputs: InputSource, name: string, base: string): string | undefined {
-  const value = readString(inputs, name);
-  if (value === undefined) return undefined;
-  if (/[\0-\x1f\x7f]/.test(value)) throw new InputError(name, `is '${printable(value)}', which holds a control character`);
-  return path.resolve(base, value);
-}
 
 /** One path segment made valid: lower case, other characters → `-`, separators as the grammar allows them. */
 function pathComponent(segment: string): string {
@@ -96,7 +89,7 @@ export function normalizeImageName(value: string): string {
  * `.dockerignore` whose every line Docker would accept.
  */
 function readBuildContext(inputs: InputSource, base: string, dockerfile: string): string {
-  const given = readPathInput(inputs, 'buildContext', base);
+  const given = readPath(inputs, 'buildContext', undefined, base);
   const context = given ?? path.dirname(dockerfile);
   const names = given ? `names '${context}'` : `is empty, so the context is the Dockerfile's folder '${context}'`;
   if (!fs.statSync(context, { throwIfNoEntry: false })?.isDirectory())
@@ -165,7 +158,7 @@ function withoutUserInfo(uri: string | undefined): string | undefined {
  */
 export function readBuildTestRunnerInputs(inputs: InputSource, variables: Variables, log: Log): BuildTestRunnerInputs {
   const base = variables.get('System.DefaultWorkingDirectory') || process.cwd();
-  const dockerfile = readPathInput(inputs, 'dockerfile', base) ?? path.resolve(base, 'Dockerfile');
+  const dockerfile = readPath(inputs, 'dockerfile', undefined, base) ?? path.resolve(base, 'Dockerfile');
   let text: string;
   try {
     text = fs.readFileSync(dockerfile, 'utf8');

@@ -18,8 +18,8 @@ import {
   readRegistryLogin,
   readString,
   type InputSource,
+  readPath,
 } from '../../../shared/src/pipeline';
-import { printable } from '../../../shared/src/reference';
 
 export interface PackageHelmChartInputs {
   package: PackageChartOptions;
@@ -53,18 +53,6 @@ export function namingInput(error: unknown, done?: string, loginInput?: string):
 }
 
 /**
- * A path input made absolute against the job's working directory (as the agent roots filePath inputs). A control
- * character (a line break from a YAML block) makes it a path nobody meant.
- */
-function readPathInput(inputs: InputSource, name: string, base: string, fallback?: string): string | undefined {
-  const value = readString(inputs, name, fallback);
-  if (value === undefined) return undefined;
-  if (/[\0-\x1f\x7f]/.test(value))
-    throw new InputError(name, `is '${printable(value)}', which holds a control character: set it to one path`);
-  return path.resolve(base, value);
-}
-
-/**
  * Every input, checked before anything is read or written: a bad push setting (the lock file included: it is proven
  * writable and mergeable) fails before a package exists. The branch comes from `Build.SourceBranch` when
  * `versionFromBranch` is true.
@@ -75,11 +63,11 @@ export function readPackageHelmChartInputs(
   log: Log,
 ): PackageHelmChartInputs {
   const base = variables.get('System.DefaultWorkingDirectory') || process.cwd();
-  let chartPath = readPathInput(inputs, 'chartPath', base);
+  let chartPath = readPath(inputs, 'chartPath', undefined, base);
   if (!chartPath) throw new InputError('chartPath', 'is required: the folder that holds Chart.yaml');
   if (path.basename(chartPath) === 'Chart.yaml' && fs.statSync(chartPath, { throwIfNoEntry: false })?.isFile())
     chartPath = path.dirname(chartPath);
-  const destination = readPathInput(inputs, 'destination', base, variables.get('Build.ArtifactStagingDirectory'));
+  const destination = readPath(inputs, 'destination', variables.get('Build.ArtifactStagingDirectory'), base);
   if (!destination) throw new InputError('destination', 'is required: the folder to write the package to');
   const options: PackageChartOptions = {
     chartPath,

@@ -12,9 +12,9 @@ import {
   SIGN_IN_INPUTS,
   TARGET_SIGN_IN_INPUTS,
   type InputSource,
+  readPath,
 } from '../../../shared/src/pipeline';
 import type { PromoteImageOptions, PromoteReleaseOptions } from '../../../shared/src/registry';
-import { printable } from '../../../shared/src/reference';
 import { readLockFile } from '../../../shared/src/release';
 
 type Variables = { get(name: string): string | undefined };
@@ -39,10 +39,8 @@ export type PromoteImageInputs =
  * working directory (azure-pipelines-agent#1872), so that folder counts as empty too.
  */
 function readLockFilePath(inputs: InputSource, variables: Variables, base: string): string | undefined {
-  const given = readString(inputs, 'lockFile');
-  if (!given) return undefined;
-  if (/[\0-\x1f\x7f]/.test(given)) throw new InputError('lockFile', `is '${printable(given)}', which holds a control character`);
-  const resolved = path.resolve(base, given);
+  const resolved = readPath(inputs, 'lockFile', undefined, base);
+  if (!resolved) return undefined;
   const workingFolders = ['System.DefaultWorkingDirectory', 'Build.SourcesDirectory'].map((name) => variables.get(name));
   if (workingFolders.some((folder) => folder && path.resolve(folder) === resolved)) return undefined;
   return resolved;

@@ -8,6 +8,7 @@ import {
   readString,
   readVerbatim,
   type InputSource,
+  readPath,
 } from '../../../shared/src/pipeline';
 import { InvalidReferenceError, parseReference, printable } from '../../../shared/src/reference';
 
@@ -74,10 +75,8 @@ export function readRunContainerTestsInputs(inputs: InputSource, variables: Vari
   const base = variables.get('System.DefaultWorkingDirectory') || process.cwd();
   const image = readImage(inputs);
   const resultsPath = readResultsPath(inputs);
-  const directory = readString(inputs, 'resultsDirectory', variables.get('Common.TestResultsDirectory'));
+  const directory = readPath(inputs, 'resultsDirectory', variables.get('Common.TestResultsDirectory'), base);
   if (!directory) throw new InputError('resultsDirectory', 'is required: the folder on the agent to copy the results to');
-  if (/[\0-\x1f\x7f]/.test(directory))
-    throw new InputError('resultsDirectory', `is '${printable(directory)}', which holds a control character`);
   const commandLine = readVerbatim(inputs, 'command');
   let command: string[] | undefined;
   if (commandLine) {
@@ -98,7 +97,7 @@ export function readRunContainerTestsInputs(inputs: InputSource, variables: Vari
     run: {
       image,
       resultsPath,
-      resultsDirectory: path.resolve(base, directory),
+      resultsDirectory: directory,
       command,
       environment: readKeyValueLines(inputs, 'environment'),
       network,
