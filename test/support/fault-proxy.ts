@@ -1,5 +1,5 @@
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './loopback';
 
 /**
  * A counting, fault-injecting HTTP proxy in front of a test registry (or any loopback HTTP server).
@@ -34,6 +34,8 @@ export interface FaultProxyOptions {
    * PRNG still draws for these requests, so the schedule after the script is the same as without it.
    */
   script?: ReadonlyArray<FaultKind | null>;
+  /** Called as each request arrives, before it is faulted or forwarded: a test acts at a precise point of a protocol. */
+  onRequest?: (method: string, path: string) => void;
 }
 
 export interface ProxyEntry {
@@ -159,6 +161,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const server = http.createServer((req, res) => {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
+    options.onRequest?.(method, path);
     const entry: ProxyEntry = {
       seq: seq++,
       method,
@@ -275,11 +278,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   });
   server.keepAliveTimeout = 5000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server);
   const host = `127.0.0.1:${port}`;
   proxyOrigin = `http://${host}`;
 

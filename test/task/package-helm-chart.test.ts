@@ -3,7 +3,6 @@
 import { strict as assert } from 'node:assert';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -721,24 +720,16 @@ describe('PackageHelmChart@1 records a pushed chart in the release lock file, an
     // A gate in front of the registry seals the folder when the manifest is put: the check before the package passed,
     // the push happens, and the record is what fails.
     let sealedAt: string | undefined;
-    const upstream = new URL(registry.url);
-    const gate = http.createServer((req, res) => {
-      if (req.method === 'PUT' && req.url === `/v2/${repo}/manifests/0.1.0` && !sealedAt) {
-        sealedAt = req.url;
-        makeImmutable(this, sealed);
-      }
-      const up = http.request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      up.on('error', () => res.destroy());
-      req.pipe(up);
+    const gate = await startFaultProxy({
+      target: registry.url,
+      onRequest: (method, url) => {
+        if (method === 'PUT' && url === `/v2/${repo}/manifests/0.1.0` && !sealedAt) {
+          sealedAt = url;
+          makeImmutable(this, sealed);
+        }
+      },
     });
-    await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
-    const host = `127.0.0.1:${(gate.address() as net.AddressInfo).port}`;
+    const host = gate.host;
     try {
       const taskRun = await runTask(TASK, {
         inputs: {
@@ -763,7 +754,7 @@ describe('PackageHelmChart@1 records a pushed chart in the release lock file, an
       assert.deepEqual(summaries(taskRun), [], 'a failed run attaches no summary');
     } finally {
       undoReadOnly();
-      await new Promise((resolve) => gate.close(resolve));
+      await gate.stop();
     }
   });
 });

@@ -2,13 +2,12 @@
 // registries on loopback.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type Dockerode from 'dockerode';
 import { parseLock } from '../../shared/src/release';
 import { buildBusyboxImage, removeTestImages, requireEngine, TEST_RUN_ID } from '../support/engine';
+import { startFaultProxy } from '../support/fault-proxy';
 import {
   bundleOnce,
   describeRun,
@@ -268,28 +267,17 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
       // confirming HEAD is answered, so the record is what fails, after a proven-writable check and a real push.
       let put = false;
       let sealed = false;
-      const upstream = new URL(registry.url);
-      const gate = http.createServer((req, res) => {
-        const forward = () => {
-          const up = http.request(
-            { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-            (answer) => {
-              res.writeHead(answer.statusCode ?? 502, answer.headers);
-              answer.pipe(res);
-            },
-          );
-          up.on('error', () => res.destroy());
-          req.pipe(up);
-        };
-        if (req.method === 'PUT' && req.url === `/v2/${repo}/manifests/1`) put = true;
-        if (req.method === 'HEAD' && req.url === `/v2/${repo}/manifests/1` && put && !sealed) {
-          sealed = true;
-          makeImmutable(this, folder);
-        }
-        forward();
+      const gate = await startFaultProxy({
+        target: registry.url,
+        onRequest: (method, url) => {
+          if (method === 'PUT' && url === `/v2/${repo}/manifests/1`) put = true;
+          if (method === 'HEAD' && url === `/v2/${repo}/manifests/1` && put && !sealed) {
+            sealed = true;
+            makeImmutable(this, folder);
+          }
+        },
       });
-      await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
-      const host = `127.0.0.1:${(gate.address() as AddressInfo).port}`;
+      const host = gate.host;
       try {
         const run = await push({ inputs: { repository: `${host}/${repo}`, tags: '1', lockFile: path.join(folder, 'image-lock.json') } });
         assert.ok(sealed, 'the gate saw the push and sealed the folder');
@@ -307,7 +295,7 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
         );
       } finally {
         undoReadOnly();
-        await new Promise((resolve) => gate.close(resolve));
+        await gate.stop();
       }
     });
 
