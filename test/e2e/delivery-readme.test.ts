@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../support/env';
+import { yamlBlocks } from '../support/yaml-examples';
 
 const SECTION_TITLE = '## Chaining the outer loop: the sample pipeline';
 const PIPELINE = 'examples/delivery/azure-pipelines.yml';
@@ -30,7 +31,7 @@ function indexOfIndented(lines: string[], block: string[]): number {
 describe("the README's sample pipeline section quotes examples/delivery/azure-pipelines.yml as it is", () => {
   const text = section();
   const file = fs.readFileSync(path.join(repoRoot, PIPELINE), 'utf8').split('\n');
-  const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1].replace(/\n$/, '').split('\n'));
+  const blocks = yamlBlocks(text).map((block) => block.replace(/\n$/, '').split('\n'));
 
   it('links the file and quotes it in YAML blocks', () => {
     assert.ok(text.includes(`(${PIPELINE})`), `the section links ${PIPELINE}`);
