@@ -1,9 +1,9 @@
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ACR_AUDIENCE, verifyJwt } from './azure-identity';
 import { startRegistry, type TestRegistry } from './registries';
 import type { TestUser } from './token-issuer';
+import { listenOnLoopback, readBody } from './loopback';
 
 /**
  * An Azure-Container-Registry-like registry on one loopback origin, as ACR serves its login server: a real distribution
@@ -80,15 +80,6 @@ export interface AcrRegistry {
   stop(): Promise<void>;
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 function parseBasic(header: string | undefined): { username: string; password: string } | undefined {
   if (!header || !/^basic /i.test(header)) return undefined;
   const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
@@ -128,11 +119,7 @@ export async function startAcrRegistry(options: AcrRegistryOptions): Promise<Acr
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const host = `127.0.0.1:${await listenOnLoopback(server)}`;
   const url = `http://${host}`;
   try {
     backend = await startRegistry('token', {
@@ -182,7 +169,7 @@ export async function startAcrRegistry(options: AcrRegistryOptions): Promise<Acr
         entry.status = status;
         acrError(res, status, code, message);
       };
-      const form = new URLSearchParams((await readBody(req)).toString('utf8'));
+      const form = new URLSearchParams(await readBody(req));
       if (method !== 'POST') return reply(405, 'UNSUPPORTED', 'POST only');
       if (form.get('grant_type') !== 'access_token')
         return reply(400, 'UNSUPPORTED', `grant_type '${form.get('grant_type')}' is not supported`);
@@ -218,7 +205,7 @@ export async function startAcrRegistry(options: AcrRegistryOptions): Promise<Acr
       let scopes: string[];
       let requestService: string | null;
       if (method === 'POST') {
-        const form = new URLSearchParams((await readBody(req)).toString('utf8'));
+        const form = new URLSearchParams(await readBody(req));
         entry.grantType = form.get('grant_type') ?? '';
         scopes = form
           .getAll('scope')

@@ -1,8 +1,8 @@
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { selfSignedCertificate } from './tls';
+import { listenOnLoopback, readBody } from './loopback';
 
 /**
  * Contract servers for the three Azure identity endpoints a task signs in through, each on its own loopback port,
@@ -131,15 +131,6 @@ export function decodeJwt(token: string): { header: Record<string, unknown>; cla
   }
 }
 
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
@@ -148,11 +139,7 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
 
 async function listen(handler: http.RequestListener, tls?: AzureIdentityOptions['tls']): Promise<{ server: http.Server; origin: string }> {
   const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server);
   return { server, origin: tls ? `https://${tls.host}:${port}` : `http://127.0.0.1:${port}` };
 }
 

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { MEDIA_TYPES } from './images';
 import type { RegistryKind, TestRegistry, TestUser } from './registries';
+import { listenOnLoopback } from './loopback';
 
 /*
  * A contract server for the OCI distribution-spec 1.1 referrers API, in front of a real distribution registry
@@ -289,11 +289,7 @@ export async function startReferrersApi(registry: TestRegistry): Promise<Referre
   });
   server.keepAliveTimeout = 5000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const host = `127.0.0.1:${await listenOnLoopback(server)}`;
   origin = `http://${host}`;
   let stopped: Promise<void> | undefined;
   return {

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { needOrSkip } from './env';
+import { listenOnLoopback } from './loopback';
 
 export const ENGINE_SOCKET = '/var/run/docker.sock';
 
@@ -139,11 +140,7 @@ export async function startTlsRelay(certificates: TestCertificates, target = ENG
   server.on('tlsClientError', () => {
     rejected++;
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listenOnLoopback(server);
   let stopped: Promise<void> | undefined;
   return {
     port,

@@ -1,6 +1,6 @@
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback, readBody } from './loopback';
 
 /**
  * A Docker registry token issuer for tests (the "authorization server" of
@@ -129,15 +129,6 @@ export function grantAccess(requested: AccessEntry[], grants: Record<string, str
     if (actions.length > 0) result.push({ type: want.type, name: want.name, actions });
   }
   return result;
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function parseBasic(header: string | undefined): { username: string; password: string } | undefined {
@@ -310,11 +301,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const host = `127.0.0.1:${await listenOnLoopback(server)}`;
   const url = `http://${host}`;
 
   return {
