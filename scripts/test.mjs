@@ -11,6 +11,14 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tool = (...parts) => path.join(root, 'node_modules', ...parts);
 
+// Suites (or single test files) named on the command line replace the default folders; the Node24 pass runs those of
+// them that are task-level or end-to-end, and is left out when there are none.
+const named = process.argv.slice(2);
+const suites = (defaults) =>
+  named.length ? named.filter((file) => defaults.some((folder) => path.relative(folder, file).split(path.sep)[0] !== '..')) : defaults;
+const node20Suites = suites(['test/unit', 'test/task', 'test/integration', 'test/e2e']);
+const node24Suites = suites(['test/task', 'test/e2e']);
+
 const steps = [
   { name: 'bundle', args: [path.join(root, 'build', 'bundle.mjs')] },
   { name: 'typecheck', args: [tool('typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json'), '--noEmit'] },
@@ -19,13 +27,13 @@ const steps = [
   { name: 'format', args: [tool('prettier', 'bin', 'prettier.cjs'), '--check', '--log-level', 'warn', '**/*.{ts,mjs,cjs,js}'], goOn: true },
   {
     name: 'mocha (Node20_1)',
-    args: [tool('mocha', 'bin', 'mocha.js'), 'test/unit', 'test/task', 'test/integration', 'test/e2e'],
+    args: [tool('mocha', 'bin', 'mocha.js'), ...node20Suites],
     env: { OUTERLOOP_TASK_HANDLER: 'Node20_1' },
     goOn: true,
   },
   {
     name: 'mocha (Node24)',
-    args: [tool('mocha', 'bin', 'mocha.js'), 'test/task', 'test/e2e'],
+    args: [tool('mocha', 'bin', 'mocha.js'), ...node24Suites],
     env: { OUTERLOOP_TASK_HANDLER: 'Node24' },
     goOn: true,
   },
@@ -33,7 +41,7 @@ const steps = [
 
 const totalsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-totals-')), 'totals.jsonl');
 const failed = [];
-for (const step of steps) {
+for (const step of steps.filter((step) => step.args.length > 1)) {
   const started = Date.now();
   const run = spawnSync(process.execPath, step.args, {
     cwd: root,
@@ -49,13 +57,20 @@ for (const step of steps) {
   }
 }
 const sum = { passes: 0, failures: 0, pending: 0 };
+const failedTests = [];
 if (fs.existsSync(totalsFile)) {
   for (const line of fs.readFileSync(totalsFile, 'utf8').split('\n').filter(Boolean)) {
     const totals = JSON.parse(line);
     for (const key of Object.keys(sum)) sum[key] += totals[key];
+    failedTests.push(...(totals.failed ?? []));
   }
 }
 fs.rmSync(path.dirname(totalsFile), { recursive: true, force: true });
+// Repeated here, last, because CI keeps only the tail of the output.
+for (const [index, test] of failedTests.entries()) {
+  const where = [test.file && path.relative(root, test.file), test.handler].filter(Boolean).join(', ');
+  console.log(`\nfailed ${index + 1}: ${test.title}${where ? ` (${where})` : ''}\n${test.message.replace(/^/gm, '    ')}`);
+}
 if (failed.length) console.log(`test: failed: ${failed.join(', ')}`);
 // A failed step outside mocha (bundle, types, lint, format) counts as one failure, so the totals never read green.
 const stepFailures = failed.filter((name) => !name.startsWith('mocha')).length;

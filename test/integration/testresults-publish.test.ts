@@ -459,10 +459,9 @@ describe('testresults: publishing through the contract server (Azure DevOps Test
         assert.ok(waited < 20_000, 'a results call reached the server');
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      const started = Date.now();
+      // The stalled call never answers: a publish that waited for it would not end within the suite's timeout.
       cancel.abort(new Error('the job was cancelled'));
       await assert.rejects(publishing, /the job was cancelled/);
-      assert.ok(Date.now() - started < 5000, 'it did not wait for the stalled call');
       const run = server.runs.get(1)!;
       assert.equal(run.state, 'Aborted');
       assert.equal(run.updates.at(-1)!.errorMessage, 'the job was cancelled');

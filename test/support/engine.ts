@@ -74,6 +74,31 @@ export async function untagImage(docker: Dockerode, reference: string): Promise<
   }
 }
 
+/**
+ * Whether a running container of `image` exists and, when `printed` is given, its output so far holds it: the state a
+ * cancel test waits for before it sends SIGTERM.
+ */
+export async function containerIsRunning(docker: Dockerode, image: string, printed?: string): Promise<boolean> {
+  const running = await docker.listContainers({ filters: { ancestor: [image], status: ['running'] } });
+  for (const { Id } of running) {
+    if (printed === undefined) return true;
+    const logs = await docker.getContainer(Id).logs({ stdout: true, stderr: true, follow: false });
+    if (framedOutput(logs).includes(printed)) return true;
+  }
+  return false;
+}
+
+/** A container's output without the engine's 8-byte frame headers (a line may straddle two frames). */
+function framedOutput(logs: Buffer): string {
+  const parts: Buffer[] = [];
+  for (let at = 0; at + 8 <= logs.length;) {
+    const size = logs.readUInt32BE(at + 4);
+    parts.push(logs.subarray(at + 8, at + 8 + size));
+    at += 8 + size;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
 /** Force-removes images labelled `outerloop.test=1` (every tag); returns how many. */
 export async function removeTestImages(docker: Dockerode, options: CleanupOptions = {}): Promise<number> {
   const images = await docker.listImages({ all: false, filters: { label: labelFilter(options) } });

@@ -2,7 +2,7 @@
 // filled in, $(Variable) macros expanded, INPUT_* / ENDPOINT_* / variables in the environment, `node <target>`;
 // the ##vso commands on stdout are parsed back with task-lib's own parser.
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,8 +26,12 @@ export interface RunOptions {
   secretVariables?: Record<string, string>;
   env?: Record<string, string>;
   cwd?: string;
-  /** Sends SIGTERM after this many milliseconds, as the agent does on cancel. */
-  cancelAfterMs?: number;
+  /**
+   * Sends SIGTERM, as the agent does on cancel, once this holds (asked every CANCEL_POLL_MS while the task runs):
+   * a state the test can see (a stalled call reached the server, the container is running), never a fixed delay,
+   * which a loaded machine outruns.
+   */
+  cancelWhen?: () => boolean | Promise<boolean>;
   /** Which execution handler of task.json the agent picks (default: the suite's, OUTERLOOP_TASK_HANDLER). */
   handler?: Handler;
   /**
@@ -190,9 +194,9 @@ export async function runBundledTask(task: string, options: RunOptions = {}): Pr
   const err: Buffer[] = [];
   child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
   const out = options.reader === 'late' ? readLate(child.stdout) : readFast(child.stdout);
-  const timer = options.cancelAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), options.cancelAfterMs);
-  const exitCode = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  if (timer) clearTimeout(timer);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  if (options.cancelWhen) void cancelWhen(options.cancelWhen, child, exited).catch(() => child.kill('SIGTERM'));
+  const exitCode = await exited;
   // Whatever the task left in the pipe is still read; what it never wrote before exiting is lost, as on an agent.
   const outBuffers = await out;
   await new Promise<void>((resolve) => (child.stderr.readableEnded ? resolve() : child.stderr.once('close', () => resolve())));
@@ -226,6 +230,20 @@ export async function runBundledTask(task: string, options: RunOptions = {}): Pr
     nodeVersion,
     lingeringHandles: commands.find((c) => c.command === 'task.debug' && c.message.startsWith('ending with handles still open'))?.message,
   };
+}
+
+const CANCEL_POLL_MS = 100;
+
+async function cancelWhen(condition: () => boolean | Promise<boolean>, child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  let running = true;
+  void exited.then(() => (running = false));
+  while (running) {
+    if (await condition()) {
+      if (running) child.kill('SIGTERM');
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, CANCEL_POLL_MS));
+  }
 }
 
 function readFast(stream: NodeJS.ReadableStream): Promise<Buffer[]> {

@@ -13,6 +13,7 @@ import { memoryLog } from '../../shared/src/log';
 import { stageSampleService } from '../fixtures/sample-service/stage';
 import {
   BUSYBOX_PATH,
+  containerIsRunning,
   removeTestContainers,
   removeTestImages,
   requireEngine,
@@ -104,7 +105,7 @@ describe('late reader: every bundled task delivers every line, its outputs and t
     const script = `seq 0 ${LINES - 1} | sed 's/^/cancel-line-/'; sleep 600`;
     const run = await runBundledTask('RunContainerTests', {
       inputs: { image: runner, network: 'none', command: `sh -c "${script}"`, timeoutMinutes: '2' },
-      cancelAfterMs: 4000,
+      cancelWhen: () => containerIsRunning(docker, runner, `cancel-line-${LINES - 1}\n`),
       reader: 'late',
     });
     assertEndedWithResult(run, 'Cancelled');

@@ -65,13 +65,11 @@ describe('PackageHelmChart task: keys and YAML that must not get through', funct
     const chart = path.join(work, 'bomb');
     fs.cpSync(SAMPLE, chart, { recursive: true });
     fs.appendFileSync(path.join(chart, 'values.yaml'), `\n${aliasBomb()}`);
-    const started = Date.now();
     const taskRun = await run({ chartPath: chart, imageDigest: IMAGE_DIGEST }, 'late');
     assertFailedCleanly(
       taskRun,
       /^input 'chartPath' holds a chart that cannot be packaged: .*bomb\/values\.yaml expands YAML aliases more than \d+ times/,
     );
-    assert.ok(Date.now() - started < 20_000, `the task ended in ${Date.now() - started} ms`);
     assertNothingWritten(taskRun);
   });
 });

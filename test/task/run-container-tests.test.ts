@@ -9,7 +9,15 @@ import { memoryLog } from '../../shared/src/log';
 import { inputsFromMap } from '../../shared/src/pipeline/inputs';
 import { readTimeoutMs } from '../../tasks/RunContainerTests/src/inputs';
 import { stageSampleService } from '../fixtures/sample-service/stage';
-import { removeTestContainers, removeTestImages, requireEngine, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../support/engine';
+import {
+  containerIsRunning,
+  removeTestContainers,
+  removeTestImages,
+  requireEngine,
+  TEST_LABEL,
+  TEST_RUN_ID,
+  TEST_RUN_LABEL,
+} from '../support/engine';
 import { bundleOnce, describeRun, runBundledTask, type RunOptions, assertFailedCleanly, uploadedSummary } from '../support/harness';
 
 const TASK = 'RunContainerTests';
@@ -209,7 +217,10 @@ describe('RunContainerTests@1 task (bundle run as the agent runs it, real engine
   });
 
   it('removes the container when the job is cancelled', async () => {
-    const result = await run({ inputs: { command: 'sleep 600', timeoutMinutes: '1' }, cancelAfterMs: 3000 });
+    const result = await run({
+      inputs: { command: 'sleep 600', timeoutMinutes: '1' },
+      cancelWhen: () => containerIsRunning(docker, runner),
+    });
     assert.equal(result.result, 'Cancelled', describeRun(result));
     assert.match(result.message, /cancelled; its container was removed/);
   });

@@ -65,13 +65,11 @@ describe('.dockerignore as Docker reads and matches it', () => {
     assert.equal(excludes('\uFEFF# a comment, after the BOM\nx', '# a comment, after the BOM'), false);
   });
 
+  // No clock: a backtracking matcher would not end this test within the suite's timeout.
   it('matches in time linear in the path, where a regular expression backtracks for minutes', () => {
     const rules = Dockerignore.parse(`${'**/'.repeat(16)}x\n${'**/d/'.repeat(12)}x\n`);
     const deep = `${'d/'.repeat(400)}file`;
-    const started = process.hrtime.bigint();
     assert.equal(rules.excludes(deep), false);
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    assert.ok(ms < 500, `took ${ms} ms`);
   });
 
   describe('refuses what Docker refuses, naming the file, the line and the pattern', () => {

