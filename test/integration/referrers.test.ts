@@ -5,8 +5,8 @@
 // - cosign's `sha256-<hex>.sig/.att/.sbom` tags.
 import { strict as assert } from 'node:assert';
 import { memoryLog } from '../../shared/src/log';
-import { promoteImage } from '../../shared/src/registry';
-import { attachCosignTag, attachSbom, referrersOf, referrersTag, signImage } from '../support/attach';
+import { promoteImage, PromoteRefusedError } from '../../shared/src/registry';
+import { attachCosignTag, attachSbom, listRegistry, referrersOf, referrersTag, signImage } from '../support/attach';
 import { listTags, pushIndex, pushRandomImage } from '../support/images';
 import { startReferrersApi, type ReferrersApiServer } from '../support/referrers-api';
 import { requireRegistry, startRegistry, type TestRegistry } from '../support/registries';
@@ -112,5 +112,38 @@ describe('referrers follow a promoted image', function () {
     assert.deepEqual(found.referrers, [signature.descriptor], 'the descriptor as distribution-spec 1.1 builds it');
     assert.equal(found.cosign.sig?.digest, sig.digest);
     assert.equal(found.cosign.sbom?.digest, sbom.digest);
+  });
+
+  it('a referrers tag in the target that is not an image index: refused before the first write (the registry listed before and after), replaced with allowOverwrite', async function () {
+    const image = await pushRandomImage(plain, 'not-index/app', 'v1', { layers: 1, seed: 'not-index' });
+    const signature = await signImage(plain, image.repo, image.digest);
+    assert.equal(signature.recordedBy, 'tag-schema');
+    // Something that is not an index under the subject's referrers tag in the target: no merge can keep it.
+    const squatter = await pushRandomImage(plain, 'prod/not-index/app', referrersTag(image.digest), { layers: 1, seed: 'squatter' });
+    const before = await listRegistry(plain, { auth: null });
+
+    const log = memoryLog();
+    await assert.rejects(promoteImage({ sourceImage: `${plain.host}/not-index/app:v1` }, log), (error: Error) => {
+      assert.ok(error instanceof PromoteRefusedError, String(error));
+      assert.match(
+        error.message,
+        new RegExp(
+          `:${referrersTag(image.digest)} is ${squatter.digest}, a referrers tag, but not an image index.*nothing was changed: set allowOverwrite`,
+        ),
+      );
+      return true;
+    });
+    assert.deepEqual(await listRegistry(plain, { auth: null }), before, 'no tag was written or moved');
+
+    const replaced = memoryLog();
+    const result = await promoteImage({ sourceImage: `${plain.host}/not-index/app:v1`, allowOverwrite: true }, replaced);
+    assert.equal(result.referrersCopied, 1);
+    assert.ok(
+      replaced.lines.some((line) => line.startsWith(`warning: Replacing ${plain.host}/prod/not-index/app:${referrersTag(image.digest)}`)),
+      replaced.lines.join('\n'),
+    );
+    const found = await referrersOf(plain, 'prod/not-index/app', image.digest, { auth: null });
+    assert.equal(found.source, 'tag-schema');
+    assert.deepEqual(found.referrers, [signature.descriptor], "an index of the source's referrers, nothing of what was there");
   });
 });

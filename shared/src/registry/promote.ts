@@ -29,12 +29,14 @@ import {
 } from './manifest';
 import {
   checkCosignTag,
+  checkReferrersTag,
   copyAttached,
   ReferrerFinder,
   ReferrersApiSupport,
   type Attached,
   type AttachedTarget,
   type CosignTagCheck,
+  type ReferrersTagCheck,
 } from './referrers';
 import type { RegistryClient, TransportStats } from './transport';
 
@@ -79,6 +81,8 @@ export interface TagConflict {
   tag: string;
   /** Where the tag points now. */
   digest: Digest;
+  /** Why it cannot be kept, when not because it names another image. */
+  why?: string;
 }
 
 /** A target tag points at another image and `allowOverwrite` is off: nothing was written. */
@@ -377,6 +381,8 @@ export interface PreparedPromotion {
   attached: Attached[];
   /** The target's side of each cosign tag among `attached`. */
   cosignTags: Map<string, CosignTagCheck>;
+  /** The target's side of the referrers tag of each subject among `attached`. */
+  referrersTags: Map<string, ReferrersTagCheck>;
   /** Target tags (cosign's included) that point at something else. */
   conflicts: TagConflict[];
 }
@@ -440,7 +446,8 @@ export async function preparePromotion(session: PromotionSession, plan: Promotio
   if (attached.length > 0) log.info(`Attached to ${sourceText}: ${attached.length} (${summarizeAttached(attached)})`);
   const cosignAttached = attached.filter((a) => a.via === 'cosign tag');
   const targetOn: AttachedTarget = { client: targetClient, repository: target.repository, listing: targetListing };
-  const [current, cosignChecks] = await step(`check tags of ${targetRepo}`, () =>
+  const referrerSubjects = new Set(attached.filter((a) => a.via !== 'cosign tag').map((a) => a.subject));
+  const [current, cosignChecks, referrersChecks] = await step(`check tags of ${targetRepo}`, () =>
     Promise.all([
       Promise.all(
         tags.map(async (tag) => ({
@@ -450,6 +457,7 @@ export async function preparePromotion(session: PromotionSession, plan: Promotio
         })),
       ),
       Promise.all(cosignAttached.map((a) => checkCosignTag(targetOn, a))),
+      Promise.all([...referrerSubjects].map((subject) => checkReferrersTag(targetOn, subject))),
     ]),
   );
   const conflicts: TagConflict[] = [
@@ -459,6 +467,14 @@ export async function preparePromotion(session: PromotionSession, plan: Promotio
     ...cosignChecks
       .filter((c) => c.action === 'conflict')
       .map((c) => ({ reference: formatTagged(target, c.tag), tag: c.tag, digest: c.current! })),
+    ...referrersChecks
+      .filter((c) => c.action === 'conflict')
+      .map((c) => ({
+        reference: formatTagged(target, c.tag),
+        tag: c.tag,
+        digest: c.current!,
+        why: 'a referrers tag, but not an image index',
+      })),
   ];
   return {
     plan,
@@ -472,6 +488,7 @@ export async function preparePromotion(session: PromotionSession, plan: Promotio
     ...(targetListing ? { targetListing } : {}),
     attached,
     cosignTags: new Map(cosignChecks.map((c) => [c.tag, c])),
+    referrersTags: new Map(referrersChecks.map((c) => [c.tag, c])),
     conflicts,
   };
 }
@@ -497,7 +514,7 @@ export function refuseConflicts(session: PromotionSession, prepared: readonly Pr
   const conflicts = prepared.flatMap((p) => p.conflicts);
   if (conflicts.length === 0) return;
   if (!session.allowOverwrite) {
-    const list = conflicts.map((c) => `${c.reference} is ${c.digest}`).join(', ');
+    const list = conflicts.map((c) => `${c.reference} is ${c.digest}${c.why ? `, ${c.why}` : ''}`).join(', ');
     const source = prepared.length === 1 ? `; the source is ${prepared[0].manifest.digest}` : '';
     const one = conflicts.length === 1;
     throw new PromoteRefusedError(
@@ -508,7 +525,11 @@ export function refuseConflicts(session: PromotionSession, prepared: readonly Pr
   for (const p of prepared) {
     for (const c of p.conflicts) {
       const cosign = p.cosignTags.get(c.tag);
-      if (cosign?.action === 'conflict') {
+      const referrers = p.referrersTags.get(c.tag);
+      if (referrers?.action === 'conflict') {
+        log.warn(`Replacing ${c.reference} (${c.digest}, ${c.why}) with an index of the source's referrers (allowOverwrite)`);
+        referrers.action = 'replace';
+      } else if (cosign?.action === 'conflict') {
         log.warn(`Replacing ${c.reference} (${c.digest}, which holds signatures the source's lacks) with the source's (allowOverwrite)`);
         cosign.action = 'write';
       } else {
@@ -570,7 +591,7 @@ export async function executePromotion(session: PromotionSession, p: PreparedPro
   };
   const attached =
     p.attached.length > 0
-      ? await copyAttached(copier, attachedTarget, p.attached, p.cosignTags, {
+      ? await copyAttached(copier, attachedTarget, p.attached, p.cosignTags, p.referrersTags, {
           step,
           log,
           api: session.referrersApi,

@@ -360,6 +360,38 @@ export function holdsEveryLayerOf(source: ManifestContent, target: ManifestConte
   return theirs.size > 0 && [...theirs].every((key) => ours.has(key));
 }
 
+/** What to do with a subject's referrers tag (`sha256-<hex>`) in the target. */
+export interface ReferrersTagCheck {
+  tag: string;
+  /** The digest the target's tag points at now, when it has the tag. */
+  current?: Digest;
+  /** What the tag held when it was checked (reused while the run is the repository's only writer). */
+  manifest?: Manifest;
+  /**
+   * 'merge': absent, or an image index (what the source adds is merged into it). 'conflict': something else, which no
+   * merge can keep: refused like a tag at another image. 'replace': such a tag, which `allowOverwrite` lets go.
+   */
+  action: 'merge' | 'conflict' | 'replace';
+}
+
+/**
+ * Checks a subject's referrers tag in the target before anything is written: a tag that does not hold an image index
+ * would otherwise stop the promotion after the image and its referrers were copied. A tag the target's listing does
+ * not show is absent without a request.
+ */
+export async function checkReferrersTag(target: AttachedTarget, subject: Digest): Promise<ReferrersTagCheck> {
+  const tag = referrersTag(subject);
+  if (target.listing && tagListed(target.listing, tag) === false) return { tag, action: 'merge' };
+  const manifest = await readReferrersIndex(target.client, target.repository, subject);
+  if (!manifest) return { tag, action: 'merge' };
+  try {
+    indexEntries(manifest.bytes, tag);
+    return { tag, current: manifest.digest, manifest, action: 'merge' };
+  } catch {
+    return { tag, current: manifest.digest, action: 'conflict' };
+  }
+}
+
 /** What `copyAttached` did. */
 export interface AttachedCopyCounts {
   /** Referrer manifests put and cosign tags written. */
@@ -392,6 +424,7 @@ export async function copyAttached(
   target: AttachedTarget,
   attached: readonly Attached[],
   cosignTags: ReadonlyMap<string, CosignTagCheck>,
+  referrersTags: ReadonlyMap<string, ReferrersTagCheck>,
   options: { step: StepRunner; log: Log; api: ReferrersApiSupport; concurrency: number },
 ): Promise<AttachedCopyCounts> {
   const counts: AttachedCopyCounts = { copied: 0, present: 0, referrersTags: 0 };
@@ -410,12 +443,14 @@ export async function copyAttached(
       tagNeeded = listed === undefined;
     }
     let indexed: { manifest?: Manifest; entries: Record<string, unknown>[] } | undefined;
+    const checked = referrersTags.get(tag);
     const readIndexed = async () =>
       (indexed ??=
-        listing && tagListed(listing, tag) === false
+        checked?.action === 'replace' || (listing && tagListed(listing, tag) === false)
           ? { entries: [] }
           : await step(`read the referrers tag ${tag} in the target`, async () => {
-              const manifest = await readReferrersIndex(client, repository, subject);
+              // The checked bytes stand while the listing does: nothing else of this run writes here.
+              const manifest = listing && checked ? checked.manifest : await readReferrersIndex(client, repository, subject);
               return { manifest, entries: manifest ? indexEntries(manifest.bytes, `${repository}:${tag}`) : [] };
             }));
     if (tagNeeded) await readIndexed();
