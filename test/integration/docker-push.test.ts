@@ -263,6 +263,51 @@ describe('docker engine: pushImage (integration)', function () {
     assert.ok(!log.lines.some((l) => /trying again/.test(l)));
   });
 
+  it('a failed push puts the local tags back: a tag it made is gone, a tag it moved points where it did', async () => {
+    const registry = await sharedRegistry('htpasswd');
+    const repository = `${registry.host}/team/rollback`;
+    const earlier = await buildBusyboxImage(docker, {
+      tag: `${repository}:2`,
+      layers: 1,
+      bytesPerLayer: 1024,
+      seed: `rollback-${TEST_RUN_ID}`,
+    });
+    const sourceId = (await docker.getImage(source).inspect()).Id;
+    assert.notEqual(earlier.id, sourceId);
+    const idOf = (reference: string) =>
+      docker
+        .getImage(reference)
+        .inspect()
+        .then(
+          (image) => image.Id,
+          () => undefined,
+        );
+    for (const tag of ['1', '2']) {
+      const log = memoryLog();
+      await assert.rejects(
+        pushImage(
+          docker,
+          {
+            sourceImage: source,
+            repository,
+            tags: [tag],
+            login: { host: registry.host, credentials: { username: 'promoter', password: 'wrong' } },
+          },
+          log,
+          registryHead(registry),
+        ),
+        /unauthorized/,
+      );
+      assert.ok(
+        log.lines.some((line) => line.startsWith(`Local tag ${repository}:${tag} `)),
+        log.lines.join('\n'),
+      );
+    }
+    assert.equal(await idOf(`${repository}:1`), undefined, 'the tag the push made is removed');
+    assert.equal(await idOf(`${repository}:2`), earlier.id, 'the tag it moved points at the earlier image again');
+    assert.equal(await idOf(source), sourceId, 'the source image is untouched');
+  });
+
   it('fails at once, without retrying, when the token registry denies the push', async () => {
     const registry = await sharedRegistry('token');
     const reader = userOf(registry, 'reader');

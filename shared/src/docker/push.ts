@@ -83,8 +83,72 @@ const ENGINE_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest
  * Tags `sourceImage` as `repository:tag` for each tag and pushes each through the engine with per-call credentials.
  * The digest is the one the engine reports in its `aux` event, confirmed for every tag with the registry's own answer
  * (`confirmDigest`); any disagreement is an error. Temporary registry faults are retried a bounded number of times.
+ * A push that fails puts the engine's local tags back as they were (`LocalTags`).
  */
 export async function pushImage(docker: Docker, options: PushImageOptions, log: Log, confirmDigest: ConfirmDigest): Promise<PushedImage> {
+  const localTags = new LocalTags(docker);
+  try {
+    return await pushTags(docker, options, log, confirmDigest, localTags);
+  } catch (error) {
+    await localTags.restore(log);
+    throw error;
+  }
+}
+
+/**
+ * The engine's local tags a push made or moved, and where each pointed before. A failed push leaves the engine as it
+ * found it: a tag that pointed elsewhere points there again, and a tag it made is removed — unless that would delete
+ * the image (it was the image's only name, as when `sourceImage` is an ID), which the user built and keeps.
+ */
+class LocalTags {
+  private readonly changed: Array<{ repo: string; tag: string; previous?: string }> = [];
+
+  constructor(private readonly docker: Docker) {}
+
+  /** Tags `sourceImage` as `repo:tag`, remembering what the tag named before. */
+  async tag(sourceImage: string, repo: string, tag: string): Promise<void> {
+    const previous = await this.imageId(`${repo}:${tag}`);
+    await this.docker.getImage(sourceImage).tag({ repo, tag });
+    if (previous !== (await this.imageId(`${repo}:${tag}`))) this.changed.push({ repo, tag, previous });
+  }
+
+  async restore(log: Log): Promise<void> {
+    for (const { repo, tag, previous } of this.changed.reverse()) {
+      const ref = `${repo}:${tag}`;
+      try {
+        if (previous) {
+          await this.docker.getImage(previous).tag({ repo, tag });
+          log.info(`Local tag ${ref} points at ${previous} again`);
+        } else {
+          const image = await this.docker.getImage(ref).inspect();
+          if ((image.RepoTags ?? []).length > 1) {
+            await this.docker.getImage(ref).remove({ noprune: true });
+            log.info(`Local tag ${ref} removed`);
+          }
+        }
+      } catch (error) {
+        log.warn(`could not put the local tag ${ref} back as it was: ${engineMessage(error)}`);
+      }
+    }
+  }
+
+  private async imageId(reference: string): Promise<string | undefined> {
+    try {
+      return (await this.docker.getImage(reference).inspect()).Id;
+    } catch (error) {
+      if (engineStatus(error) === 404) return undefined;
+      rethrowUnreachable(this.docker, error);
+    }
+  }
+}
+
+async function pushTags(
+  docker: Docker,
+  options: PushImageOptions,
+  log: Log,
+  confirmDigest: ConfirmDigest,
+  localTags: LocalTags,
+): Promise<PushedImage> {
   const { repository } = options;
   if (options.tags.length === 0) throw new PushError(`push ${repository}: no tags to push`);
   for (const tag of options.tags) {
@@ -119,7 +183,7 @@ export async function pushImage(docker: Docker, options: PushImageOptions, log: 
   for (const tag of options.tags) {
     const ref = `${repository}:${tag}`;
     try {
-      await docker.getImage(options.sourceImage).tag({ repo: repository, tag });
+      await localTags.tag(options.sourceImage, repository, tag);
     } catch (error) {
       rethrowUnreachable(docker, error);
     }
