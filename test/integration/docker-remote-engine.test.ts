@@ -166,7 +166,7 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
         assert.equal(run.outputs.imageName, image);
         assert.equal(run.outputs.imageId, (await docker.getImage(image).inspect()).Id, 'the same engine, reached through the relay');
         assert.ok(
-          run.lines.some((line) => line.includes('built sample-service remote')),
+          run.lines.some((line) => line.includes('built delivery remote')),
           describeRun(run),
         );
         assertNoSecrets(run, secrets());

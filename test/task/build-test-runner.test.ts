@@ -133,7 +133,7 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
       assert.ok(!Number.isNaN(Date.parse(labels['org.opencontainers.image.created'])), labels['org.opencontainers.image.created']);
       assert.equal(labels[TEST_RUN_LABEL], TEST_RUN_ID);
       const log = run.lines.join('\n');
-      assert.ok(log.includes(`built sample-service ${version}`), `the build argument reached the RUN step\n${log}`);
+      assert.ok(log.includes(`built delivery ${version}`), `the build argument reached the RUN step\n${log}`);
       if (builder === 'buildkit') assert.ok(log.includes(`] RUN sh src/build.sh "${version}"`), log);
       else assert.match(log, /^Step \d+\/\d+ : RUN sh src\/build\.sh "\$SERVICE_VERSION"$/m);
 
