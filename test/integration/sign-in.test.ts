@@ -76,10 +76,14 @@ describe('Azure sign-in in the core, against the contract servers and a real tok
       tenant: TENANT,
       entraPublicKey: identity.entraPublicKey,
       identities: [
-        { name: 'admin', password: 'core-Adm1n-Outer-Loop', grants: { '*': ['pull', 'push', 'delete'] } },
-        { name: 'federated', objectId: ids.federatedObject, grants: { '*': ['pull', 'push'] } },
-        { name: 'certificate', objectId: ids.certObject, grants: { '*': ['pull', 'push'] } },
-        { name: 'machine', objectId: ids.mi, grants: { 'core/*': ['pull'], 'prod/core/*': ['pull', 'push'] } },
+        { name: 'admin', password: 'core-Adm1n-Outer-Loop', grants: { '*': ['pull', 'push', 'delete', 'metadata_read'] } },
+        { name: 'federated', objectId: ids.federatedObject, grants: { '*': ['pull', 'push', 'metadata_read'] } },
+        { name: 'certificate', objectId: ids.certObject, grants: { '*': ['pull', 'push', 'metadata_read'] } },
+        {
+          name: 'machine',
+          objectId: ids.mi,
+          grants: { 'core/*': ['pull', 'metadata_read'], 'prod/core/*': ['pull', 'push', 'metadata_read'] },
+        },
       ],
     });
   });

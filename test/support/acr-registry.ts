@@ -16,11 +16,24 @@ import { listenOnLoopback, readBody } from './loopback';
  * - `GET /oauth2/token` with Basic: the null-GUID user and a refresh token (what the engine sends), a service
  *   principal's id and secret, or the admin user.
  * Access tokens come from the registry's own issuer (token-issuer.ts), so the registry accepts exactly the grants of
- * each identity. Every request is counted by kind. Optionally the front sends `Docker-Content-Digest` as bare hex, as
+ * each identity. As on ACR, listing a repository's tags needs `metadata_read` (distribution itself wants `pull`). Every request is counted by kind. Optionally the front sends `Docker-Content-Digest` as bare hex, as
  * some registries do.
  */
 
 export const NULL_GUID_USER = '00000000-0000-0000-0000-000000000000';
+
+const TAGS_LIST_PATH = /^\/v2\/(.+)\/tags\/list$/;
+
+/** Whether the bearer token in `authorization` (issued by this registry's issuer) grants `action` on `repository`. */
+function tokenAllows(authorization: string | undefined, repository: string, action: string): boolean {
+  const token = /^bearer (.+)$/i.exec(authorization ?? '')?.[1];
+  const payload = token?.split('.')[1];
+  if (!payload) return false;
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
+    access?: Array<{ type?: string; name?: string; actions?: string[] }>;
+  };
+  return (claims.access ?? []).some((a) => a.type === 'repository' && a.name === repository && (a.actions ?? []).includes(action));
+}
 
 /** One identity with a role on the registry, and the ways it may sign in. */
 export interface AcrIdentity {
@@ -248,6 +261,29 @@ export async function startAcrRegistry(options: AcrRegistryOptions): Promise<Acr
     // Everything else is the registry's: proxied as it comes, the Host kept (distribution builds Locations from it).
     const entry: AcrRequest = { kind: 'registry', method, path: `${target.pathname}${target.search}`, status: 0 };
     requests.push(entry);
+    const listed = TAGS_LIST_PATH.exec(target.pathname);
+    if (listed && !tokenAllows(req.headers.authorization, listed[1], 'metadata_read')) {
+      // ACR lists tags for `metadata_read` (a scope map's metadata/read), not `pull` as distribution does; its refusal
+      // names the action (Azure/acr#676, goharbor/harbor#16947). The challenge names the scope, as distribution's do.
+      entry.status = 401;
+      const presented = /^bearer /i.test(req.headers.authorization ?? '');
+      res.writeHead(401, {
+        'content-type': 'application/json; charset=utf-8',
+        'www-authenticate': `Bearer realm="${url}/oauth2/token",service="${service}",scope="repository:${listed[1]}:metadata_read"${presented ? ',error="insufficient_scope"' : ''}`,
+      });
+      res.end(
+        JSON.stringify({
+          errors: [
+            {
+              code: 'UNAUTHORIZED',
+              message: 'authentication required, visit https://aka.ms/acr/authorization for more information.',
+              detail: [{ Type: 'repository', Name: listed[1], Action: 'metadata_read' }],
+            },
+          ],
+        }),
+      );
+      return;
+    }
     const backendUrl = new URL(registry.url);
     const upstream = http.request(
       {

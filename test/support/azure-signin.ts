@@ -52,6 +52,7 @@ export const MODE_TITLES: Record<SignInMode, string> = {
 /** Distinctive secrets, so the leak scans find any encoding of them. */
 const ADMIN_PASSWORD = 'acr-Adm1n-Outer-Loop-5e7d';
 const SP_SECRET = 'sp-S3cret~Outer.Loop_8c1f';
+const SCOPED_TOKEN_PASSWORD = 'acr-T0ken-push-only-2b9e';
 const JOB_ACCESS_TOKEN = `job-token-${crypto.randomBytes(16).toString('hex')}`;
 
 const id = () => crypto.randomUUID();
@@ -84,6 +85,11 @@ export interface SignInWorld {
   jobOptions(): RunOptions;
   /** A connection that signs in with a pull-only managed identity (AzureRM), for refusal tests. */
   readerOptions(): RunOptions;
+  /**
+   * A Docker Registry connection (Others) with an ACR token whose scope map is `_repositories_push`: content read and
+   * write, no metadata/read, so it may pull and push but not list tags.
+   */
+  scopedTokenOptions(): RunOptions;
   /** A Docker Registry WIF connection whose OIDC subject no app trusts (Entra: AADSTS70021). */
   foreignWorkloadIdentityOptions(): RunOptions;
   /**
@@ -151,19 +157,21 @@ export async function startSignInWorld(options: SignInWorldOptions = {}): Promis
       { clientId: ids.readerIdentityClient, objectId: ids.readerIdentityObject, tenant: TENANT },
     ],
   });
-  const pushPull = { '*': ['pull', 'push'] };
+  // An Azure role (AcrPush, AcrPull) lets an identity list tags too: ACR's metadata_read.
+  const pushPull = { '*': ['pull', 'push', 'metadata_read'] };
   const acr = await startAcrRegistry({
     tenant: TENANT,
     entraPublicKey: identity.entraPublicKey,
     identities: [
-      { name: 'admin', password: ADMIN_PASSWORD, grants: { '*': ['pull', 'push', 'delete'] } },
+      { name: 'admin', password: ADMIN_PASSWORD, grants: { '*': ['pull', 'push', 'delete', 'metadata_read'] } },
       { name: 'service-principal', servicePrincipal: { clientId: ids.spClient, secret: SP_SECRET }, grants: pushPull },
       { name: 'certificate', objectId: ids.certObject, grants: pushPull },
       { name: 'docker-federated', objectId: ids.dockerWifObject, grants: pushPull },
       { name: 'arm-federated', objectId: ids.armWifObject, grants: pushPull },
       { name: 'system-identity', objectId: ids.systemIdentity, grants: pushPull },
       { name: 'user-identity', objectId: ids.userIdentityObject, grants: pushPull },
-      { name: 'reader-identity', objectId: ids.readerIdentityObject, grants: { '*': ['pull'] } },
+      { name: 'reader-identity', objectId: ids.readerIdentityObject, grants: { '*': ['pull', 'metadata_read'] } },
+      { name: 'push-token', password: SCOPED_TOKEN_PASSWORD, grants: { '*': ['pull', 'push'] } },
     ],
   });
 
@@ -274,6 +282,16 @@ export async function startSignInWorld(options: SignInWorldOptions = {}): Promis
     acr,
     runOptions,
     jobOptions,
+    scopedTokenOptions: () => {
+      const endpoint: Endpoint = {
+        id: 'acr-scoped-token',
+        url: `https://${loginServer}`,
+        scheme: 'UsernamePassword',
+        parameters: { registry: `https://${loginServer}`, username: 'push-token', password: SCOPED_TOKEN_PASSWORD, email: '' },
+        data: { registrytype: 'Others' },
+      };
+      return merge(jobOptions(), { inputs: sideInputs('source', endpoint, false), endpoints: [endpoint] });
+    },
     readerOptions: () => {
       const endpoint = arm('arm-reader', 'ManagedServiceIdentity', { tenantid: TENANT }, { msiclientId: ids.readerIdentityClient });
       return merge(jobOptions(), { inputs: sideInputs('source', endpoint, true), endpoints: [endpoint] });
@@ -304,6 +322,7 @@ export async function startSignInWorld(options: SignInWorldOptions = {}): Promis
     },
     secrets: () => [
       ADMIN_PASSWORD,
+      SCOPED_TOKEN_PASSWORD,
       SP_SECRET,
       JOB_ACCESS_TOKEN,
       certificate.key,

@@ -410,8 +410,9 @@ export async function blobExists(registry: RegistryEndpoint, repo: string, diges
 
 /** Tags of a repository ([] when the repository does not exist). */
 export async function listTags(registry: RegistryEndpoint, repo: string, auth?: RegistryAuth | null): Promise<string[]> {
+  // metadata_read: what ACR (and the ACR-like registry of acr-registry.ts) lists tags for; distribution ignores it.
   const res = await clientFor(registry, auth).request('GET', `/v2/${repo}/tags/list?n=1000`, {
-    scope: `repository:${repo}:pull`,
+    scope: `repository:${repo}:pull,metadata_read`,
   });
   if (res.status === 404) return [];
   if (res.status !== 200) fail(`list tags of ${repo}`, res);

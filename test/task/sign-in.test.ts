@@ -21,6 +21,7 @@ import {
   type RunOptions,
   type TaskRun,
 } from '../support/harness';
+import { attachCosignTag, cosignTag } from '../support/attach';
 import { fetchManifest, listTags, pushRandomImage } from '../support/images';
 import { requireRegistry } from '../support/registries';
 
@@ -125,7 +126,10 @@ describe('sign in to ACR the way Azure DevOps users do (issue 9; bundled tasks, 
         assert.equal((await fetchManifest(world.acr.seed, `prod/signin/${mode}/app`, 'v1')).digest, source.digest);
         spent.push({ mode, ...identity, ...acr });
         assert.equal(acr.exchange, entra ? 1 : 0, 'one exchange for an Entra identity, none otherwise');
-        assert.equal(acr.token, 1, 'one access token covers the whole promotion');
+        // A Docker Registry connection of type Others, to a host not named *.azurecr.io (here 127.0.0.1), learns from
+        // the first tag listing's challenge that ACR lists tags for metadata_read: one token more. ACR connections,
+        // Azure identities and *.azurecr.io hosts ask for it with the first token.
+        assert.equal(acr.token, mode === 'docker-password' ? 2 : 1, 'one access token covers the whole promotion');
         assert.equal(
           identity.entra,
           ['docker-workload-identity', 'arm-workload-identity', 'arm-certificate'].includes(mode) ? 1 : 0,
@@ -224,6 +228,39 @@ describe('sign in to ACR the way Azure DevOps users do (issue 9; bundled tasks, 
       assert.equal(result.outputs.digest, stored.digest);
       assert.match(result.stdout, /confirmed by the registry/);
     });
+  });
+
+  it('PromoteImage with an ACR token that may pull and push but not list tags (scope map without metadata/read): each tag looked up, the signature copied', async function () {
+    this.timeout(60_000);
+    const source = await pushRandomImage(world.acr.seed, 'signin/push-token/app', 'v1', { layers: 2, seed: 950 });
+    const signature = await attachCosignTag(world.acr.seed, 'signin/push-token/app', source.digest, 'sig');
+    world.acr.reset();
+    const result = await runBundledTask(
+      'PromoteImage',
+      withOptions(world.scopedTokenOptions(), {
+        inputs: { sourceImage: `${world.acr.host}/signin/push-token/app:v1`, additionalTags: 'stable' },
+      }),
+    );
+    assertNoSecrets(result, world.secrets());
+    assert.equal(result.result, 'Succeeded', describeRun(result));
+    const refused = world.acr.requests.filter((r) => r.kind === 'registry' && r.path.includes('/tags/list') && r.status === 401);
+    assert.ok(refused.length > 0, 'the registry refused to list tags for this token');
+    assert.deepEqual(
+      await listTags(world.acr.seed, 'prod/signin/push-token/app'),
+      [cosignTag(source.digest, 'sig'), 'stable', 'v1'].sort(),
+    );
+    assert.equal(
+      (await fetchManifest(world.acr.seed, 'prod/signin/push-token/app', cosignTag(source.digest, 'sig'))).digest,
+      signature.digest,
+    );
+    const again = await runBundledTask(
+      'PromoteImage',
+      withOptions(world.scopedTokenOptions(), {
+        inputs: { sourceImage: `${world.acr.host}/signin/push-token/app:v1`, additionalTags: 'stable' },
+      }),
+    );
+    assert.equal(again.result, 'Succeeded', describeRun(again));
+    assert.match(again.stdout, /Already promoted/);
   });
 
   it('PromoteImage across two ACR logins (Docker Registry WIF source, AzureRM managed identity target): two exchanges, one per registry', async function () {

@@ -146,6 +146,76 @@ describe('registry transport (scripted fetch)', () => {
     assert.equal(issued, 1);
   });
 
+  it("asks for an action a challenge names beyond the request's (ACR lists tags for metadata_read), once per job", async () => {
+    const scopesOf = (url: string) => new URL(url).searchParams.getAll('scope');
+    const tokens = new Map<string, string[]>();
+    const { fetch, calls } = scripted((call) => {
+      if (call.url.startsWith(REALM)) {
+        const token = `T${tokens.size + 1}`;
+        tokens.set(token, scopesOf(call.url));
+        return tokenResponse(token);
+      }
+      const granted = tokens.get(call.authorization?.replace('Bearer ', '') ?? '');
+      if (!granted) return bearerChallenge();
+      const listing = /^\/v2\/(.+)\/tags\/list$/.exec(new URL(call.url).pathname);
+      if (
+        listing &&
+        !granted.includes(`repository:${listing[1]}:metadata_read,pull`) &&
+        !granted.includes(`repository:${listing[1]}:metadata_read,pull,push`)
+      )
+        return bearerChallenge(`,scope="repository:${listing[1]}:metadata_read",error="insufficient_scope"`);
+      return ok('{"tags":["v1"]}');
+    });
+    const { client: c, log } = client(fetch, { credentials: { username: 'ci', password: 'pw' } });
+    c.declareScopes(['repository:team/app:pull', 'repository:prod/team/app:pull,push']);
+    await c.request({ method: 'GET', path: '/v2/team/app/tags/list', scopes: [pull('team/app')], expect: [200] });
+    await c.request({ method: 'GET', path: '/v2/prod/team/app/tags/list', scopes: [pull('prod/team/app')], expect: [200] });
+    await c.request({ method: 'HEAD', path: '/v2/prod/team/app/manifests/v1', scopes: [pull('prod/team/app')], expect: [200] });
+    assert.deepEqual(
+      [...tokens.values()],
+      [
+        ['repository:prod/team/app:pull,push', 'repository:team/app:pull'],
+        ['repository:prod/team/app:metadata_read,pull,push', 'repository:team/app:metadata_read,pull'],
+      ],
+    );
+    assert.deepEqual(
+      calls.filter((call) => !call.url.startsWith(REALM)).map((call) => `${new URL(call.url).pathname} ${call.authorization ?? '-'}`),
+      [
+        '/v2/team/app/tags/list -',
+        '/v2/team/app/tags/list Bearer T1',
+        '/v2/team/app/tags/list Bearer T2',
+        '/v2/prod/team/app/tags/list Bearer T2',
+        '/v2/prod/team/app/manifests/v1 Bearer T2',
+      ],
+    );
+    assert.ok(log.lines.includes('debug: registry.example wants metadata_read for tags/list: asked for from now on'), log.lines.join('\n'));
+  });
+
+  it('asks an *.azurecr.io host (or an ACR connection) for metadata_read with its first token, and a refusal to list is an answer', async () => {
+    const tokenScopes: string[][] = [];
+    const { fetch } = scripted((call) => {
+      if (call.url.startsWith(REALM)) {
+        tokenScopes.push(new URL(call.url).searchParams.getAll('scope'));
+        return tokenResponse('T1');
+      }
+      if (!call.authorization) return bearerChallenge();
+      return call.url.includes('/tags/list') ? bearerChallenge(',scope="repository:app:metadata_read",error="insufficient_scope"') : ok();
+    });
+    for (const options of [{ registry: 'myacr.azurecr.io' }, { registry: 'registry.example', acr: true }]) {
+      tokenScopes.length = 0;
+      const { client: c } = client(fetch, {
+        ...options,
+        baseUrl: 'https://registry.example',
+        credentials: { username: 'ci', password: 'pw' },
+      });
+      c.declareScopes(['repository:app:pull']);
+      const listing = await c.request({ method: 'GET', path: '/v2/app/tags/list', scopes: [pull('app')], expect: [200, 401] });
+      // A token granted less than it asked for (a scope map without metadata/read) is not asked for again.
+      assert.equal(listing.status, 401);
+      assert.deepEqual(tokenScopes, [['repository:app:metadata_read,pull']], options.registry);
+    }
+  });
+
   it('renews a token before it expires by the injected clock', async () => {
     let now = 1_000_000;
     let issued = 0;

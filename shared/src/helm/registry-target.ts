@@ -109,6 +109,7 @@ export async function pushChartToRegistry(
     registry: host,
     credentials: login?.credentials,
     credentialsLabel: label,
+    acr: login?.acr,
     log,
   });
   // One token for the whole push: blob checks, uploads and the manifest.

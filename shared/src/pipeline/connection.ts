@@ -147,6 +147,11 @@ function dockerRegistryLogin(endpoint: Endpoint): RegistryLogin {
       );
     return passwordLogin(endpoint, host, endpoint.param('username'), endpoint.param('password'));
   }
+  return { ...acrConnectionLogin(endpoint), acr: true };
+}
+
+/** A Docker Registry connection of type ACR. */
+function acrConnectionLogin(endpoint: Endpoint): RegistryLogin {
   const given = endpoint.param('loginServer') || endpoint.url;
   const loginServer = () =>
     acrHost(
@@ -275,11 +280,12 @@ export function readRegistryLogin(inputs: InputSource, names: SignInInputs = SIG
           ? 'dockerRegistry'
           : undefined;
   if (kind === 'azureResourceManager') {
-    return azureResourceManagerLogin(
+    const login = azureResourceManagerLogin(
       readEndpoint(inputs, names.azureSubscription)!,
       names.azureRegistry,
       readString(inputs, names.azureRegistry),
     );
+    return { ...login, acr: true };
   }
   if (kind === 'dockerRegistry') return dockerRegistryLogin(readEndpoint(inputs, names.dockerRegistry)!);
   const orphan = readString(inputs, names.azureRegistry);

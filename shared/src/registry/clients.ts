@@ -17,6 +17,8 @@ export interface RegistryLogin<C extends RegistryCredentials = RegistryCredentia
   credentials: C;
   /** Where these credentials come from, for messages, e.g. `input 'containerRegistry'`. */
   label?: string;
+  /** The host is an Azure Container Registry (an ACR service connection or an Azure identity signs in to it). */
+  acr?: boolean;
 }
 
 /** Transport settings shared by every client a verb creates (everything but the host, credentials and log). */
@@ -58,6 +60,7 @@ export class RegistryClients {
         registry,
         credentials: login?.credentials,
         credentialsLabel: login ? login.label : this.options.missingLoginLabel?.(registry),
+        acr: login?.acr,
         log: this.log,
       });
       this.byHost.set(key, client);
@@ -83,6 +86,7 @@ export async function passwordLogin(
       registry: login.host,
       credentials: login.credentials,
       credentialsLabel: login.label,
+      acr: login.acr,
       log: options.log,
     });
   const credentials = await client.passwordCredentials();

@@ -305,9 +305,12 @@ export async function readTagListing(client: RegistryClient, repository: string)
       method: 'GET',
       path,
       scopes: [repositoryScope(repository, ['pull'])],
-      expect: [200, 404],
+      expect: [200, 404, 401, 403],
     });
     if (response.status === 404) return { tagged: tags.size > 0, tags, complete: true };
+    // Credentials that may pull but not list (an ACR token whose scope map lacks metadata/read): each tag is then
+    // looked up on its own, as without a listing.
+    if (response.status === 401 || response.status === 403) return { tagged: true, tags, complete: false };
     const body = JSON.parse(response.body.toString('utf8') || '{}') as { tags?: unknown };
     if (Array.isArray(body.tags)) for (const tag of body.tags) if (typeof tag === 'string') tags.add(tag);
     path = nextLink(response.headers.get('link'), response.url);

@@ -1,6 +1,7 @@
 import { silentLog, type Log } from '../log';
 import { describeConnectionFailure } from '../net/errors';
 import { networkFetch, type NetworkOptions } from '../net/network';
+import { acrHostProblem } from '../reference/hosts';
 import { canonicalRegistry, registryBaseUrl } from '../reference/reference';
 import { exchangeForRefreshToken } from './acr';
 import {
@@ -9,6 +10,7 @@ import {
   describeCredentials,
   normalizeScopes,
   parseChallenges,
+  repositoryScope,
   readLimitedText,
   requestToken,
   scopesCover,
@@ -52,6 +54,11 @@ export interface RegistryClientOptions {
   /** Overrides the base URL (default: `http://` for loopback hosts, `https://` otherwise; Docker Hub's API host). */
   baseUrl?: string;
   userAgent?: string;
+  /**
+   * The host is an Azure Container Registry (an ACR connection, an Azure identity, or an `*.azurecr.io` name): tag
+   * listings ask for ACR's `metadata_read` at once instead of learning it from a challenge.
+   */
+  acr?: boolean;
 }
 
 /** One registry request. */
@@ -117,6 +124,22 @@ type AuthScheme = 'unknown' | 'basic' | 'bearer';
 /** 401s answered in one try: learn the scheme, replace a stale cached token, replace a fresh one refused as invalid. */
 const MAX_AUTH_ROUNDS = 3;
 
+/** ACR's action for listing a repository's tags (its token service and scope maps; distribution lists with `pull`). */
+export const ACR_METADATA_READ = 'metadata_read';
+
+interface AuthRounds {
+  count: number;
+  freshRejected: number;
+  /** The scopes the next token must cover: the request's, widened by what a challenge asked for. */
+  scopes: readonly string[];
+}
+
+/** The kind of a `/v2/<name>/<kind>/…` request and its repository, or undefined for other paths. */
+function routeOf(path: string): { kind: string; repository: string } | undefined {
+  const match = /^(?:https?:\/\/[^/]+)?\/v2\/(.+?)\/(tags\/list|manifests|blobs|referrers)(?:[/?]|$)/.exec(path);
+  return match ? { repository: match[1], kind: match[2] } : undefined;
+}
+
 interface Authorization {
   header?: string;
   token?: IssuedToken;
@@ -158,6 +181,12 @@ export class RegistryClient {
   private declared: string[] = [];
   /** Settles when the first request to learn the auth scheme has its answer; requests sent meanwhile wait for it. */
   private firstAnswer?: Promise<void>;
+  /**
+   * Actions the registry wants, on the request's repository, beyond those a kind of request (`tags/list`,
+   * `manifests`…) asks for: ACR wants `metadata_read` to list tags, where distribution wants `pull`. Learned from a
+   * challenge's `scope`, or known for ACR, and asked for with every later request of that kind.
+   */
+  private readonly routeActions = new Map<string, Set<string>>();
 
   constructor(options: RegistryClientOptions) {
     this.registry = canonicalRegistry(options.registry);
@@ -171,6 +200,8 @@ export class RegistryClient {
     this.log = options.log ?? silentLog;
     this.signal = options.signal;
     this.userAgent = options.userAgent ?? USER_AGENT;
+    const acr = options.acr || this.credentials?.kind === 'entra' || acrHostProblem(this.registry) === undefined;
+    if (acr) this.routeActions.set('tags/list', new Set([ACR_METADATA_READ]));
     if (this.credentials?.kind !== 'entra' && this.credentials?.password) {
       this.log.secret(this.credentials.password);
       this.log.secret(Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64'));
@@ -262,6 +293,17 @@ export class RegistryClient {
    */
   declareScopes(scopes: readonly string[]): void {
     this.declared = normalizeScopes([...this.declared, ...scopes]);
+    this.declareRouteActions();
+  }
+
+  /** Adds the actions some kinds of request need here (routeActions) to every declared repository. */
+  private declareRouteActions(): void {
+    const actions = [...new Set([...this.routeActions.values()].flatMap((set) => [...set]))];
+    if (actions.length === 0) return;
+    const repositories = this.declared
+      .filter((scope) => scope.startsWith('repository:'))
+      .map((scope) => scope.slice(11, scope.lastIndexOf(':')));
+    this.declared = normalizeScopes([...this.declared, ...repositories.map((repository) => repositoryScope(repository, actions))]);
   }
 
   /** Sends a request and reads its body (bounded). Retries temporary failures when the request may be replayed. */
@@ -376,9 +418,9 @@ export class RegistryClient {
   }
 
   private async attemptWithAuth(request: RegistryRequest, url: string, sameOrigin: boolean): Promise<Response> {
-    const rounds = { count: 0, freshRejected: 0 };
+    const rounds: AuthRounds = { count: 0, freshRejected: 0, scopes: this.scopesFor(request) };
     for (;;) {
-      const auth: Authorization = sameOrigin ? await this.authorize(request.scopes) : { fresh: false };
+      const auth: Authorization = sameOrigin ? await this.authorize(rounds.scopes) : { fresh: false };
       const response = await this.send(request, url, auth.header);
       if (response.status === 401 && sameOrigin && (await this.onUnauthorized(request, response, auth, rounds)) === 'again') continue;
       if (request.expect.includes(response.status)) {
@@ -397,19 +439,57 @@ export class RegistryClient {
     }
   }
 
+  /** The request's scopes, with the actions its kind of request is known to need on this registry. */
+  private scopesFor(request: RegistryRequest): readonly string[] {
+    const route = routeOf(request.path);
+    const extra = route && this.routeActions.get(route.kind);
+    return extra ? normalizeScopes([...request.scopes, repositoryScope(route.repository, [...extra])]) : request.scopes;
+  }
+
+  /**
+   * Remembers actions a challenge named on the request's repository that the request did not ask for, for its kind
+   * of request, and adds them to the declared scopes' repositories: the next token then covers every later request of
+   * that kind in the job. Returns the request's scopes widened, or undefined when the challenge asks for nothing new.
+   */
+  private learnFromChallenge(request: RegistryRequest, asked: readonly string[], challenged: string | undefined): string[] | undefined {
+    const route = routeOf(request.path);
+    if (!route || !challenged) return undefined;
+    const wanted = normalizeScopes([challenged]);
+    if (scopesCover(asked, wanted)) return undefined;
+    const prefix = `repository:${route.repository}:`;
+    const actions = wanted.filter((scope) => scope.startsWith(prefix)).flatMap((scope) => scope.slice(prefix.length).split(','));
+    if (actions.length === 0) return undefined;
+    const known = this.routeActions.get(route.kind) ?? new Set<string>();
+    for (const action of actions) known.add(action);
+    this.routeActions.set(route.kind, known);
+    this.declareRouteActions();
+    this.log.debug(`${this.registry} wants ${actions.join(',')} for ${route.kind}: asked for from now on`);
+    return normalizeScopes([...asked, ...wanted]);
+  }
+
   /** Decides what a 401 means: send again with (new) credentials, or give up ('fail': the caller reports it). */
   private async onUnauthorized(
     request: RegistryRequest,
     response: Response,
     auth: Authorization,
-    rounds: { count: number; freshRejected: number },
+    rounds: AuthRounds,
   ): Promise<'again' | 'fail'> {
     const challenges = parseChallenges(response.headers.get('www-authenticate'));
     const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm);
     const basic = challenges.find((c) => c.scheme === 'basic');
-    if (auth.token) this.tokens = this.tokens.filter((t) => t !== auth.token);
+    const widened =
+      bearer && this.scheme === 'bearer'
+        ? this.learnFromChallenge(request, auth.token?.scopes ?? rounds.scopes, bearer.params.scope)
+        : undefined;
+    // A token refused for lack of a scope it was asked for was granted less: it still serves what it was granted.
+    const granted = bearer?.params.error === 'insufficient_scope' && !widened;
+    if (auth.token && !granted) this.tokens = this.tokens.filter((t) => t !== auth.token);
     if (rounds.count++ >= MAX_AUTH_ROUNDS) return 'fail';
-    if (bearer) {
+    if (widened) {
+      rounds.scopes = widened;
+    } else if (granted && auth.token) {
+      return 'fail';
+    } else if (bearer) {
       const changed = this.scheme !== 'bearer' || this.bearer?.realm !== bearer.params.realm;
       this.scheme = 'bearer';
       this.bearer = { realm: bearer.params.realm, service: bearer.params.service };
