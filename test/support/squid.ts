@@ -184,7 +184,7 @@ export async function startSquid(options: { user?: { username: string; password:
       user,
       dir,
       accessLog,
-      async waitForEntries(from, predicate, timeoutMs = 5_000) {
+      async waitForEntries(from, predicate, timeoutMs = 30_000) {
         const until = Date.now() + timeoutMs;
         for (;;) {
           const found = accessLog().slice(from).filter(predicate);
