@@ -1,7 +1,10 @@
 // Issue 8, item 4: the tasks find the engine where the docker CLI finds it. The bundled BuildTestRunner,
 // RunContainerTests and PushImageByDigest build, run and push against the real engine reached over TCP with TLS
 // (a Node TLS relay in front of /var/run/docker.sock that requires a client certificate), named first by
-// DOCKER_HOST + DOCKER_TLS_VERIFY + DOCKER_CERT_PATH, then by a docker context in a DOCKER_CONFIG folder.
+// DOCKER_HOST + DOCKER_TLS_VERIFY + DOCKER_CERT_PATH, then by a docker context in a DOCKER_CONFIG folder; and over
+// SSH (a real sshd on loopback, test/support/sshd.ts, the key in an ssh-agent at SSH_AUTH_SOCK), named by
+// DOCKER_HOST=ssh://… and by a docker context whose Host is ssh://…, the way the docker CLI reaches a remote engine:
+// `docker system dial-stdio` run on the engine's host.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -41,12 +44,41 @@ import {
   type TestCertificates,
   type TlsRelay,
 } from '../support/tls-relay';
+import { ACCEPTED_KEY, requireSshd, startSshAgent, startSshd, type TestSshAgent, type TestSshd } from '../support/sshd';
 
 const TEST_LABELS = `${TEST_LABEL}=1\n${TEST_RUN_LABEL}=${TEST_RUN_ID}`;
 const CONTEXT = 'remote-tls';
+const SSH_CONTEXT = 'remote-ssh';
 
 /** Unsets what the test process may have, so only the variables a case gives choose the engine. */
 const NO_ENGINE_SETTINGS = { DOCKER_HOST: '', DOCKER_CONTEXT: '', DOCKER_TLS: '', DOCKER_TLS_VERIFY: '', DOCKER_CERT_PATH: '' };
+
+/**
+ * Builds the sample's base stage as a private image in `registry` (pushed, then removed from the engine) and writes
+ * Remote.Dockerfile in `sample`, which builds the test runner FROM it: a BuildKit build of it asks its session for the
+ * registry's credentials.
+ */
+async function writeRemoteDockerfile(docker: Dockerode, registry: TestRegistry, sample: string, name: string): Promise<void> {
+  const base = `${registry.host}/remote-engine/${name}:${TEST_RUN_ID}`;
+  await buildImage(
+    docker,
+    {
+      dockerfile: path.join(sample, 'Dockerfile'),
+      context: sample,
+      target: 'base',
+      imageName: base,
+      builder: 'classic',
+      labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID },
+    },
+    memoryLog(),
+  );
+  await pushImageWithEngine(docker, base, registry.users[0]);
+  await docker.getImage(base).remove();
+  fs.writeFileSync(
+    path.join(sample, 'Remote.Dockerfile'),
+    `FROM ${base} AS build\nCOPY tests/ /src/tests/\nCOPY src/ /src/src/\nRUN sh /src/src/build.sh remote\nFROM build AS testrunner\nCMD ["sh", "/src/tests/run-tests.sh"]\n`,
+  );
+}
 
 describe('the tasks reach the engine where the docker CLI finds it: tcp:// with TLS, and a docker context (real engine through a TLS relay)', function () {
   let docker: Dockerode;
@@ -56,7 +88,6 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
   let sample: string;
   let work: string;
   let contextConfig: string;
-  let base: string;
   let dockerConfigBefore: string;
   const agentFolders: string[] = [];
 
@@ -80,25 +111,7 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
       current: true,
     });
     // A private base image, so the BuildKit build asks its session (hijacked over the TLS connection) for credentials.
-    base = `${registry.host}/remote-engine/private-base:${TEST_RUN_ID}`;
-    await buildImage(
-      docker,
-      {
-        dockerfile: path.join(sample, 'Dockerfile'),
-        context: sample,
-        target: 'base',
-        imageName: base,
-        builder: 'classic',
-        labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID },
-      },
-      memoryLog(),
-    );
-    await pushImageWithEngine(docker, base, registry.users[0]);
-    await docker.getImage(base).remove();
-    fs.writeFileSync(
-      path.join(sample, 'Remote.Dockerfile'),
-      `FROM ${base} AS build\nCOPY tests/ /src/tests/\nCOPY src/ /src/src/\nRUN sh /src/src/build.sh remote\nFROM build AS testrunner\nCMD ["sh", "/src/tests/run-tests.sh"]\n`,
-    );
+    await writeRemoteDockerfile(docker, registry, sample, 'private-base');
     dockerConfigBefore = dockerConfigSnapshot();
   });
 
@@ -301,5 +314,228 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
       );
       assert.ok(relay.rejected > rejectedBefore, 'the relay saw the handshake fail');
     });
+  });
+});
+
+describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker system dial-stdio` run through a real sshd, the key in an ssh-agent', function () {
+  let docker: Dockerode;
+  let sshd: TestSshd;
+  let registry: TestRegistry;
+  let sample: string;
+  let work: string;
+  let contextConfig: string;
+  let dockerConfigBefore: string;
+  const agentFolders: string[] = [];
+
+  before(async function () {
+    docker = await requireEngine(this);
+    requireRegistry(this);
+    requireSshd(this);
+    await bundleOnce();
+    sshd = await startSshd();
+    registry = await sharedRegistry('htpasswd');
+    sample = stageSampleService();
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-remote-ssh-'));
+    // As `docker context create remote-ssh --docker host=ssh://root@127.0.0.1:<port>` + `docker context use` leave it.
+    contextConfig = path.join(work, 'docker-config');
+    writeDockerContext(contextConfig, { name: SSH_CONTEXT, host: sshd.url, current: true });
+    // A private base image, so the BuildKit build asks its session (hijacked over the SSH channel) for credentials.
+    await writeRemoteDockerfile(docker, registry, sample, 'ssh-private-base');
+    dockerConfigBefore = dockerConfigSnapshot();
+  });
+
+  after(async () => {
+    await sshd?.stop();
+    if (docker) {
+      await removeTestContainers(docker, { onlyThisRun: true });
+      await removeTestImages(docker, { onlyThisRun: true });
+    }
+    for (const dir of [sample, work, ...agentFolders]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The private key's base64 body: no output or leftover file may contain any of it. */
+  const keyBody = (agent: TestSshAgent) =>
+    agent.privateKey
+      .split('\n')
+      .filter((line) => line && !line.startsWith('-----'))
+      .join('');
+
+  /** Runs a bundled task and checks it logged in to sshd with the agent's key, and with no other. */
+  async function runThroughSshd(task: string, options: RunOptions): Promise<TaskRun> {
+    const from = sshd.log().length;
+    const run = await runBundledTask(task, options);
+    agentFolders.push(run.tempDirectory);
+    const accepted = await sshd.waitForLines(from, /^Accepted publickey /).catch((error: Error) => {
+      throw new Error(`${task} made no SSH login: ${error.message}\n${describeRun(run)}`);
+    });
+    for (const line of accepted) assert.deepEqual(ACCEPTED_KEY.exec(line)?.slice(1), [sshd.user, sshd.agent.fingerprint], line);
+    return run;
+  }
+
+  const ways = [
+    {
+      name: 'DOCKER_HOST=ssh://root@127.0.0.1:<sshd> with SSH_AUTH_SOCK',
+      tag: `ssh-host-${TEST_RUN_ID}`,
+      env: () => ({ ...NO_ENGINE_SETTINGS, DOCKER_HOST: sshd.url, SSH_AUTH_SOCK: sshd.agent.socket }),
+    },
+    {
+      name: `docker context '${SSH_CONTEXT}' whose Host is ssh://root@127.0.0.1:<sshd>, with SSH_AUTH_SOCK`,
+      tag: `ssh-context-${TEST_RUN_ID}`,
+      env: () => ({ ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: contextConfig, SSH_AUTH_SOCK: sshd.agent.socket }),
+    },
+  ];
+
+  for (const way of ways) {
+    describe(way.name, () => {
+      const image = `outerloop-test/remote-engine-runner:${way.tag}`;
+
+      it('BuildTestRunner builds with BuildKit, its session answering for the private base image over the SSH channel', async () => {
+        const run = await runThroughSshd('BuildTestRunner', {
+          inputs: {
+            dockerfile: 'Remote.Dockerfile',
+            imageName: image,
+            labels: TEST_LABELS,
+            containerRegistry: 'reg',
+            pull: 'true',
+            builder: 'buildkit',
+            noCache: 'true',
+          },
+          endpoints: [registryEndpoint('reg', registry.url, registry.users[0])],
+          variables: { 'System.DefaultWorkingDirectory': sample },
+          env: way.env(),
+        });
+        assert.equal(run.result, 'Succeeded', describeRun(run));
+        assert.equal(run.outputs.imageName, image);
+        assert.equal(run.outputs.imageId, (await docker.getImage(image).inspect()).Id, 'the same engine, reached through sshd');
+        assert.ok(
+          run.lines.some((line) => line.includes('built delivery remote')),
+          describeRun(run),
+        );
+        assertNoSecrets(run, [...registry.secrets(), keyBody(sshd.agent)]);
+      });
+
+      it('RunContainerTests runs the tests in it and copies the results out', async () => {
+        const run = await runThroughSshd('RunContainerTests', { inputs: { image, network: 'none' }, env: way.env() });
+        assert.equal(run.result, 'Succeeded', describeRun(run));
+        assert.deepEqual(run.outputs, { exitCode: '0', resultsDirectory: path.join(run.tempDirectory, 'TestResults'), resultFiles: '2' });
+        assert.match(
+          fs.readFileSync(path.join(run.outputs.resultsDirectory, 'junit.xml'), 'utf8'),
+          /<testsuite name="SampleService.Greet" tests="4" failures="0"/,
+        );
+        const left = await docker.listContainers({ all: true, filters: { ancestor: [image] } });
+        assert.deepEqual(left, [], 'the test container was removed');
+      });
+
+      it('PushImageByDigest pushes it to the registry, the digest confirmed by the registry', async () => {
+        const repository = `${registry.host}/remote-engine/ssh-runner`;
+        const run = await runThroughSshd('PushImageByDigest', {
+          inputs: { sourceImage: image, repository, tags: way.tag, containerRegistry: 'reg' },
+          endpoints: [registryEndpoint('reg', registry.url, registry.users[0])],
+          env: way.env(),
+        });
+        assert.equal(run.result, 'Succeeded', describeRun(run));
+        assert.match(run.outputs.digest, /^sha256:[a-f0-9]{64}$/);
+        const head = await fetchManifest(registry, 'remote-engine/ssh-runner', way.tag, registry.users[0]);
+        assert.equal(head.digest, run.outputs.digest);
+        assertNoSecrets(run, [...registry.secrets(), keyBody(sshd.agent)]);
+        assert.equal(dockerConfigSnapshot(), dockerConfigBefore, '~/.docker changed');
+      });
+    });
+  }
+
+  describe('when sshd is not there or refuses the login: one Failed line naming where the tasks looked', () => {
+    const failed = async (task: string, options: RunOptions) => {
+      const run = await runBundledTask(task, options);
+      agentFolders.push(run.tempDirectory);
+      return run;
+    };
+
+    it('DOCKER_HOST at a stopped sshd: BuildTestRunner names DOCKER_HOST and the address', async function () {
+      const stopped = await startSshd();
+      await stopped.stop();
+      const run = await failed('BuildTestRunner', {
+        inputs: { dockerfile: 'Remote.Dockerfile', imageName: `outerloop-test/never:${TEST_RUN_ID}` },
+        variables: { 'System.DefaultWorkingDirectory': sample },
+        env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: stopped.url, SSH_AUTH_SOCK: sshd.agent.socket },
+      });
+      assertFailedCleanly(
+        run,
+        new RegExp(
+          `^the Docker engine at ${stopped.url} \\(from DOCKER_HOST\\) is not reachable \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${stopped.port}\\): is it running, and may this agent use it\\?$`,
+        ),
+      );
+    });
+
+    it('an ssh-agent whose key sshd does not accept: the refused login, counted by sshd, and no key in any output', async () => {
+      const strangerDir = fs.mkdtempSync(path.join(work, 'stranger-'));
+      const stranger = await startSshAgent(strangerDir, 'stranger');
+      try {
+        const from = sshd.log().length;
+        const run = await failed('RunContainerTests', {
+          inputs: { image: 'outerloop-test/never:1', network: 'none' },
+          env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: sshd.url, SSH_AUTH_SOCK: stranger.socket },
+        });
+        assert.equal(
+          run.message,
+          `could not run the tests: the Docker engine at ${sshd.url} (from DOCKER_HOST) refused the SSH login as ${sshd.user} (All configured authentication methods failed): add a key it accepts for ${sshd.user} to the ssh-agent at SSH_AUTH_SOCK ${stranger.socket}`,
+        );
+        assertFailedCleanly(run, /^could not run the tests: /);
+        const refused = await sshd.waitForLines(from, new RegExp(`^Failed publickey for ${sshd.user} from 127\\.0\\.0\\.1 `));
+        assert.ok(
+          refused.every((line) => line.endsWith(stranger.fingerprint)),
+          refused.join('\n'),
+        );
+        assert.doesNotMatch(sshd.log().slice(from), /^Accepted /m, 'sshd let no one in');
+        assertNoSecrets(run, [keyBody(stranger), keyBody(sshd.agent)]);
+      } finally {
+        await stranger.stop();
+      }
+    });
+
+    it('no SSH_AUTH_SOCK: the refused login, and that the key must be in an ssh-agent', async () => {
+      const run = await failed('PushImageByDigest', {
+        inputs: { sourceImage: 'outerloop-test/never:1', repository: `${registry.host}/remote-engine/never` },
+        env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: sshd.url, SSH_AUTH_SOCK: '' },
+      });
+      assertFailedCleanly(
+        run,
+        new RegExp(
+          `^the Docker engine at ${sshd.url} \\(from DOCKER_HOST\\) refused the SSH login as ${sshd.user} \\(All configured authentication methods failed\\): SSH_AUTH_SOCK is not set, and the tasks log in to an ssh:// engine only with the keys of an ssh-agent: `,
+        ),
+      );
+    });
+
+    it('a host where `docker` is not on the PATH of SSH sessions: the login worked, `docker system dial-stdio` did not', async () => {
+      const noCli = await startSshd({ extraConfig: ['SetEnv PATH=/nonexistent'] });
+      try {
+        const from = noCli.log().length;
+        const run = await failed('RunContainerTests', {
+          inputs: { image: 'outerloop-test/never:1', network: 'none' },
+          env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: noCli.url, SSH_AUTH_SOCK: noCli.agent.socket },
+        });
+        assertFailedCleanly(
+          run,
+          new RegExp(
+            `^could not run the tests: the Docker engine at ${noCli.url} \\(from DOCKER_HOST\\) is not reachable \\(socket hang up\\): the SSH login worked, but 'docker system dial-stdio' did not connect there: does that host have the docker CLI \\(18\\.09 or later\\) and a running engine the SSH user may use\\?$`,
+          ),
+        );
+        await noCli.waitForLines(from, /^Accepted publickey /);
+      } finally {
+        await noCli.stop();
+      }
+    });
+  });
+
+  it('DOCKER_HOST=ssh://127.0.0.1:<sshd>, without a user: the tasks log in as the local user, as ssh does', async () => {
+    const from = sshd.log().length;
+    const run = await runBundledTask('RunContainerTests', {
+      inputs: { image: `outerloop-test/never:${TEST_RUN_ID}`, network: 'none' },
+      env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: `ssh://127.0.0.1:${sshd.port}`, SSH_AUTH_SOCK: sshd.agent.socket },
+    });
+    agentFolders.push(run.tempDirectory);
+    // The engine answered through sshd: the image is not there.
+    assertFailedCleanly(run, /^input 'image' is 'outerloop-test\/never:[^']+', which is not on the engine: /);
+    const accepted = await sshd.waitForLines(from, /^Accepted publickey /);
+    assert.deepEqual(ACCEPTED_KEY.exec(accepted[0])?.slice(1), [os.userInfo().username, sshd.agent.fingerprint]);
   });
 });

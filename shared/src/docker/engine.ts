@@ -1,4 +1,5 @@
 import type * as https from 'node:https';
+import * as os from 'node:os';
 import type Docker from 'dockerode';
 import type { Log } from '../log';
 import { registryHostFromUrl } from '../reference/hosts';
@@ -57,7 +58,8 @@ export function dockerFor(endpoint: EngineEndpoint, env: NodeJS.ProcessEnv = pro
       protocol: 'ssh',
       host: url.hostname,
       port: url.port || 22,
-      username: decodeURIComponent(url.username) || undefined,
+      // ssh logs in as the local user when the address names none; docker-modem's ssh2 client needs a name.
+      username: decodeURIComponent(url.username) || localUser(),
       sshOptions: { agent: env.SSH_AUTH_SOCK },
     });
   } else {
@@ -88,6 +90,14 @@ export function dockerFor(endpoint: EngineEndpoint, env: NodeJS.ProcessEnv = pro
   }
   endpoints.set(docker, endpoint);
   return docker;
+}
+
+function localUser(): string | undefined {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -153,29 +163,85 @@ function isTlsFailure(code: string): boolean {
   return tlsCodes.has(code) || code.startsWith('ERR_SSL_');
 }
 
-/** The engine could not be reached at all (no socket, refused, no permission, a failed TLS handshake). */
+/** The SSH login to an `ssh://` engine's host failed: who logged in, and with which ssh-agent. */
+export interface SshLoginFailure {
+  user?: string;
+  /** SSH_AUTH_SOCK: docker-modem logs in only with the keys of that agent. */
+  agentSocket?: string;
+  /** The agent itself failed (no socket there, or it would not sign), not the host's refusal. */
+  agentFailed: boolean;
+}
+
+/**
+ * Where reaching the engine failed: the connection, the TLS handshake, the SSH login, or `docker system dial-stdio`,
+ * which an `ssh://` engine's host runs once the login is done.
+ */
+export type UnreachableStage = 'connect' | 'tls' | 'ssh-dial' | SshLoginFailure;
+
+/**
+ * The engine could not be reached at all (no socket, refused, no permission, a failed TLS handshake, an SSH login the
+ * host refused, no engine behind the SSH login).
+ */
 export class EngineUnreachableError extends Error {
   /**
    * @param address where it was looked for (`tcp://127.0.0.1:2376`)
-   * @param cause Node's words for the failure
+   * @param cause Node's (or ssh2's) words for the failure
    * @param origin where the address came from, as in {@link EngineEndpoint.origin} (`from DOCKER_HOST`)
-   * @param tls the failure was the TLS handshake
+   * @param stage what failed
    */
-  constructor(address: string, cause: string, origin?: string, tls = false) {
+  constructor(address: string, cause: string, origin?: string, stage: UnreachableStage = 'connect') {
     const where = `the Docker engine at ${address}${origin ? ` (${origin})` : ''}`;
-    super(
-      tls
-        ? `${where} refused the TLS connection (${cause}): check the CA and the client certificate and key`
-        : `${where} is not reachable (${cause}): is it running, and may this agent use it?`,
-    );
+    super(unreachableMessage(where, cause, stage));
     this.name = 'EngineUnreachableError';
   }
+}
+
+function unreachableMessage(where: string, cause: string, stage: UnreachableStage): string {
+  if (stage === 'connect') return `${where} is not reachable (${cause}): is it running, and may this agent use it?`;
+  if (stage === 'tls') return `${where} refused the TLS connection (${cause}): check the CA and the client certificate and key`;
+  if (stage === 'ssh-dial') {
+    return `${where} is not reachable (${cause}): the SSH login worked, but 'docker system dial-stdio' did not connect there: does that host have the docker CLI (18.09 or later) and a running engine the SSH user may use?`;
+  }
+  const { user, agentSocket, agentFailed } = stage;
+  const as = user ? ` as ${user}` : '';
+  if (!agentSocket) {
+    return `${where} refused the SSH login${as} (${cause}): SSH_AUTH_SOCK is not set, and the tasks log in to an ssh:// engine only with the keys of an ssh-agent: add the key to one (ssh-add) and set SSH_AUTH_SOCK to its socket`;
+  }
+  if (agentFailed) {
+    return `${where}: the SSH login${as} failed in the ssh-agent at SSH_AUTH_SOCK ${agentSocket} (${cause}): is the agent running, and is that its socket?`;
+  }
+  return `${where} refused the SSH login${as} (${cause}): add a key it accepts${user ? ` for ${user}` : ''} to the ssh-agent at SSH_AUTH_SOCK ${agentSocket}`;
 }
 
 /** True for the errors Node raises when the engine's socket or port does not answer. */
 export function isUnreachable(error: unknown): boolean {
   const code = (error as { code?: string } | undefined)?.code;
   return typeof code === 'string' && (unreachableCodes.has(code) || isTlsFailure(code));
+}
+
+/** What failed to reach the engine, for {@link unreachable}; undefined when the error is not about reaching it. */
+function failedStage(docker: Docker, error: unknown): UnreachableStage | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const modem = docker.modem as { protocol?: string; username?: string; sshOptions?: { agent?: unknown } };
+  if (modem.protocol === 'ssh') {
+    // ssh2 marks its own failures with a level: the socket (`client-socket`, with Node's code), `client-timeout`,
+    // `client-dns`, the key exchange (`handshake`, `protocol`), the login (`client-authentication`), the ssh-agent.
+    const level = (error as { level?: unknown } | undefined)?.level;
+    if (level === 'client-authentication' || level === 'agent') {
+      const agent = modem.sshOptions?.agent;
+      return { user: modem.username, agentSocket: typeof agent === 'string' && agent ? agent : undefined, agentFailed: level === 'agent' };
+    }
+    if (typeof level === 'string') return 'connect';
+    // Without a level the failure came after the login, on the channel that runs `docker system dial-stdio`: it
+    // could not be opened (`(SSH) Channel open failure`), or closed before the engine answered (socket hang up).
+    const message = (error as { message?: unknown } | undefined)?.message;
+    if ((typeof code === 'string' && unreachableCodes.has(code)) || (typeof message === 'string' && message.startsWith('(SSH) '))) {
+      return 'ssh-dial';
+    }
+    return undefined;
+  }
+  if (!isUnreachable(error)) return undefined;
+  return isTlsFailure(code as string) ? 'tls' : 'connect';
 }
 
 /** The HTTP status of a failed engine call, when the engine answered. */
@@ -202,10 +268,10 @@ export function engineMessage(error: unknown): string {
 
 /** The engine could not be reached, as one line naming where it was looked for; undefined for other errors. */
 export function unreachable(docker: Docker, error: unknown): EngineUnreachableError | undefined {
-  if (!isUnreachable(error)) return undefined;
-  const code = (error as { code: string }).code;
-  const message = opensslReason((error as Error).message) ?? oneLine((error as Error).message || code);
-  return new EngineUnreachableError(engineAddress(docker), message, endpoints.get(docker)?.origin, isTlsFailure(code));
+  const stage = failedStage(docker, error);
+  if (!stage) return undefined;
+  const text = (error as Error).message || String((error as { code?: unknown }).code);
+  return new EngineUnreachableError(engineAddress(docker), opensslReason(text) ?? oneLine(text), endpoints.get(docker)?.origin, stage);
 }
 
 /** OpenSSL's reason from its error string (`…:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:…`). */
