@@ -4,8 +4,10 @@
 // DOCKER_HOST + DOCKER_TLS_VERIFY + DOCKER_CERT_PATH, then by a docker context in a DOCKER_CONFIG folder; and over
 // SSH (a real sshd on loopback, test/support/sshd.ts, the key in an ssh-agent at SSH_AUTH_SOCK), named by
 // DOCKER_HOST=ssh://… and by a docker context whose Host is ssh://…, the way the docker CLI reaches a remote engine:
-// `docker system dial-stdio` run on the engine's host.
+// `docker system dial-stdio` run on the engine's host, once the host's key is found in known_hosts (the task's HOME
+// holds a ~/.ssh/known_hosts for sshd's key, as a step before it would write with ssh-keyscan).
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,6 +17,7 @@ import { contextId } from '../../shared/src/docker/endpoint';
 import { memoryLog } from '../../shared/src/log';
 import { stageSampleService } from '../fixtures/sample-service/stage';
 import {
+  buildBusyboxImage,
   pushImageWithEngine,
   removeTestContainers,
   removeTestImages,
@@ -44,7 +47,16 @@ import {
   type TestCertificates,
   type TlsRelay,
 } from '../support/tls-relay';
-import { ACCEPTED_KEY, requireSshd, startSshAgent, startSshd, type TestSshAgent, type TestSshd } from '../support/sshd';
+import {
+  ACCEPTED_KEY,
+  homeWith,
+  makeTestKey,
+  requireSshd,
+  startSshAgent,
+  startSshd,
+  type TestSshAgent,
+  type TestSshd,
+} from '../support/sshd';
 
 const TEST_LABELS = `${TEST_LABEL}=1\n${TEST_RUN_LABEL}=${TEST_RUN_ID}`;
 const CONTEXT = 'remote-tls';
@@ -325,6 +337,8 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
   let work: string;
   let contextConfig: string;
   let dockerConfigBefore: string;
+  /** A HOME whose ~/.ssh/known_hosts lists sshd's host key. */
+  let trustedHome: string;
   const agentFolders: string[] = [];
 
   before(async function () {
@@ -336,6 +350,7 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
     registry = await sharedRegistry('htpasswd');
     sample = stageSampleService();
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-remote-ssh-'));
+    trustedHome = homeWith(work, [sshd.knownHostsLine()]);
     // As `docker context create remote-ssh --docker host=ssh://root@127.0.0.1:<port>` + `docker context use` leave it.
     contextConfig = path.join(work, 'docker-config');
     writeDockerContext(contextConfig, { name: SSH_CONTEXT, host: sshd.url, current: true });
@@ -376,12 +391,12 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
     {
       name: 'DOCKER_HOST=ssh://root@127.0.0.1:<sshd> with SSH_AUTH_SOCK',
       tag: `ssh-host-${TEST_RUN_ID}`,
-      env: () => ({ ...NO_ENGINE_SETTINGS, DOCKER_HOST: sshd.url, SSH_AUTH_SOCK: sshd.agent.socket }),
+      env: () => ({ ...NO_ENGINE_SETTINGS, DOCKER_HOST: sshd.url, SSH_AUTH_SOCK: sshd.agent.socket, HOME: trustedHome }),
     },
     {
       name: `docker context '${SSH_CONTEXT}' whose Host is ssh://root@127.0.0.1:<sshd>, with SSH_AUTH_SOCK`,
       tag: `ssh-context-${TEST_RUN_ID}`,
-      env: () => ({ ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: contextConfig, SSH_AUTH_SOCK: sshd.agent.socket }),
+      env: () => ({ ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: contextConfig, SSH_AUTH_SOCK: sshd.agent.socket, HOME: trustedHome }),
     },
   ];
 
@@ -473,7 +488,7 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
         const from = sshd.log().length;
         const run = await failed('RunContainerTests', {
           inputs: { image: 'outerloop-test/never:1', network: 'none' },
-          env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: sshd.url, SSH_AUTH_SOCK: stranger.socket },
+          env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: sshd.url, SSH_AUTH_SOCK: stranger.socket, HOME: trustedHome },
         });
         assert.equal(
           run.message,
@@ -495,7 +510,7 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
     it('no SSH_AUTH_SOCK: the refused login, and that the key must be in an ssh-agent', async () => {
       const run = await failed('PushImageByDigest', {
         inputs: { sourceImage: 'outerloop-test/never:1', repository: `${registry.host}/remote-engine/never` },
-        env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: sshd.url, SSH_AUTH_SOCK: '' },
+        env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: sshd.url, SSH_AUTH_SOCK: '', HOME: trustedHome },
       });
       assertFailedCleanly(
         run,
@@ -511,7 +526,12 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
         const from = noCli.log().length;
         const run = await failed('RunContainerTests', {
           inputs: { image: 'outerloop-test/never:1', network: 'none' },
-          env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: noCli.url, SSH_AUTH_SOCK: noCli.agent.socket },
+          env: {
+            ...NO_ENGINE_SETTINGS,
+            DOCKER_HOST: noCli.url,
+            SSH_AUTH_SOCK: noCli.agent.socket,
+            HOME: homeWith(work, [noCli.knownHostsLine()]),
+          },
         });
         assertFailedCleanly(
           run,
@@ -530,7 +550,7 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
     const from = sshd.log().length;
     const run = await runBundledTask('RunContainerTests', {
       inputs: { image: `outerloop-test/never:${TEST_RUN_ID}`, network: 'none' },
-      env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: `ssh://127.0.0.1:${sshd.port}`, SSH_AUTH_SOCK: sshd.agent.socket },
+      env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: `ssh://127.0.0.1:${sshd.port}`, SSH_AUTH_SOCK: sshd.agent.socket, HOME: trustedHome },
     });
     agentFolders.push(run.tempDirectory);
     // The engine answered through sshd: the image is not there.
@@ -538,4 +558,123 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
     const accepted = await sshd.waitForLines(from, /^Accepted publickey /);
     assert.deepEqual(ACCEPTED_KEY.exec(accepted[0])?.slice(1), [os.userInfo().username, sshd.agent.fingerprint]);
   });
+
+  describe("the host's key: checked against ~/.ssh/known_hosts (HOME) and the system's file, as ssh does, before any login", () => {
+    let image: string;
+
+    before(async () => {
+      image = `outerloop-test/remote-engine-busybox:${TEST_RUN_ID}`;
+      await buildBusyboxImage(docker, {
+        tag: image,
+        layers: 0,
+        bytesPerLayer: 0,
+        seed: 'ssh-known-hosts',
+        files: { 'junit.xml': '<testsuite name="ssh" tests="1" failures="0"><testcase name="reached"/></testsuite>\n' },
+        extraDockerfile: 'COPY junit.xml /tests/TestResults/junit.xml\nCMD ["/bin/busybox", "true"]',
+      });
+    });
+
+    const runTests = async (env: Record<string, string>) => {
+      const run = await runBundledTask('RunContainerTests', { inputs: { image, network: 'none' }, env });
+      agentFolders.push(run.tempDirectory);
+      return run;
+    };
+
+    /**
+     * Every connection sshd took from character `from` of its log on ended before any login: each one's disconnect is
+     * marked [preauth], and no key was offered, accepted or refused (the agent's key never left the agent).
+     */
+    async function refusedBeforeLogin(from: number): Promise<void> {
+      await sshd.waitForLines(from, /^Disconnected from 127\.0\.0\.1 port \d+ \[preauth\]$/);
+      const ports = [
+        ...sshd
+          .log()
+          .slice(from)
+          .matchAll(/^Connection from 127\.0\.0\.1 port (\d+) /gm),
+      ].map((m) => m[1]);
+      assert.ok(ports.length > 0, sshd.log().slice(from));
+      for (const port of ports) await sshd.waitForLines(from, new RegExp(`^Disconnected from 127\\.0\\.0\\.1 port ${port} \\[preauth\\]$`));
+      assert.doesNotMatch(sshd.log().slice(from), /publickey|^Accepted |^Starting session/m, 'no login was tried');
+    }
+
+    it('an unknown host (an empty known_hosts): Failed in one line with the offered fingerprint, the files and the ssh-keyscan line', async () => {
+      const home = homeWith(work, []);
+      const userFile = path.join(home, '.ssh', 'known_hosts');
+      const from = sshd.log().length;
+      const run = await runTests({ ...NO_ENGINE_SETTINGS, DOCKER_HOST: sshd.url, SSH_AUTH_SOCK: sshd.agent.socket, HOME: home });
+      const [hostKey] = sshd.hostKeys;
+      assertFailedCleanly(
+        run,
+        new RegExp(
+          `^could not run the tests: the Docker engine at ${escape(sshd.url)} \\(from DOCKER_HOST\\): the SSH host \\[127\\.0\\.0\\.1\\]:${sshd.port} offered the ssh-ed25519 key ${escape(hostKey.fingerprint)}, and no known_hosts file lists a key for that host \\(looked in ${escape(userFile)}, /etc/ssh/ssh_known_hosts.*\\): check that fingerprint with the host's owner, then add the key in an earlier step: ssh-keyscan -p ${sshd.port} 127\\.0\\.0\\.1 >> ${escape(userFile)}$`,
+        ),
+      );
+      await refusedBeforeLogin(from);
+      assertNoSecrets(run, [keyBody(sshd.agent)]);
+    });
+
+    it('a changed key (known_hosts lists another key for [127.0.0.1]:<port>), named by a docker context: Failed, before any login', async () => {
+      const other = makeTestKey(fs.mkdtempSync(path.join(work, 'other-key-')), 'impostor');
+      const home = homeWith(work, [`# the key the host had before`, `[127.0.0.1]:${sshd.port} ${other.publicKey}`]);
+      const userFile = path.join(home, '.ssh', 'known_hosts');
+      const from = sshd.log().length;
+      const run = await failedBuild({ ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: contextConfig, SSH_AUTH_SOCK: sshd.agent.socket, HOME: home });
+      const meta = path.join(contextConfig, 'contexts', 'meta', contextId(SSH_CONTEXT), 'meta.json');
+      assertFailedCleanly(
+        run,
+        new RegExp(
+          `^the Docker engine at ${escape(sshd.url)} \\(from docker context '${SSH_CONTEXT}', named by currentContext in ${escape(contextConfig)}/config\\.json, in ${escape(meta)}\\): the SSH host key of \\[127\\.0\\.0\\.1\\]:${sshd.port} has changed: the host offered the ssh-ed25519 key ${escape(sshd.hostKeys[0].fingerprint)}, but ${escape(userFile)}:2 lists another key for it \\(ssh-ed25519 ${escape(other.fingerprint)}; looked in `,
+        ),
+      );
+      assert.ok(
+        run.message.endsWith(
+          `ssh-keygen -R '[127.0.0.1]:${sshd.port}' -f ${userFile}) and add the new key (ssh-keyscan -p ${sshd.port} 127.0.0.1 >> ${userFile}) in an earlier step`,
+        ),
+        run.message,
+      );
+      await refusedBeforeLogin(from);
+      assertNoSecrets(run, [...registry.secrets(), keyBody(sshd.agent)]);
+    });
+
+    it('a hashed entry (ssh-keygen -H): Succeeded, through sshd', async () => {
+      const home = homeWith(work, [sshd.knownHostsLine()]);
+      const userFile = path.join(home, '.ssh', 'known_hosts');
+      execFileSync('ssh-keygen', ['-H', '-f', userFile], { stdio: 'ignore' });
+      assert.match(fs.readFileSync(userFile, 'utf8'), /^\|1\|[^ ]+ ssh-ed25519 /, 'the entry is hashed');
+      const run = await runThroughSshd('RunContainerTests', {
+        inputs: { image, network: 'none' },
+        env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: sshd.url, SSH_AUTH_SOCK: sshd.agent.socket, HOME: home },
+      });
+      assert.equal(run.result, 'Succeeded', describeRun(run));
+      assert.equal(run.outputs.resultFiles, '1');
+    });
+
+    it('a host with two keys, known_hosts listing only the one ssh2 would not pick first: the listed one is asked for, Succeeded', async () => {
+      const both = await startSshd({ hostKeyTypes: ['ed25519', 'ecdsa'] });
+      try {
+        const home = homeWith(work, [both.knownHostsLine('ecdsa-sha2-nistp256')]);
+        const from = both.log().length;
+        const run = await runTests({ ...NO_ENGINE_SETTINGS, DOCKER_HOST: both.url, SSH_AUTH_SOCK: both.agent.socket, HOME: home });
+        assert.equal(run.result, 'Succeeded', describeRun(run));
+        await both.waitForLines(from, /^Accepted publickey /);
+      } finally {
+        await both.stop();
+      }
+    });
+  });
+
+  async function failedBuild(env: Record<string, string>): Promise<TaskRun> {
+    const run = await runBundledTask('BuildTestRunner', {
+      inputs: { dockerfile: 'Remote.Dockerfile', imageName: `outerloop-test/never:${TEST_RUN_ID}`, containerRegistry: 'reg' },
+      endpoints: [registryEndpoint('reg', registry.url, registry.users[0])],
+      variables: { 'System.DefaultWorkingDirectory': sample },
+      env,
+    });
+    agentFolders.push(run.tempDirectory);
+    return run;
+  }
 });
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}

@@ -3,7 +3,9 @@
 // only a freshly generated client key (public-key authentication, no passwords, no PAM), and an ssh-agent holding that
 // key, which is where docker-modem takes its credentials from (SSH_AUTH_SOCK). The remote command, `docker system
 // dial-stdio`, runs on this machine and reaches the local engine. sshd logs to stderr (-e), which tests read to prove
-// a connection went through it and with which key.
+// a connection went through it and with which key. The tasks check sshd's host key against known_hosts in their HOME,
+// as the ssh the docker CLI runs does: knownHostsLine() is the line `ssh-keyscan` would give for it, and homeWith()
+// makes a HOME whose ~/.ssh/known_hosts holds the lines given.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -34,10 +36,24 @@ export interface TestSshAgent {
   stop(): Promise<void>;
 }
 
+/** One of sshd's host keys. */
+export interface TestHostKey {
+  /** `ssh-ed25519`, `ecdsa-sha2-nistp256`, … */
+  type: string;
+  /** `<type> <base64>`, the public key as known_hosts holds it. */
+  publicKey: string;
+  /** `SHA256:…` */
+  fingerprint: string;
+}
+
 export interface TestSshd {
   /** `ssh://<user>@127.0.0.1:<port>` */
   url: string;
   port: number;
+  /** Its host keys, in the order given to startSshd. */
+  hostKeys: TestHostKey[];
+  /** `[127.0.0.1]:<port> <type> <base64>` for each host key (or the one of `type`), one per line. */
+  knownHostsLine(type?: string): string;
   /** The user sshd lets in: the one this process runs as. */
   user: string;
   /** An ssh-agent holding the key sshd accepts. */
@@ -118,13 +134,33 @@ function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
   return exited.finally(() => clearTimeout(timer));
 }
 
-function keygen(file: string, comment: string): void {
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+export type TestKeyType = 'ed25519' | 'ecdsa' | 'rsa';
+
+/** Writes a new key pair to `file` and `file`.pub with ssh-keygen. */
+function keygen(file: string, comment: string, type: TestKeyType = 'ed25519'): void {
+  execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', comment, '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/** The fingerprint ssh-keygen prints for a public key file, `SHA256:…`. */
 function fingerprint(publicKeyFile: string): string {
   // `256 SHA256:… comment (ED25519)`
   return execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', publicKeyFile], { encoding: 'utf8' }).split(' ')[1];
+}
+
+/** A fresh key pair in `dir` (named `name`), described as sshd's host keys are. */
+export function makeTestKey(dir: string, name: string, type: TestKeyType = 'ed25519'): TestHostKey {
+  const file = path.join(dir, name);
+  keygen(file, `outerloop-test-${name}`, type);
+  const [keyType, base64] = fs.readFileSync(`${file}.pub`, 'utf8').trim().split(' ');
+  return { type: keyType, publicKey: `${keyType} ${base64}`, fingerprint: fingerprint(`${file}.pub`) };
+}
+
+/** A HOME folder in `parent` whose .ssh/known_hosts holds `lines` (an empty file for none); returns its path. */
+export function homeWith(parent: string, lines: string[]): string {
+  const home = fs.mkdtempSync(path.join(parent, 'home-'));
+  fs.mkdirSync(path.join(home, '.ssh'), { mode: 0o700 });
+  fs.writeFileSync(path.join(home, '.ssh', 'known_hosts'), lines.map((line) => `${line}\n`).join(''));
+  return home;
 }
 
 /**
@@ -164,17 +200,17 @@ export async function startSshAgent(dir: string, name = 'client'): Promise<TestS
 
 /**
  * Starts sshd on 127.0.0.1 at a free port, with an ssh-agent holding the one key it accepts. `extraConfig`: more
- * sshd_config lines (`SetEnv PATH=…`).
+ * sshd_config lines (`SetEnv PATH=…`); `hostKeyTypes`: its host keys (default one ed25519 key).
  */
-export async function startSshd(options: { extraConfig?: string[] } = {}): Promise<TestSshd> {
+export async function startSshd(options: { extraConfig?: string[]; hostKeyTypes?: TestKeyType[] } = {}): Promise<TestSshd> {
   const missing = missingParts();
   if (missing.length > 0) throw new Error(`cannot start an SSH server: missing ${missing.join(', ')}`);
   const user = os.userInfo().username;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-sshd-'));
   // As root, sshd refuses to start without it (`Missing privilege separation directory`); root-owned, not writable by others.
   if (process.getuid?.() === 0) fs.mkdirSync(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
-  const hostKey = path.join(dir, 'host-key');
-  keygen(hostKey, 'outerloop-test-host');
+  const hostKeyTypes = options.hostKeyTypes ?? ['ed25519'];
+  const hostKeys = hostKeyTypes.map((type) => makeTestKey(dir, `host-key-${type}`, type));
   let agent: TestSshAgent | undefined;
   try {
     agent = await startSshAgent(dir);
@@ -185,7 +221,7 @@ export async function startSshd(options: { extraConfig?: string[] } = {}): Promi
       const port = await freePort();
       const config = [
         `ListenAddress 127.0.0.1:${port}`,
-        `HostKey ${hostKey}`,
+        ...hostKeyTypes.map((type) => `HostKey ${path.join(dir, `host-key-${type}`)}`),
         `PidFile ${path.join(dir, 'sshd.pid')}`,
         `AuthorizedKeysFile ${authorizedKeys}`,
         // The temp folder is not laid out as a home's .ssh is; sshd would refuse the key file's modes otherwise.
@@ -232,6 +268,12 @@ export async function startSshd(options: { extraConfig?: string[] } = {}): Promi
       return {
         url: `ssh://${user}@127.0.0.1:${port}`,
         port,
+        hostKeys,
+        knownHostsLine: (type) =>
+          hostKeys
+            .filter((key) => !type || key.type === type)
+            .map((key) => `[127.0.0.1]:${port} ${key.publicKey}`)
+            .join('\n'),
         user,
         agent: started,
         dir,

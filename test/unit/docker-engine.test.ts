@@ -52,6 +52,19 @@ describe('engine connection', () => {
     );
   });
 
+  it('hands ssh2 an IPv6 literal without its brackets, which name resolution would not take', () => {
+    const modem = connect({ DOCKER_HOST: 'ssh://deploy@[::1]:2222' }).modem as unknown as {
+      host: string;
+      port: number | string;
+      username: string;
+    };
+    assert.deepEqual(
+      { host: modem.host, port: Number(modem.port), username: modem.username },
+      { host: '::1', port: 2222, username: 'deploy' },
+    );
+    assert.equal((connect({ DOCKER_HOST: 'ssh://deploy@build-host' }).modem as unknown as { host: string }).host, 'build-host');
+  });
+
   it('talks HTTPS with the TLS files in its own agent, verifying unless told not to', () => {
     const certs = fs.mkdtempSync(path.join(os.tmpdir(), 'outerloop-engine-certs-'));
     try {

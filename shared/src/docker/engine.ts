@@ -6,6 +6,7 @@ import { registryHostFromUrl } from '../reference/hosts';
 import type { PasswordCredentials } from '../registry/auth';
 import type { RegistryLogin as Login } from '../registry/clients';
 import { redactHost, resolveEngineEndpoint, type EngineEndpoint, type ResolveEndpointOptions } from './endpoint';
+import { describeHostKeyRefusal, hostKeyCheck, type HostKeyCheck, type HostKeyRefusal } from './known-hosts';
 
 export { EngineSettingsError, type EngineEndpoint } from './endpoint';
 
@@ -17,6 +18,7 @@ export { EngineSettingsError, type EngineEndpoint } from './endpoint';
 export type RegistryLogin = Login<PasswordCredentials>;
 
 const endpoints = new WeakMap<Docker, EngineEndpoint>();
+const hostKeyChecks = new WeakMap<Docker, HostKeyCheck>();
 
 /** Where `docker` talks to its engine, for messages: `unix:///var/run/docker.sock`, `tcp://host:2376`. */
 export function engineAddress(docker: Docker): string {
@@ -53,15 +55,19 @@ export function dockerFor(endpoint: EngineEndpoint, env: NodeJS.ProcessEnv = pro
     docker = newDocker({ ...none, socketPath: rest });
   } else if (scheme === 'ssh') {
     const url = new URL(endpoint.host);
+    // The host's key is checked against known_hosts as the CLI's ssh does (known-hosts.ts), before the login.
+    const check = hostKeyCheck(url.hostname, Number(url.port || 22));
+    const serverHostKey = check.serverHostKeyAlgorithms();
     docker = newDocker({
       ...none,
       protocol: 'ssh',
-      host: url.hostname,
+      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: url.port || 22,
       // ssh logs in as the local user when the address names none; docker-modem's ssh2 client needs a name.
       username: decodeURIComponent(url.username) || localUser(),
-      sshOptions: { agent: env.SSH_AUTH_SOCK },
+      sshOptions: { agent: env.SSH_AUTH_SOCK, hostVerifier: check.verify, ...(serverHostKey ? { algorithms: { serverHostKey } } : {}) },
     });
+    hostKeyChecks.set(docker, check);
   } else {
     const url = new URL(endpoint.host);
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -172,11 +178,16 @@ export interface SshLoginFailure {
   agentFailed: boolean;
 }
 
+/** An `ssh://` engine's host offered a key that known_hosts does not list for it (or lists as revoked). */
+export interface SshHostKeyFailure {
+  hostKey: HostKeyRefusal;
+}
+
 /**
- * Where reaching the engine failed: the connection, the TLS handshake, the SSH login, or `docker system dial-stdio`,
- * which an `ssh://` engine's host runs once the login is done.
+ * Where reaching the engine failed: the connection, the TLS handshake, the SSH host's key, the SSH login, or
+ * `docker system dial-stdio`, which an `ssh://` engine's host runs once the login is done.
  */
-export type UnreachableStage = 'connect' | 'tls' | 'ssh-dial' | SshLoginFailure;
+export type UnreachableStage = 'connect' | 'tls' | 'ssh-dial' | SshHostKeyFailure | SshLoginFailure;
 
 /**
  * The engine could not be reached at all (no socket, refused, no permission, a failed TLS handshake, an SSH login the
@@ -202,6 +213,7 @@ function unreachableMessage(where: string, cause: string, stage: UnreachableStag
   if (stage === 'ssh-dial') {
     return `${where} is not reachable (${cause}): the SSH login worked, but 'docker system dial-stdio' did not connect there: does that host have the docker CLI (18.09 or later) and a running engine the SSH user may use?`;
   }
+  if ('hostKey' in stage) return `${where}: ${describeHostKeyRefusal(stage.hostKey)}`;
   const { user, agentSocket, agentFailed } = stage;
   const as = user ? ` as ${user}` : '';
   if (!agentSocket) {
@@ -227,6 +239,11 @@ function failedStage(docker: Docker, error: unknown): UnreachableStage | undefin
     // ssh2 marks its own failures with a level: the socket (`client-socket`, with Node's code), `client-timeout`,
     // `client-dns`, the key exchange (`handshake`, `protocol`), the login (`client-authentication`), the ssh-agent.
     const level = (error as { level?: unknown } | undefined)?.level;
+    // The host-key check said no during the key exchange; ssh2's error says only "Host denied (verification failed)".
+    const refusal = hostKeyChecks.get(docker)?.refusal;
+    if (level === 'handshake' && refusal && /^Host denied/.test(String((error as { message?: unknown }).message))) {
+      return { hostKey: refusal };
+    }
     if (level === 'client-authentication' || level === 'agent') {
       const agent = modem.sshOptions?.agent;
       return { user: modem.username, agentSocket: typeof agent === 'string' && agent ? agent : undefined, agentFailed: level === 'agent' };
