@@ -12,13 +12,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type Dockerode from 'dockerode';
-import { buildImage } from '../../shared/src/docker/build';
 import { contextId } from '../../shared/src/docker/endpoint';
-import { memoryLog } from '../../shared/src/log';
 import { stageSampleService } from '../fixtures/sample-service/stage';
 import {
   buildBusyboxImage,
-  pushImageWithEngine,
+  pushPrivateBaseImage,
   removeTestContainers,
   removeTestImages,
   requireEngine,
@@ -71,25 +69,109 @@ const NO_ENGINE_SETTINGS = { DOCKER_HOST: '', DOCKER_CONTEXT: '', DOCKER_TLS: ''
  * registry's credentials.
  */
 async function writeRemoteDockerfile(docker: Dockerode, registry: TestRegistry, sample: string, name: string): Promise<void> {
-  const base = `${registry.host}/remote-engine/${name}:${TEST_RUN_ID}`;
-  await buildImage(
-    docker,
-    {
-      dockerfile: path.join(sample, 'Dockerfile'),
-      context: sample,
-      target: 'base',
-      imageName: base,
-      builder: 'classic',
-      labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID },
-    },
-    memoryLog(),
-  );
-  await pushImageWithEngine(docker, base, registry.users[0]);
-  await docker.getImage(base).remove();
+  const base = await pushPrivateBaseImage(docker, sample, registry, `remote-engine/${name}`);
   fs.writeFileSync(
     path.join(sample, 'Remote.Dockerfile'),
     `FROM ${base} AS build\nCOPY tests/ /src/tests/\nCOPY src/ /src/src/\nRUN sh /src/src/build.sh remote\nFROM build AS testrunner\nCMD ["sh", "/src/tests/run-tests.sh"]\n`,
   );
+}
+
+/** One way a section names the remote engine: the describe title, the image's tag, the environment that names it. */
+interface EngineWay {
+  name: string;
+  tag: string;
+  env: () => Record<string, string>;
+}
+
+/** What a section's `before` hook has set up by the time its cases run. */
+interface RemoteEngineSuite {
+  docker: Dockerode;
+  registry: TestRegistry;
+  sample: string;
+  dockerConfigBefore: string;
+  /** What no output or leftover file may contain. */
+  secrets: () => string[];
+}
+
+/**
+ * For each way of naming the engine, the three tasks in turn, each through `run` (which also proves the traffic took
+ * the section's route): BuildTestRunner builds Remote.Dockerfile with BuildKit, RunContainerTests runs that image,
+ * PushImageByDigest pushes it to `repository` in the registry.
+ */
+function itBuildsRunsAndPushes(transport: {
+  /** What the BuildKit session is hijacked over, as the title says it: 'the TLS connection'. */
+  route: string;
+  /** Whom the engine was reached through, as the image check says it: 'the relay'. */
+  reachedThrough: string;
+  repository: string;
+  ways: EngineWay[];
+  run: (task: string, options: RunOptions) => Promise<TaskRun>;
+  suite: () => RemoteEngineSuite;
+}): void {
+  const { route, reachedThrough, repository, run: runTask, suite } = transport;
+  for (const way of transport.ways) {
+    describe(way.name, () => {
+      const image = `outerloop-test/remote-engine-runner:${way.tag}`;
+
+      it(`BuildTestRunner builds with BuildKit, its session answering for the private base image over ${route}`, async () => {
+        const { docker, registry, sample, secrets } = suite();
+        const run = await runTask('BuildTestRunner', {
+          inputs: {
+            dockerfile: 'Remote.Dockerfile',
+            imageName: image,
+            labels: TEST_LABELS,
+            containerRegistry: 'reg',
+            pull: 'true',
+            builder: 'buildkit',
+            noCache: 'true',
+          },
+          endpoints: [registryEndpoint('reg', registry.url, registry.users[0])],
+          variables: { 'System.DefaultWorkingDirectory': sample },
+          env: way.env(),
+        });
+        assert.equal(run.result, 'Succeeded', describeRun(run));
+        assert.equal(run.outputs.imageName, image);
+        assert.equal(
+          run.outputs.imageId,
+          (await docker.getImage(image).inspect()).Id,
+          `the same engine, reached through ${reachedThrough}`,
+        );
+        assert.ok(
+          run.lines.some((line) => line.includes('built delivery remote')),
+          describeRun(run),
+        );
+        assertNoSecrets(run, secrets());
+      });
+
+      it('RunContainerTests runs the tests in it and copies the results out', async () => {
+        const { docker } = suite();
+        const run = await runTask('RunContainerTests', { inputs: { image, network: 'none' }, env: way.env() });
+        assert.equal(run.result, 'Succeeded', describeRun(run));
+        assert.deepEqual(run.outputs, { exitCode: '0', resultsDirectory: path.join(run.tempDirectory, 'TestResults'), resultFiles: '2' });
+        assert.match(
+          fs.readFileSync(path.join(run.outputs.resultsDirectory, 'junit.xml'), 'utf8'),
+          /<testsuite name="SampleService.Greet" tests="4" failures="0"/,
+        );
+        const left = await docker.listContainers({ all: true, filters: { ancestor: [image] } });
+        assert.deepEqual(left, [], 'the test container was removed');
+      });
+
+      it('PushImageByDigest pushes it to the registry, the digest confirmed by the registry', async () => {
+        const { registry, dockerConfigBefore, secrets } = suite();
+        const run = await runTask('PushImageByDigest', {
+          inputs: { sourceImage: image, repository: `${registry.host}/${repository}`, tags: way.tag, containerRegistry: 'reg' },
+          endpoints: [registryEndpoint('reg', registry.url, registry.users[0])],
+          env: way.env(),
+        });
+        assert.equal(run.result, 'Succeeded', describeRun(run));
+        assert.match(run.outputs.digest, /^sha256:[a-f0-9]{64}$/);
+        const head = await fetchManifest(registry, repository, way.tag, registry.users[0]);
+        assert.equal(head.digest, run.outputs.digest);
+        assertNoSecrets(run, secrets());
+        assert.equal(dockerConfigSnapshot(), dockerConfigBefore, '~/.docker changed');
+      });
+    });
+  }
 }
 
 describe('the tasks reach the engine where the docker CLI finds it: tcp:// with TLS, and a docker context (real engine through a TLS relay)', function () {
@@ -159,72 +241,24 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
   const ways = [
     {
       name: 'DOCKER_HOST=tcp://127.0.0.1:<relay> with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH',
+      tag: `host-${TEST_RUN_ID}`,
       env: () => ({ ...NO_ENGINE_SETTINGS, DOCKER_HOST: relay.url, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs.clientDir }),
     },
     {
       name: `docker context '${CONTEXT}' (currentContext in DOCKER_CONFIG/config.json, TLS files in the context store)`,
+      tag: `context-${TEST_RUN_ID}`,
       env: () => ({ ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: contextConfig }),
     },
   ];
 
-  for (const way of ways) {
-    describe(way.name, () => {
-      const tag = `${way === ways[0] ? 'host' : 'context'}-${TEST_RUN_ID}`;
-      const image = `outerloop-test/remote-engine-runner:${tag}`;
-
-      it('BuildTestRunner builds with BuildKit, its session answering for the private base image over the TLS connection', async () => {
-        const run = await runThroughRelay('BuildTestRunner', {
-          inputs: {
-            dockerfile: 'Remote.Dockerfile',
-            imageName: image,
-            labels: TEST_LABELS,
-            containerRegistry: 'reg',
-            pull: 'true',
-            builder: 'buildkit',
-            noCache: 'true',
-          },
-          endpoints: [registryEndpoint('reg', registry.url, registry.users[0])],
-          variables: { 'System.DefaultWorkingDirectory': sample },
-          env: way.env(),
-        });
-        assert.equal(run.result, 'Succeeded', describeRun(run));
-        assert.equal(run.outputs.imageName, image);
-        assert.equal(run.outputs.imageId, (await docker.getImage(image).inspect()).Id, 'the same engine, reached through the relay');
-        assert.ok(
-          run.lines.some((line) => line.includes('built delivery remote')),
-          describeRun(run),
-        );
-        assertNoSecrets(run, secrets());
-      });
-
-      it('RunContainerTests runs the tests in it and copies the results out', async () => {
-        const run = await runThroughRelay('RunContainerTests', { inputs: { image, network: 'none' }, env: way.env() });
-        assert.equal(run.result, 'Succeeded', describeRun(run));
-        assert.deepEqual(run.outputs, { exitCode: '0', resultsDirectory: path.join(run.tempDirectory, 'TestResults'), resultFiles: '2' });
-        assert.match(
-          fs.readFileSync(path.join(run.outputs.resultsDirectory, 'junit.xml'), 'utf8'),
-          /<testsuite name="SampleService.Greet" tests="4" failures="0"/,
-        );
-        const left = await docker.listContainers({ all: true, filters: { ancestor: [image] } });
-        assert.deepEqual(left, [], 'the test container was removed');
-      });
-
-      it('PushImageByDigest pushes it to the registry, the digest confirmed by the registry', async () => {
-        const repository = `${registry.host}/remote-engine/runner`;
-        const run = await runThroughRelay('PushImageByDigest', {
-          inputs: { sourceImage: image, repository, tags: tag, containerRegistry: 'reg' },
-          endpoints: [registryEndpoint('reg', registry.url, registry.users[0])],
-          env: way.env(),
-        });
-        assert.equal(run.result, 'Succeeded', describeRun(run));
-        assert.match(run.outputs.digest, /^sha256:[a-f0-9]{64}$/);
-        const head = await fetchManifest(registry, 'remote-engine/runner', tag, registry.users[0]);
-        assert.equal(head.digest, run.outputs.digest);
-        assertNoSecrets(run, secrets());
-        assert.equal(dockerConfigSnapshot(), dockerConfigBefore, '~/.docker changed');
-      });
-    });
-  }
+  itBuildsRunsAndPushes({
+    route: 'the TLS connection',
+    reachedThrough: 'the relay',
+    repository: 'remote-engine/runner',
+    ways,
+    run: runThroughRelay,
+    suite: () => ({ docker, registry, sample, dockerConfigBefore, secrets }),
+  });
 
   describe('when the engine cannot be reached or the settings are wrong: one Failed line naming where the tasks looked', () => {
     let stopped: TlsRelay;
@@ -400,63 +434,14 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
     },
   ];
 
-  for (const way of ways) {
-    describe(way.name, () => {
-      const image = `outerloop-test/remote-engine-runner:${way.tag}`;
-
-      it('BuildTestRunner builds with BuildKit, its session answering for the private base image over the SSH channel', async () => {
-        const run = await runThroughSshd('BuildTestRunner', {
-          inputs: {
-            dockerfile: 'Remote.Dockerfile',
-            imageName: image,
-            labels: TEST_LABELS,
-            containerRegistry: 'reg',
-            pull: 'true',
-            builder: 'buildkit',
-            noCache: 'true',
-          },
-          endpoints: [registryEndpoint('reg', registry.url, registry.users[0])],
-          variables: { 'System.DefaultWorkingDirectory': sample },
-          env: way.env(),
-        });
-        assert.equal(run.result, 'Succeeded', describeRun(run));
-        assert.equal(run.outputs.imageName, image);
-        assert.equal(run.outputs.imageId, (await docker.getImage(image).inspect()).Id, 'the same engine, reached through sshd');
-        assert.ok(
-          run.lines.some((line) => line.includes('built delivery remote')),
-          describeRun(run),
-        );
-        assertNoSecrets(run, [...registry.secrets(), keyBody(sshd.agent)]);
-      });
-
-      it('RunContainerTests runs the tests in it and copies the results out', async () => {
-        const run = await runThroughSshd('RunContainerTests', { inputs: { image, network: 'none' }, env: way.env() });
-        assert.equal(run.result, 'Succeeded', describeRun(run));
-        assert.deepEqual(run.outputs, { exitCode: '0', resultsDirectory: path.join(run.tempDirectory, 'TestResults'), resultFiles: '2' });
-        assert.match(
-          fs.readFileSync(path.join(run.outputs.resultsDirectory, 'junit.xml'), 'utf8'),
-          /<testsuite name="SampleService.Greet" tests="4" failures="0"/,
-        );
-        const left = await docker.listContainers({ all: true, filters: { ancestor: [image] } });
-        assert.deepEqual(left, [], 'the test container was removed');
-      });
-
-      it('PushImageByDigest pushes it to the registry, the digest confirmed by the registry', async () => {
-        const repository = `${registry.host}/remote-engine/ssh-runner`;
-        const run = await runThroughSshd('PushImageByDigest', {
-          inputs: { sourceImage: image, repository, tags: way.tag, containerRegistry: 'reg' },
-          endpoints: [registryEndpoint('reg', registry.url, registry.users[0])],
-          env: way.env(),
-        });
-        assert.equal(run.result, 'Succeeded', describeRun(run));
-        assert.match(run.outputs.digest, /^sha256:[a-f0-9]{64}$/);
-        const head = await fetchManifest(registry, 'remote-engine/ssh-runner', way.tag, registry.users[0]);
-        assert.equal(head.digest, run.outputs.digest);
-        assertNoSecrets(run, [...registry.secrets(), keyBody(sshd.agent)]);
-        assert.equal(dockerConfigSnapshot(), dockerConfigBefore, '~/.docker changed');
-      });
-    });
-  }
+  itBuildsRunsAndPushes({
+    route: 'the SSH channel',
+    reachedThrough: 'sshd',
+    repository: 'remote-engine/ssh-runner',
+    ways,
+    run: runThroughSshd,
+    suite: () => ({ docker, registry, sample, dockerConfigBefore, secrets: () => [...registry.secrets(), keyBody(sshd.agent)] }),
+  });
 
   describe('when sshd is not there or refuses the login: one Failed line naming where the tasks looked', () => {
     const failed = async (task: string, options: RunOptions) => {

@@ -1,10 +1,14 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import Dockerode from 'dockerode';
 import * as tar from 'tar-stream';
+import { buildImage } from '../../shared/src/docker/build';
+import { memoryLog } from '../../shared/src/log';
 import { needOrSkip } from './env';
 import { seededBytes } from './images';
+import type { TestRegistry } from './registries';
 
 /** Every container and image a test creates carries this label (value '1'); cleanup goes by it. */
 export const TEST_LABEL = 'outerloop.test';
@@ -228,4 +232,28 @@ export async function pushImageWithEngine(docker: Dockerode, ref: string, auth?:
   const digest = events.find((e) => e.aux?.Digest)?.aux?.Digest;
   if (!digest) throw new Error(`push ${ref}: the engine reported no digest`);
   return digest;
+}
+
+/**
+ * Builds the `base` stage of the sample service staged in `sample` as `<registry>/<repository>:<TEST_RUN_ID>`, pushes it
+ * with the registry's first user and removes it from the engine: a private base image, which a build FROM it can only
+ * pull with that login. Returns its reference.
+ */
+export async function pushPrivateBaseImage(docker: Dockerode, sample: string, registry: TestRegistry, repository: string): Promise<string> {
+  const reference = `${registry.host}/${repository}:${TEST_RUN_ID}`;
+  await buildImage(
+    docker,
+    {
+      dockerfile: path.join(sample, 'Dockerfile'),
+      context: sample,
+      target: 'base',
+      imageName: reference,
+      builder: 'classic',
+      labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID },
+    },
+    memoryLog(),
+  );
+  await pushImageWithEngine(docker, reference, registry.users[0]);
+  await docker.getImage(reference).remove();
+  return reference;
 }

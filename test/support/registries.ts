@@ -5,7 +5,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as yaml from 'yaml';
+import { forgetChild, killOnExit, stopChild } from './children';
 import { needOrSkip } from './env';
+import { freeLoopbackPort } from './loopback';
 import { selfSignedCertificate } from './tls';
 import { startTokenIssuer, type TokenIssuer, type TestUser } from './token-issuer';
 
@@ -109,33 +111,6 @@ export function requireRegistry(ctx: Mocha.Context): void {
 
 const READY_TIMEOUT_MS = 20_000;
 const OUTPUT_LIMIT = 256 * 1024;
-
-interface LiveProcess {
-  child: ChildProcess;
-  dirs: string[];
-}
-const live = new Set<LiveProcess>();
-
-// Mocha runs with `exit: true`, which may end the process before async `after` hooks of a crashed suite:
-// never leave a registry running or a temp dir behind.
-process.once('exit', () => {
-  for (const p of live) {
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-    for (const dir of p.dirs) fs.rmSync(dir, { recursive: true, force: true });
-  }
-  live.clear();
-});
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * bcrypt hash for an htpasswd file. distribution only accepts bcrypt there; Debian's libxcrypt implements it in
@@ -264,7 +239,7 @@ export async function startRegistry(kind: RegistryKind, options: StartRegistryOp
 
     const configPath = path.join(configDir, 'config.yml');
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+      const port = await freeLoopbackPort();
       const host = `127.0.0.1:${port}`;
       const url = `${options.tls ? 'https' : 'http'}://${host}`;
       const config: Record<string, unknown> = {
@@ -285,8 +260,7 @@ export async function startRegistry(kind: RegistryKind, options: StartRegistryOp
         stdio: ['ignore', 'pipe', 'pipe'],
         env: registryEnv(),
       });
-      const proc: LiveProcess = { child, dirs: options.storageDir ? [configDir] : [configDir, storageDir] };
-      live.add(proc);
+      killOnExit(child, cleanupDirs);
       const collect = (chunk: Buffer) => {
         output += chunk.toString('utf8');
         if (output.length > OUTPUT_LIMIT) output = output.slice(-OUTPUT_LIMIT);
@@ -300,8 +274,8 @@ export async function startRegistry(kind: RegistryKind, options: StartRegistryOp
       } catch (err) {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         await exited;
-        live.delete(proc);
-        // Another process may have taken the port between freePort() and the registry's bind.
+        forgetChild(child);
+        // Another process may have taken the port between freeLoopbackPort() and the registry's bind.
         if (attempt < 3 && /address already in use/.test(output)) continue;
         throw err;
       }
@@ -324,13 +298,7 @@ export async function startRegistry(kind: RegistryKind, options: StartRegistryOp
         },
         stop() {
           stopped ??= (async () => {
-            if (child.exitCode === null && child.signalCode === null) {
-              child.kill('SIGTERM');
-              const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-              await exited;
-              clearTimeout(timer);
-            }
-            live.delete(proc);
+            await stopChild(child, exited);
             await issuer?.stop();
             cleanupDirs();
           })();

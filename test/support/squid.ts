@@ -2,13 +2,15 @@
 // with basic proxy auth (basic_ncsa_auth over an htpasswd file), a hosts_file that maps the test names below to
 // 127.0.0.1 (they resolve nowhere else, so a task reaches them only through the proxy), no cache and its own access
 // log, which tests read to prove what went through it.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { forgetChild, killOnExit, stopChild } from './children';
 import { needOrSkip, repoRoot } from './env';
 import type { RunOptions, TaskRun } from './harness';
+import { freeLoopbackPort } from './loopback';
 
 export const SQUID_BINARY = '/usr/sbin/squid';
 export const SQUID_AUTH_HELPER = '/usr/lib/squid/basic_ncsa_auth';
@@ -20,7 +22,6 @@ export const PROXIED_HOSTS = ['registry.outerloop.test', 'ado.outerloop.test', '
 export const PROXY_USER = { username: 'agent-proxy', password: 'pr0xy-Outer-Loop-5e7a' };
 
 const READY_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 5_000;
 
 export interface AccessLogEntry {
   /** e.g. `TCP_TUNNEL/200`, `TCP_DENIED/407`. */
@@ -57,22 +58,6 @@ export function squidAvailable(): boolean {
 /** Skips (or, in CI, fails) when squid is missing. */
 export function requireSquid(ctx: Mocha.Context): void {
   needOrSkip(ctx, squidAvailable(), `squid (${SQUID_BINARY}, Debian package squid)`);
-}
-
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function canConnect(port: number): Promise<boolean> {
@@ -115,7 +100,7 @@ export async function startSquid(options: { user?: { username: string; password:
   }
 
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const config = [
       `http_port 127.0.0.1:${port}`,
       `visible_hostname outerloop-test-squid`,
@@ -152,7 +137,7 @@ export async function startSquid(options: { user?: { username: string; password:
 
     let output = '';
     const child = spawn(SQUID_BINARY, ['-N', '-f', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
+    killOnExit(child);
     const collect = (chunk: Buffer) => {
       output = (output + chunk.toString('utf8')).slice(-64 * 1024);
     };
@@ -169,7 +154,7 @@ export async function startSquid(options: { user?: { username: string; password:
     if (!ready) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
-      running.delete(child);
+      forgetChild(child);
       const log = fs.existsSync(path.join(dir, 'cache.log')) ? fs.readFileSync(path.join(dir, 'cache.log'), 'utf8').slice(-4000) : '';
       if (attempt < 3 && /Address already in use/i.test(output + log)) continue;
       fs.rmSync(dir, { recursive: true, force: true });
@@ -198,13 +183,7 @@ export async function startSquid(options: { user?: { username: string; password:
       },
       stop() {
         stopped ??= (async () => {
-          if (child.exitCode === null && child.signalCode === null) {
-            child.kill('SIGTERM');
-            const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-            await exited;
-            clearTimeout(timer);
-          }
-          running.delete(child);
+          await stopChild(child, exited);
           fs.rmSync(dir, { recursive: true, force: true });
         })();
         return stopped;

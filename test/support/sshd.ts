@@ -6,12 +6,14 @@
 // a connection went through it and with which key. The tasks check sshd's host key against known_hosts in their HOME,
 // as the ssh the docker CLI runs does: knownHostsLine() is the line `ssh-keyscan` would give for it, and homeWith()
 // makes a HOME whose ~/.ssh/known_hosts holds the lines given.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { killOnExit, stopChild } from './children';
 import { needOrSkip } from './env';
+import { freeLoopbackPort } from './loopback';
 
 export const SSHD_BINARY = '/usr/sbin/sshd';
 /** sshd's privilege separation directory (Debian's systemd unit creates it; without systemd nothing does). */
@@ -23,7 +25,6 @@ const DOCKER_CLI_PATHS = ['/usr/local/bin/docker', '/usr/bin/docker'];
 export const ACCEPTED_KEY = /^Accepted publickey for (\S+) from 127\.0\.0\.1 port \d+ ssh2: \S+ (\S+)$/;
 
 const READY_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 5_000;
 
 /** An ssh-agent on its own socket, holding one key. */
 export interface TestSshAgent {
@@ -92,22 +93,6 @@ export function requireSshd(ctx: Mocha.Context): void {
   needOrSkip(ctx, sshdAvailable(), `an SSH server for the engine: ${missingParts().join(', ') || 'sshd'}`);
 }
 
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** True once something on `port` greets as an SSH server does (`SSH-2.0-…`). */
 function greetsAsSsh(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -125,13 +110,6 @@ function greetsAsSsh(port: number): Promise<boolean> {
     socket.once('error', () => done(false));
     socket.once('close', () => done(false));
   });
-}
-
-function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return exited;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  return exited.finally(() => clearTimeout(timer));
 }
 
 export type TestKeyType = 'ed25519' | 'ecdsa' | 'rsa';
@@ -172,7 +150,7 @@ export async function startSshAgent(dir: string, name = 'client'): Promise<TestS
   keygen(keyFile, `outerloop-test-${name}`);
   const socket = path.join(dir, `${name}-agent.sock`);
   const child = spawn('ssh-agent', ['-D', '-a', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
-  running.add(child);
+  killOnExit(child);
   let output = '';
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -180,7 +158,6 @@ export async function startSshAgent(dir: string, name = 'client'): Promise<TestS
   while (!fs.existsSync(socket) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
   if (!fs.existsSync(socket)) {
     await stopChild(child, exited);
-    running.delete(child);
     throw new Error(`ssh-agent did not create ${socket}:\n${output}`);
   }
   execFileSync('ssh-add', [keyFile], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -190,9 +167,7 @@ export async function startSshAgent(dir: string, name = 'client'): Promise<TestS
     privateKey: fs.readFileSync(keyFile, 'utf8'),
     fingerprint: fingerprint(`${keyFile}.pub`),
     stop() {
-      stopped ??= stopChild(child, exited).then(() => {
-        running.delete(child);
-      });
+      stopped ??= stopChild(child, exited);
       return stopped;
     },
   };
@@ -218,7 +193,7 @@ export async function startSshd(options: { extraConfig?: string[]; hostKeyTypes?
     fs.copyFileSync(path.join(dir, 'client-key.pub'), authorizedKeys);
 
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+      const port = await freeLoopbackPort();
       const config = [
         `ListenAddress 127.0.0.1:${port}`,
         ...hostKeyTypes.map((type) => `HostKey ${path.join(dir, `host-key-${type}`)}`),
@@ -245,7 +220,7 @@ export async function startSshd(options: { extraConfig?: string[]; hostKeyTypes?
 
       let output = '';
       const child = spawn(SSHD_BINARY, ['-D', '-e', '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-      running.add(child);
+      killOnExit(child);
       // sshd ends the lines it logs to stderr with \r\n.
       child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8').replace(/\r/g, '')));
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -258,7 +233,6 @@ export async function startSshd(options: { extraConfig?: string[]; hostKeyTypes?
       }
       if (!ready) {
         await stopChild(child, exited);
-        running.delete(child);
         if (attempt < 3 && /Address already in use/i.test(output)) continue;
         throw new Error(`sshd did not listen on 127.0.0.1:${port}:\n${output}`);
       }
@@ -293,7 +267,6 @@ export async function startSshd(options: { extraConfig?: string[]; hostKeyTypes?
         stop() {
           stopped ??= (async () => {
             await stopChild(child, exited);
-            running.delete(child);
             await started.stop();
             fs.rmSync(dir, { recursive: true, force: true });
           })();

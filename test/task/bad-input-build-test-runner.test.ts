@@ -6,12 +6,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type Dockerode from 'dockerode';
-import { buildImage } from '../../shared/src/docker/build';
-import { memoryLog } from '../../shared/src/log';
 import { stageSampleService } from '../fixtures/sample-service/stage';
 import { badInputCases, type BadInputCase } from '../support/bad-input';
 import {
-  pushImageWithEngine,
+  pushPrivateBaseImage,
   removeTestContainers,
   removeTestImages,
   requireEngine,
@@ -322,21 +320,7 @@ describe('BuildTestRunner@1 bad input (bundle, real engine, real registry): one 
     }
     privateRegistry = await sharedRegistry('htpasswd');
     otherRegistry = await sharedRegistry('token');
-    const base = `${privateRegistry.host}/bad-input/private-base:${TEST_RUN_ID}`;
-    await buildImage(
-      docker,
-      {
-        dockerfile: path.join(sample, 'Dockerfile'),
-        context: sample,
-        target: 'base',
-        imageName: base,
-        builder: 'classic',
-        labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID },
-      },
-      memoryLog(),
-    );
-    await pushImageWithEngine(docker, base, privateRegistry.users[0]);
-    await docker.getImage(base).remove();
+    const base = await pushPrivateBaseImage(docker, sample, privateRegistry, 'bad-input/private-base');
     fs.mkdirSync(at('private'));
     fs.writeFileSync(at('private', 'Dockerfile'), `FROM ${base} AS testrunner\nRUN echo on the private base\n`);
   });

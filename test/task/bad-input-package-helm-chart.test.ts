@@ -10,6 +10,7 @@ import { badInputCases, late, type BadInputCase } from '../support/bad-input';
 import { repoRoot } from '../support/env';
 import { bundleOnce, registryEndpoint } from '../support/harness';
 import { listTags } from '../support/images';
+import { freeLoopbackPort } from '../support/loopback';
 import { makeImmutable, mountReadOnly, undoReadOnly } from '../support/readonly';
 import { requireRegistry, sharedRegistry, userOf, type TestRegistry } from '../support/registries';
 import { folderSnapshot } from '../support/snapshot';
@@ -62,18 +63,6 @@ const CHARTS: Record<string, Record<string, string>> = {
   'no-values': { 'Chart.yaml': chartYaml() },
 };
 const chart = (name: string) => at('charts', name);
-
-/** A loopback port nothing listens on (taken from the OS, then released). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const cases: BadInputCase[] = [
   // chartPath: looked at before anything else; the chart's own faults are blamed on it too.
@@ -661,7 +650,7 @@ describe('PackageHelmChart@1 bad input (bundle): one line naming the input, no p
       requireRegistry(this);
       htpasswd = await sharedRegistry('htpasswd');
       token = await sharedRegistry('token');
-      downPort = await closedPort();
+      downPort = await freeLoopbackPort();
       silent = await silentHost();
     });
     after(async () => {

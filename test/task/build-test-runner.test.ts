@@ -3,12 +3,10 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type Dockerode from 'dockerode';
-import { buildImage } from '../../shared/src/docker/build';
-import { memoryLog } from '../../shared/src/log';
 import { normalizeImageName } from '../../tasks/BuildTestRunner/src/inputs';
 import { stageSampleService } from '../fixtures/sample-service/stage';
 import {
-  pushImageWithEngine,
+  pushPrivateBaseImage,
   removeTestContainers,
   removeTestImages,
   requireEngine,
@@ -200,21 +198,7 @@ describe('BuildTestRunner@1 task (bundle run as the agent runs it, real engine)'
       requireRegistry(this);
       const registry = await sharedRegistry('htpasswd');
       const user = registry.users[0];
-      const base = `${registry.host}/task-build/private-base:${TEST_RUN_ID}`;
-      await buildImage(
-        docker,
-        {
-          dockerfile: path.join(sample, 'Dockerfile'),
-          context: sample,
-          target: 'base',
-          imageName: base,
-          builder: 'classic',
-          labels: { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID },
-        },
-        memoryLog(),
-      );
-      await pushImageWithEngine(docker, base, user);
-      await docker.getImage(base).remove();
+      const base = await pushPrivateBaseImage(docker, sample, registry, 'task-build/private-base');
       fs.writeFileSync(path.join(sample, 'Private.Dockerfile'), `FROM ${base} AS testrunner\nRUN echo on the private base\n`);
       const run = await build({
         inputs: {

@@ -3,7 +3,6 @@
 import { strict as assert } from 'node:assert';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -25,6 +24,7 @@ import {
 } from '../support/harness';
 import { requireHelm, runHelm } from '../support/helm';
 import { fetchManifest, listTags } from '../support/images';
+import { freeLoopbackPort } from '../support/loopback';
 import { makeImmutable, undoReadOnly } from '../support/readonly';
 import { requireRegistry, sharedRegistry, userOf, type TestRegistry } from '../support/registries';
 
@@ -98,18 +98,6 @@ async function archiveEntries(file: string): Promise<{ name: string; mtime: numb
   extract.end(zlib.gunzipSync(fs.readFileSync(file)));
   await done;
   return entries;
-}
-
-/** A loopback port nothing listens on (taken from the OS, then released). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function sha256File(file: string): string {
@@ -409,7 +397,7 @@ describe('PackageHelmChart@1 task (bundle run as the agent runs it, no helm on i
     });
 
     it('a registry that is down: the push fails naming it, and the package is removed', async () => {
-      const port = await closedPort();
+      const port = await freeLoopbackPort();
       const taskRun = await run({ inputs: { chartPath: SAMPLE, push: 'true', chartRepository: `127.0.0.1:${port}/charts` } });
       assertFailedWithNothingLeft(
         taskRun,

@@ -1,7 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildImage } from '../../shared/src/docker/build';
@@ -18,19 +17,8 @@ import {
 } from '../../shared/src/docker/engine';
 import { runTests } from '../../shared/src/docker/run';
 import { memoryLog } from '../../shared/src/log';
+import { freeLoopbackPort } from '../support/loopback';
 import { makeTestCertificates, requireOpenssl, startTlsRelay, type TestCertificates, type TlsRelay } from '../support/tls-relay';
-
-/** A loopback port nothing listens on (bound, then released). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('engine connection', () => {
   /** No config.json, no context store: only the default socket exists. */
@@ -115,7 +103,7 @@ describe('engine connection', () => {
   });
 
   it('says where the address came from when the engine does not answer', async () => {
-    const port = await closedPort();
+    const port = await freeLoopbackPort();
     await assert.rejects(describeEngine(connect({ DOCKER_HOST: `tcp://127.0.0.1:${port}` })), (e: Error) => {
       assert.ok(e instanceof EngineUnreachableError);
       assert.equal(
