@@ -143,6 +143,11 @@ describe("docker engine endpoint: the docker CLI's search", () => {
         SOCKET,
         /^DOCKER_HOST is 'ssh:\/\/deploy:\*\*\*@', which (is not an engine address|names no host)/,
       );
+      settingsError(
+        { DOCKER_HOST: 'ssh://deploy:hunter2@build-host' },
+        SOCKET,
+        /^DOCKER_HOST is 'ssh:\/\/deploy:\*\*\*@build-host', which holds a password, which an ssh:\/\/ engine cannot log in with \(a key in the ssh-agent at SSH_AUTH_SOCK can\)/,
+      );
       assert.throws(
         () => parseEngineHost('ssh://deploy:hunter2@[x', 'DOCKER_HOST is'),
         (e: Error) => e instanceof EngineSettingsError && !e.message.includes('hunter2'),

@@ -250,6 +250,9 @@ export function parseEngineHost(address: string, setting: string): string {
         throw bad('is not an engine address');
       }
       if (!url.hostname) throw bad('names no host');
+      // docker/cli connhelper/ssh refuses it too ("plain-text password is not supported"): keys come from the agent.
+      if (url.password)
+        throw bad('holds a password, which an ssh:// engine cannot log in with (a key in the ssh-agent at SSH_AUTH_SOCK can)');
       return address;
     }
     case 'tcp': {
