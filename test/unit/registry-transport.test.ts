@@ -191,6 +191,25 @@ describe('registry transport (scripted fetch)', () => {
     assert.ok(log.lines.includes('debug: registry.example wants metadata_read for tags/list: asked for from now on'), log.lines.join('\n'));
   });
 
+  it('takes the repository of a request from the last route word, so a repository named …/blobs learns for itself', async () => {
+    const { fetch } = scripted((call) => {
+      if (call.url.startsWith(REALM)) return tokenResponse(new URL(call.url).searchParams.getAll('scope').join(' '));
+      const granted = call.authorization?.replace('Bearer ', '') ?? '';
+      if (!granted) return bearerChallenge();
+      return granted.includes('repository:tools/blobs:metadata_read,pull')
+        ? ok('{"tags":[]}')
+        : bearerChallenge(',scope="repository:tools/blobs:metadata_read",error="insufficient_scope"');
+    });
+    const { client: c } = client(fetch, { credentials: { username: 'ci', password: 'pw' } });
+    const listing = await c.request({
+      method: 'GET',
+      path: '/v2/tools/blobs/tags/list?n=10',
+      scopes: [pull('tools/blobs')],
+      expect: [200],
+    });
+    assert.equal(listing.status, 200);
+  });
+
   it('asks an *.azurecr.io host (or an ACR connection) for metadata_read with its first token, and a refusal to list is an answer', async () => {
     const tokenScopes: string[][] = [];
     const { fetch } = scripted((call) => {
