@@ -159,7 +159,7 @@ export function repositoryScope(repository: string, actions: readonly string[]):
 }
 
 /** Splits `type:name:actions`; the name may contain ':' (a registry with a port in `registry:catalog:*` forms). */
-function splitScope(scope: string): { resource: string; actions: string[] } | undefined {
+export function splitScope(scope: string): { resource: string; actions: string[] } | undefined {
   const last = scope.lastIndexOf(':');
   if (last <= 0) return undefined;
   const resource = scope.slice(0, last);
@@ -188,6 +188,13 @@ export function normalizeScopes(scopes: Iterable<string>): string[] {
   return [...byResource.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([resource, actions]) => `${resource}:${[...actions].sort().join(',')}`);
+}
+
+/** `scopes` with `actions` added to every repository among them (normalized). */
+export function withRepositoryActions(scopes: readonly string[], actions: readonly string[]): string[] {
+  if (actions.length === 0) return [...scopes];
+  const repositories = scopes.map(splitScope).filter((parsed) => parsed?.resource.startsWith('repository:'));
+  return normalizeScopes([...scopes, ...repositories.map((parsed) => `${parsed!.resource}:${actions.join(',')}`)]);
 }
 
 /** True when every action of `wanted` is among the actions of `held` for the same resource. */

@@ -14,6 +14,8 @@ import {
   readLimitedText,
   requestToken,
   scopesCover,
+  splitScope,
+  withRepositoryActions,
   type EntraCredentials,
   type IssuedToken,
   type PasswordCredentials,
@@ -125,7 +127,7 @@ type AuthScheme = 'unknown' | 'basic' | 'bearer';
 const MAX_AUTH_ROUNDS = 3;
 
 /** ACR's action for listing a repository's tags (its token service and scope maps; distribution lists with `pull`). */
-export const ACR_METADATA_READ = 'metadata_read';
+const ACR_METADATA_READ = 'metadata_read';
 
 interface AuthRounds {
   count: number;
@@ -134,9 +136,13 @@ interface AuthRounds {
   scopes: readonly string[];
 }
 
-/** The kind of a `/v2/<name>/<kind>/…` request and its repository, or undefined for other paths. */
+/**
+ * The kind of a `/v2/<name>/<kind>/…` request and its repository, or undefined for other paths. The last such word
+ * ends the name (a repository may itself hold a part called `blobs`); the query is not looked at (a mount's `from`).
+ */
 function routeOf(path: string): { kind: string; repository: string } | undefined {
-  const match = /^(?:https?:\/\/[^/]+)?\/v2\/(.+?)\/(tags\/list|manifests|blobs|referrers)(?:[/?]|$)/.exec(path);
+  const { pathname } = new URL(path, 'http://registry');
+  const match = /^\/v2\/(.+)\/(tags\/list|manifests|blobs|referrers)(?:\/|$)/.exec(pathname);
   return match ? { repository: match[1], kind: match[2] } : undefined;
 }
 
@@ -293,17 +299,6 @@ export class RegistryClient {
    */
   declareScopes(scopes: readonly string[]): void {
     this.declared = normalizeScopes([...this.declared, ...scopes]);
-    this.declareRouteActions();
-  }
-
-  /** Adds the actions some kinds of request need here (routeActions) to every declared repository. */
-  private declareRouteActions(): void {
-    const actions = [...new Set([...this.routeActions.values()].flatMap((set) => [...set]))];
-    if (actions.length === 0) return;
-    const repositories = this.declared
-      .filter((scope) => scope.startsWith('repository:'))
-      .map((scope) => scope.slice(11, scope.lastIndexOf(':')));
-    this.declared = normalizeScopes([...this.declared, ...repositories.map((repository) => repositoryScope(repository, actions))]);
   }
 
   /** Sends a request and reads its body (bounded). Retries temporary failures when the request may be replayed. */
@@ -448,21 +443,23 @@ export class RegistryClient {
 
   /**
    * Remembers actions a challenge named on the request's repository that the request did not ask for, for its kind
-   * of request, and adds them to the declared scopes' repositories: the next token then covers every later request of
-   * that kind in the job. Returns the request's scopes widened, or undefined when the challenge asks for nothing new.
+   * of request; `authorize` asks for them on every declared repository, so the next token covers every later request
+   * of that kind in the job. Returns the request's scopes widened, or undefined when the challenge asks for nothing new.
    */
   private learnFromChallenge(request: RegistryRequest, asked: readonly string[], challenged: string | undefined): string[] | undefined {
     const route = routeOf(request.path);
     if (!route || !challenged) return undefined;
     const wanted = normalizeScopes([challenged]);
     if (scopesCover(asked, wanted)) return undefined;
-    const prefix = `repository:${route.repository}:`;
-    const actions = wanted.filter((scope) => scope.startsWith(prefix)).flatMap((scope) => scope.slice(prefix.length).split(','));
+    const resource = `repository:${route.repository}`;
+    const actions = wanted
+      .map(splitScope)
+      .filter((parsed) => parsed?.resource === resource)
+      .flatMap((parsed) => parsed!.actions);
     if (actions.length === 0) return undefined;
     const known = this.routeActions.get(route.kind) ?? new Set<string>();
     for (const action of actions) known.add(action);
     this.routeActions.set(route.kind, known);
-    this.declareRouteActions();
     this.log.debug(`${this.registry} wants ${actions.join(',')} for ${route.kind}: asked for from now on`);
     return normalizeScopes([...asked, ...wanted]);
   }
@@ -551,7 +548,9 @@ export class RegistryClient {
     this.tokens = this.tokens.filter((t) => t.expiresAt > now);
     const cached = this.tokens.find((t) => scopesCover(t.scopes, wanted));
     if (cached) return { header: `Bearer ${cached.token}`, token: cached, fresh: false };
-    const all = normalizeScopes([...this.declared, ...wanted]);
+    // What some kinds of request need here (routeActions) goes on every declared repository: one token serves the job.
+    const learned = [...new Set([...this.routeActions.values()].flatMap((actions) => [...actions]))];
+    const all = normalizeScopes([...withRepositoryActions(this.declared, learned), ...wanted]);
     const key = all.join(' ');
     let pending = this.pending.get(key);
     if (!pending) {
