@@ -124,6 +124,11 @@ export function table(columns: readonly Column[], rows: readonly (readonly strin
   return lines.join('\n');
 }
 
+/** `1 tag`, `2 tags`, `3 entries`: a count as people read it, in a summary or a log line. */
+export function plural(count: number, noun: string, nouns = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : nouns}`;
+}
+
 /** A duration as people read it in a summary: `12 ms`, `1.23 s`, `1 min 1 s`, `1 h 2 min`. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;

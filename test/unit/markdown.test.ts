@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { code, codeBlock, escapeCell, escapeText, link, table } from '../../shared/src/markdown';
+import { code, codeBlock, escapeCell, escapeText, formatDuration, link, plural, table } from '../../shared/src/markdown';
 
 describe('markdown: text from outside renders as text (CommonMark 0.31 §2.4 backslash escapes, GFM §4.10 tables)', () => {
   it('escapes HTML and inline markup, and keeps the value on one line', () => {
@@ -86,5 +86,15 @@ describe('markdown: tables', () => {
   it('pads a short row; a long row is a mistake', () => {
     assert.equal(table(['a', 'b'], [['1']]).split('\n')[2], '| 1 | |');
     assert.throws(() => table(['a'], [['1', '2']]), /2 cells for 1 columns/);
+  });
+
+  it('formats durations and counts for people', () => {
+    assert.equal(formatDuration(12), '12 ms');
+    assert.equal(formatDuration(1234), '1.23 s');
+    assert.equal(formatDuration(61_000), '1 min 1 s');
+    assert.equal(formatDuration(3_720_000), '1 h 2 min');
+    assert.equal(plural(1, 'tag'), '1 tag');
+    assert.equal(plural(0, 'tag'), '0 tags');
+    assert.equal(plural(3, 'entry', 'entries'), '3 entries');
   });
 });

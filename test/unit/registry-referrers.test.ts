@@ -297,7 +297,7 @@ describe('referrers (pure)', () => {
       assert.equal(rows.length, 1, markdown);
       assert.match(rows[0], /`app<b> 1\.0\.0`/, 'the chart name stays inside a code span');
       assert.match(rows[0], /`1\\\|2`/, 'a | in a tag does not break the row');
-      assert.match(markdown, /1 referrers copied of 3 found; 9 registry requests, 4 writes, 0 blob bytes uploaded\./);
+      assert.match(markdown, /1 referrer copied of 3 found; 9 registry requests, 4 writes, 0 blob bytes uploaded\./);
       assert.match(markdown, /deploy it with the image repository set to the promoted one/);
     });
   });

@@ -1,7 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { TestOutcome, TestResult } from '../../shared/src/testresults/model';
 import {
-  formatDuration,
   SUMMARY_MAX_FAILURES,
   SUMMARY_MAX_SLOWEST,
   SummaryCollector,
@@ -87,12 +86,5 @@ describe('testresults: run summary', () => {
       ['Suite.b', 'Suite.a'],
     );
     assert.equal(a.failedCount, 1);
-  });
-
-  it('formats durations for people', () => {
-    assert.equal(formatDuration(12), '12 ms');
-    assert.equal(formatDuration(1234), '1.23 s');
-    assert.equal(formatDuration(61_000), '1 min 1 s');
-    assert.equal(formatDuration(3_720_000), '1 h 2 min');
   });
 });

@@ -55,13 +55,14 @@ export function dockerFor(endpoint: EngineEndpoint, env: NodeJS.ProcessEnv = pro
     docker = newDocker({ ...none, socketPath: rest });
   } else if (scheme === 'ssh') {
     const url = new URL(endpoint.host);
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     // The host's key is checked against known_hosts as the CLI's ssh does (known-hosts.ts), before the login.
-    const check = hostKeyCheck(url.hostname, Number(url.port || 22));
+    const check = hostKeyCheck(host, Number(url.port || 22));
     const serverHostKey = check.serverHostKeyAlgorithms();
     docker = newDocker({
       ...none,
       protocol: 'ssh',
-      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      host,
       port: url.port || 22,
       // ssh logs in as the local user when the address names none; docker-modem's ssh2 client needs a name.
       username: decodeURIComponent(url.username) || localUser(),

@@ -22,7 +22,7 @@ import {
   type RegistryLogin,
 } from './engine';
 import { EngineStreamError, followProgress } from './events';
-import { recordInLockFile, type LockedImage } from '../release';
+import { recordPushed, type LockedImage } from '../release';
 import { classifyEnginePushMessage, isTemporaryEnginePushError } from './push-errors';
 
 /** What the registry says a tag resolves to (a HEAD of the manifest: `Docker-Content-Digest`, `Content-Type`). */
@@ -83,62 +83,54 @@ const ENGINE_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest
  * Tags `sourceImage` as `repository:tag` for each tag and pushes each through the engine with per-call credentials.
  * The digest is the one the engine reports in its `aux` event, confirmed for every tag with the registry's own answer
  * (`confirmDigest`); any disagreement is an error. Temporary registry faults are retried a bounded number of times.
- * A push that fails puts the engine's local tags back as they were (`LocalTags`).
+ * A push that fails puts the engine's local tags back as they were (`restoreLocalTags`).
  */
 export async function pushImage(docker: Docker, options: PushImageOptions, log: Log, confirmDigest: ConfirmDigest): Promise<PushedImage> {
-  const localTags = new LocalTags(docker);
+  const moved: MovedTag[] = [];
   try {
-    return await pushTags(docker, options, log, confirmDigest, localTags);
+    return await pushTags(docker, options, log, confirmDigest, moved);
   } catch (error) {
-    await localTags.restore(log);
+    await restoreLocalTags(docker, moved, log);
     throw error;
   }
 }
 
+/** A local tag a push made or moved, and the image it named before (none: the push made it). */
+interface MovedTag {
+  repo: string;
+  tag: string;
+  previous?: string;
+}
+
 /**
- * The engine's local tags a push made or moved, and where each pointed before. A failed push leaves the engine as it
- * found it: a tag that pointed elsewhere points there again, and a tag it made is removed — unless that would delete
- * the image (it was the image's only name, as when `sourceImage` is an ID), which the user built and keeps.
+ * Leaves the engine as a failed push found it: a tag that pointed elsewhere points there again, and a tag it made is
+ * removed — unless that would delete the image (it is the image's only name, as when `sourceImage` is an ID), which
+ * the user built and keeps.
  */
-class LocalTags {
-  private readonly changed: Array<{ repo: string; tag: string; previous?: string }> = [];
-
-  constructor(private readonly docker: Docker) {}
-
-  /** Tags `sourceImage` as `repo:tag`, remembering what the tag named before. */
-  async tag(sourceImage: string, repo: string, tag: string): Promise<void> {
-    const previous = await this.imageId(`${repo}:${tag}`);
-    await this.docker.getImage(sourceImage).tag({ repo, tag });
-    if (previous !== (await this.imageId(`${repo}:${tag}`))) this.changed.push({ repo, tag, previous });
-  }
-
-  async restore(log: Log): Promise<void> {
-    for (const { repo, tag, previous } of this.changed.reverse()) {
-      const ref = `${repo}:${tag}`;
-      try {
-        if (previous) {
-          await this.docker.getImage(previous).tag({ repo, tag });
-          log.info(`Local tag ${ref} points at ${previous} again`);
-        } else {
-          const image = await this.docker.getImage(ref).inspect();
-          if ((image.RepoTags ?? []).length > 1) {
-            await this.docker.getImage(ref).remove({ noprune: true });
-            log.info(`Local tag ${ref} removed`);
-          }
-        }
-      } catch (error) {
-        log.warn(`could not put the local tag ${ref} back as it was: ${engineMessage(error)}`);
-      }
-    }
-  }
-
-  private async imageId(reference: string): Promise<string | undefined> {
+async function restoreLocalTags(docker: Docker, moved: readonly MovedTag[], log: Log): Promise<void> {
+  for (const { repo, tag, previous } of [...moved].reverse()) {
+    const ref = `${repo}:${tag}`;
     try {
-      return (await this.docker.getImage(reference).inspect()).Id;
+      if (previous) {
+        await docker.getImage(previous).tag({ repo, tag });
+        log.info(`Local tag ${ref} points at ${previous} again`);
+      } else if (((await docker.getImage(ref).inspect()).RepoTags ?? []).length > 1) {
+        await docker.getImage(ref).remove({ noprune: true });
+        log.info(`Local tag ${ref} removed`);
+      }
     } catch (error) {
-      if (engineStatus(error) === 404) return undefined;
-      rethrowUnreachable(this.docker, error);
+      log.warn(`could not put the local tag ${ref} back as it was: ${engineMessage(error)}`);
     }
+  }
+}
+
+/** The id of the image `reference` names on the engine, or undefined when none. */
+async function localImageId(docker: Docker, reference: string): Promise<string | undefined> {
+  try {
+    return (await docker.getImage(reference).inspect()).Id;
+  } catch (error) {
+    if (engineStatus(error) === 404) return undefined;
+    rethrowUnreachable(docker, error);
   }
 }
 
@@ -147,7 +139,7 @@ async function pushTags(
   options: PushImageOptions,
   log: Log,
   confirmDigest: ConfirmDigest,
-  localTags: LocalTags,
+  moved: MovedTag[],
 ): Promise<PushedImage> {
   const { repository } = options;
   if (options.tags.length === 0) throw new PushError(`push ${repository}: no tags to push`);
@@ -155,8 +147,9 @@ async function pushTags(
     const problem = tagProblem(tag);
     if (problem) throw new PushError(`push ${repository}: '${tag}' is not a valid tag (${problem})`);
   }
+  let sourceId: string;
   try {
-    await docker.getImage(options.sourceImage).inspect();
+    sourceId = (await docker.getImage(options.sourceImage).inspect()).Id;
   } catch (error) {
     if (engineStatus(error) === 404)
       throw new PushError(`source image '${options.sourceImage}' is not on the engine: build it first, or name another with sourceImage`);
@@ -182,11 +175,13 @@ async function pushTags(
   const imageTags: string[] = [];
   for (const tag of options.tags) {
     const ref = `${repository}:${tag}`;
+    const previous = await localImageId(docker, ref);
     try {
-      await localTags.tag(options.sourceImage, repository, tag);
+      await docker.getImage(options.sourceImage).tag({ repo: repository, tag });
     } catch (error) {
       rethrowUnreachable(docker, error);
     }
+    if (previous !== sourceId) moved.push({ repo: repository, tag, previous });
     let pushed: string | undefined;
     try {
       pushed = await withRetry(() => pushTag(docker, repository, tag, authconfig, log, options.signal), retry, {
@@ -286,24 +281,15 @@ export async function pushByDigest(docker: Docker, registry: RegistryClient, opt
   // The engine takes a user name and password: an Azure identity's is the ACR refresh token the read above got.
   const login = options.login && (await passwordLogin(options.login, { client: registry, log }));
   const pushed = await pushImage(docker, { sourceImage, repository, tags, login, signal, retry }, log, confirm);
-  try {
-    recordInLockFile(options.lockFile, {
-      kind: 'image',
-      repository,
-      tags: [...tags],
-      digest: pushed.digest,
-      pinnedReference: pushed.pinnedImage,
-      mediaType: pushed.mediaType,
-      ...options.record,
-      pushedAt: new Date().toISOString(),
-    });
-  } catch (error) {
-    // The tags have moved already (the folder was proven writable before): say exactly what was pushed.
-    throw new Error(
-      `pushed ${pushed.pinnedImage} as ${pushed.imageTags.join(', ')} but could not record it in lockFile '${options.lockFile}': ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
-  log.info(`Recorded ${pushed.pinnedImage} in ${options.lockFile}`);
+  const entry: Omit<LockedImage, 'pushedAt'> = {
+    kind: 'image',
+    repository,
+    tags: [...tags],
+    digest: pushed.digest,
+    pinnedReference: pushed.pinnedImage,
+    mediaType: pushed.mediaType,
+    ...options.record,
+  };
+  recordPushed(options.lockFile, entry, pushed.imageTags.join(', '), log);
   return pushed;
 }

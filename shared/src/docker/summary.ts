@@ -1,25 +1,23 @@
 // What the Docker verbs did, as the Markdown a task attaches to the run's summary page: one pure function per verb,
 // from its result and the options it was given. Values go through the one Markdown helper (../markdown), so an image
 // label, a command or a file name renders as what it is.
-import { code, codeBlock, escapeCell, formatDuration, link, table } from '../markdown';
+import { code, codeBlock, escapeCell, formatDuration, link, plural, table } from '../markdown';
 import { acrHostProblem, DOCKER_HUB, parseRepository, sameRegistry } from '../reference';
 import type { BuildImageOptions, BuiltImage } from './build';
 import type { PushedImage } from './push';
 import { DEFAULT_RESULTS_PATH, type RunTestsOptions, type TestRunResult } from './run';
 
 /** How many result files a run summary names; the rest are counted. */
-export const SUMMARY_MAX_RESULT_FILES = 20;
+const SUMMARY_MAX_RESULT_FILES = 20;
 
 const FACTS = ['What', 'Value'];
 
 /** `n thing` or `n things`. */
-function count(n: number, thing: string): string {
-  return `${n} ${thing}${n === 1 ? '' : 's'}`;
-}
 
 /** BuildTestRunner's summary: the image built (id, name, stage), how (builder, cache, time) and its labels. */
 export function buildSummary(built: BuiltImage, options: Pick<BuildImageOptions, 'dockerfile' | 'target' | 'labels'>): string {
-  const cache = built.steps.total > 0 ? `${built.steps.cached} of ${count(built.steps.total, 'step')} from the cache` : 'no steps reported';
+  const cache =
+    built.steps.total > 0 ? `${built.steps.cached} of ${plural(built.steps.total, 'step')} from the cache` : 'no steps reported';
   const facts = [
     ['Image', code(built.imageName)],
     ['Image ID', code(built.imageId)],
@@ -72,7 +70,7 @@ export function runSummary(result: TestRunResult, options: Pick<RunTestsOptions,
     [
       'Results',
       files.length > 0
-        ? `${count(files.length, 'file')} copied from ${code(resultsPath)} to ${code(result.resultsDirectory)}`
+        ? `${plural(files.length, 'file')} copied from ${code(resultsPath)} to ${code(result.resultsDirectory)}`
         : `none copied from ${code(resultsPath)}`,
     ],
   ];

@@ -6,7 +6,7 @@ import type { RegistryLogin, TransportOptions } from '../registry/clients';
 import { RegistryError, withContext } from '../registry/errors';
 import { putManifest } from '../registry/manifest';
 import { RegistryClient } from '../registry/transport';
-import { recordInLockFile, type LockedChart, type PinnedImage } from '../release';
+import { recordPushed, type LockedChart, type PinnedImage } from '../release';
 import { ChartError, optionError } from './errors';
 import {
   chartPushLocation,
@@ -138,27 +138,19 @@ function recordChart(
   record: PushChartToRegistryOptions['record'],
   log: Log,
 ): void {
-  try {
-    recordInLockFile(lockFile, {
-      kind: 'chart',
-      repository: pushed.ociRepository,
-      name: chart.metadata.name,
-      version: chart.metadata.version,
-      tags: [pushed.tag],
-      digest: pushed.chartDigest,
-      pinnedReference: pushed.chartReference,
-      mediaType: OCI_MANIFEST_MEDIA_TYPE,
-      images: chart.pinnedImages ?? [],
-      ...record,
-      pushedAt: new Date().toISOString(),
-    });
-  } catch (error) {
-    throw new Error(
-      `pushed ${pushed.chartReference} as oci://${pushed.taggedReference} but could not record it in lockFile '${lockFile}': ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
-  log.info(`Recorded ${pushed.chartReference} in ${lockFile}`);
+  const entry: Omit<LockedChart, 'pushedAt'> = {
+    kind: 'chart',
+    repository: pushed.ociRepository,
+    name: chart.metadata.name,
+    version: chart.metadata.version,
+    tags: [pushed.tag],
+    digest: pushed.chartDigest,
+    pinnedReference: pushed.chartReference,
+    mediaType: OCI_MANIFEST_MEDIA_TYPE,
+    images: chart.pinnedImages ?? [],
+    ...record,
+  };
+  recordPushed(lockFile, entry, `oci://${pushed.taggedReference}`, log);
 }
 
 /**

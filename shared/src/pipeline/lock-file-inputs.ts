@@ -9,9 +9,9 @@ import { InputError, readBool, readPath, readString, type InputSource } from './
 type Variables = { get(name: string): string | undefined };
 
 /** The lock file's name in `$(Build.ArtifactStagingDirectory)` when `lockFile` is empty. */
-export const DEFAULT_LOCK_FILE_NAME = 'image-lock.json';
+const DEFAULT_LOCK_FILE_NAME = 'image-lock.json';
 /** The build artifact the lock file is published as when `artifactName` is empty. */
-export const DEFAULT_LOCK_ARTIFACT_NAME = 'image-lock';
+const DEFAULT_LOCK_ARTIFACT_NAME = 'image-lock';
 
 /** Characters an artifact name cannot hold (the agent refuses them in artifact.upload), control characters too. */
 const artifactNameProblem = /[\\/":<>|*?\0-\x1f\x7f]/;

@@ -97,29 +97,25 @@ export function platformOf(descriptor: Descriptor): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }
 
-/** Wraps one step so that its failure says what was being done; the identity when not given. */
+/** Wraps one step so that its failure says what was being done. */
 export type StepRunner = <T>(what: string, action: () => Promise<T>) => Promise<T>;
-
-const plainStep: StepRunner = (_what, action) => action();
 
 export interface ManifestCopierOptions {
   /** Blob operations in flight at once, over every tree this copier copies (trees may be copied side by side). */
   concurrency: number;
   log: Log;
-  step?: StepRunner;
+  step: StepRunner;
   /**
    * Blob copies already started, keyed by target registry, repository and digest: shared by every copier of one
    * promotion so that a blob two entries (or an image and its signature) share is mounted once.
    */
-  blobsStarted?: Map<string, Promise<void>>;
+  blobsStarted: Map<string, Promise<void>>;
 }
 
 /** Copies manifest trees along one route, counting what it moved. */
 export class ManifestCopier {
   readonly counts: CopyCounts = { blobsMounted: 0, blobsCopied: 0, childManifests: 0 };
   private readonly sameHost: boolean;
-  private readonly step: StepRunner;
-  private readonly blobsStarted: Map<string, Promise<void>>;
   private readonly blobSlots: Limiter;
   /** The first blob failure: blobs still waiting for a slot are not started after it. */
   private blobFailure?: { error: unknown };
@@ -129,8 +125,6 @@ export class ManifestCopier {
     private readonly options: ManifestCopierOptions,
   ) {
     this.sameHost = route.source.client === route.target.client;
-    this.step = options.step ?? plainStep;
-    this.blobsStarted = options.blobsStarted ?? new Map<string, Promise<void>>();
     this.blobSlots = new Limiter(options.concurrency);
   }
 
@@ -143,10 +137,12 @@ export class ManifestCopier {
     const { source, target } = this.route;
     for (const child of content.manifests) {
       const what = `child manifest ${shortDigest(child.digest)}… (${platformOf(child)})`;
-      const manifest = await this.step(`read ${what}`, () => getManifest(source.client, source.repository, child.digest));
-      const childContent = await this.step(`read ${what}`, () => Promise.resolve(parseManifestContent(manifest.bytes, manifest.mediaType)));
+      const manifest = await this.options.step(`read ${what}`, () => getManifest(source.client, source.repository, child.digest));
+      const childContent = await this.options.step(`read ${what}`, () =>
+        Promise.resolve(parseManifestContent(manifest.bytes, manifest.mediaType)),
+      );
       await this.copyContent(childContent);
-      await this.step(`put ${what}`, () =>
+      await this.options.step(`put ${what}`, () =>
         storeManifest(target.client, target.repository, child.digest, manifest.bytes, manifest.mediaType),
       );
       this.counts.childManifests++;
@@ -158,7 +154,7 @@ export class ManifestCopier {
   async copyTree(manifest: Manifest, content: ManifestContent, reference: string = manifest.digest): Promise<StoredManifest> {
     await this.copyContent(content);
     const { target } = this.route;
-    return this.step(`put manifest ${reference.startsWith('sha256:') ? shortDigest(reference) + '…' : reference}`, () =>
+    return this.options.step(`put manifest ${reference.startsWith('sha256:') ? shortDigest(reference) + '…' : reference}`, () =>
       storeManifest(target.client, target.repository, reference, manifest.bytes, manifest.mediaType),
     );
   }
@@ -169,20 +165,21 @@ export class ManifestCopier {
     const settled = await Promise.allSettled(
       blobs.map((blob) => {
         const key = `${target.client.registry} ${target.repository} ${blob.digest}`;
-        let started = this.blobsStarted.get(key);
+        let started = this.options.blobsStarted.get(key);
         if (!started) {
           started = this.blobSlots.run(async () => {
             if (this.blobFailure) throw this.blobFailure.error;
             try {
-              await this.step(`${this.sameHost ? 'mount' : 'copy'} blob ${shortDigest(blob.digest)}… from ${source.repository}`, () =>
-                this.copyBlob(blob.digest, blob.size),
+              await this.options.step(
+                `${this.sameHost ? 'mount' : 'copy'} blob ${shortDigest(blob.digest)}… from ${source.repository}`,
+                () => this.copyBlob(blob.digest, blob.size),
               );
             } catch (error) {
               this.blobFailure ??= { error };
               throw error;
             }
           });
-          this.blobsStarted.set(key, started);
+          this.options.blobsStarted.set(key, started);
         }
         return started;
       }),

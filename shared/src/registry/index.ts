@@ -45,7 +45,6 @@ export {
   getManifest,
   headManifest,
   isIndexMediaType,
-  listTags,
   manifestMediaType,
   parseManifestContent,
   putManifest,

@@ -318,11 +318,6 @@ export async function readTagListing(client: RegistryClient, repository: string)
   return { tagged: tags.size > 0, tags, complete: true };
 }
 
-/** Every tag of a repository, following `Link` pages; empty when the repository has none. */
-export async function listTags(client: RegistryClient, repository: string): Promise<string[]> {
-  return [...(await readTagListing(client, repository)).tags];
-}
-
 /** What a manifest PUT stored. */
 export interface StoredManifest {
   digest: Digest;

@@ -1,3 +1,4 @@
+import { plural } from '../markdown';
 import type { Log } from '../log';
 import {
   formatPinned,
@@ -497,12 +498,7 @@ export async function preparePromotion(session: PromotionSession, plan: Promotio
 function summarizeAttached(attached: readonly Attached[]): string {
   const cosign = attached.filter((a) => a.via === 'cosign tag').length;
   const referrers = attached.length - cosign;
-  return [
-    referrers ? `${referrers} referrer${referrers === 1 ? '' : 's'}` : '',
-    cosign ? `${cosign} cosign tag${cosign === 1 ? '' : 's'}` : '',
-  ]
-    .filter(Boolean)
-    .join(', ');
+  return [referrers ? plural(referrers, 'referrer') : '', cosign ? plural(cosign, 'cosign tag') : ''].filter(Boolean).join(', ');
 }
 
 /**

@@ -506,11 +506,7 @@ export async function copyAttached(
   for (const subject of new Set(attached.map((a) => a.subject))) {
     const referrers = attached.filter((a) => a.subject === subject && a.via !== 'cosign tag');
     const signed = attached.filter((a) => a.subject === subject && a.via === 'cosign tag');
-    await eachLimited(
-      [() => (referrers.length > 0 ? copyReferrers(subject, referrers) : Promise.resolve()), () => copySigned(signed)],
-      2,
-      (copy) => copy(),
-    );
+    await bothSettled(referrers.length > 0 ? copyReferrers(subject, referrers) : Promise.resolve(), copySigned(signed));
   }
   return counts;
 }

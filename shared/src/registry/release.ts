@@ -1,3 +1,4 @@
+import { plural } from '../markdown';
 import type { Log } from '../log';
 import {
   formatPinned,
@@ -174,10 +175,6 @@ function quiet(log: Log): Log {
     debug: (line) => log.debug(line),
     secret: (value) => log.secret(value),
   };
-}
-
-function plural(count: number, noun: string, nouns = `${noun}s`): string {
-  return `${count} ${count === 1 ? noun : nouns}`;
 }
 
 /** `image host/app@sha256:… → host/prod/app:1.0, stable: 2 tags written, 4 blobs mounted, 1 referrer copied` */

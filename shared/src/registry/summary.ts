@@ -1,12 +1,8 @@
 // PromoteImage's run summary: what was promoted where, by which digest, with how much of what is attached to it, and
 // what it cost the registries. Pure, so the page a person reads is tested without an agent.
-import { code, table } from '../markdown';
+import { code, plural, table } from '../markdown';
 import type { PromoteImageResult } from './promote';
 import type { PromoteReleaseResult } from './release';
-
-function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
-}
 
 function traffic(result: Pick<PromoteImageResult, 'requests' | 'writes' | 'blobBytes'>): string {
   return `${result.requests} registry requests, ${result.writes} writes, ${result.blobBytes} blob bytes uploaded`;
@@ -36,7 +32,7 @@ export function releasePromotionSummary(
     source.kind === 'chart' ? `chart ${code(`${source.name} ${source.version}`)}` : 'image',
     code(promoted.pinnedReference),
     outcome.tags.map((tag) => code(tag)).join(', '),
-    outcome.tagsWritten.length || outcome.referrersCopied ? `${outcome.tagsWritten.length} tags written` : 'already promoted',
+    outcome.tagsWritten.length || outcome.referrersCopied ? `${plural(outcome.tagsWritten.length, 'tag')} written` : 'already promoted',
     `${outcome.referrersCopied} of ${outcome.referrersFound}`,
     code(outputName),
   ]);
@@ -44,8 +40,8 @@ export function releasePromotionSummary(
   const images = result.entries.length - charts;
   const parts = [
     table(['Kind', 'Promoted', 'Tags', 'This run', { header: 'Referrers copied', align: 'right' }, 'Output variable'], rows),
-    `${result.tagsWritten} tags written, ${result.blobsMounted} blobs mounted, ${result.blobsCopied} streamed, ` +
-      `${result.referrersCopied} referrers copied of ${result.referrersFound} found; ${traffic(result)}.`,
+    `${plural(result.tagsWritten, 'tag')} written, ${plural(result.blobsMounted, 'blob')} mounted, ${result.blobsCopied} streamed, ` +
+      `${plural(result.referrersCopied, 'referrer')} copied of ${result.referrersFound} found; ${traffic(result)}.`,
     `Promoted lock file: ${code(lock.file)}${lock.artifactName ? `, published as artifact ${code(lock.artifactName)}` : ''}.`,
   ];
   if (charts > 0) {
@@ -55,7 +51,7 @@ export function releasePromotionSummary(
     );
   }
   return {
-    title: `Promoted ${[images ? count(images, 'image') : '', charts ? count(charts, 'chart') : ''].filter(Boolean).join(' and ')}`,
+    title: `Promoted ${[images ? plural(images, 'image') : '', charts ? plural(charts, 'chart') : ''].filter(Boolean).join(' and ')}`,
     markdown: `${parts.join('\n\n')}\n`,
   };
 }

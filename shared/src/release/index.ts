@@ -8,6 +8,7 @@ export {
   parseLock,
   readLockFile,
   recordInLockFile,
+  recordPushed,
   serializeLock,
   writeLockFile,
   type LockedChart,

@@ -3,6 +3,7 @@
 // format with the prod references. Version 1 files (images only) still read.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Log } from '../log';
 
 interface LockedEntryBase {
   /** Tags pushed for this digest in this repository, in push order (a chart's: its version, `+` written `_`). */
@@ -218,4 +219,26 @@ export function recordInLockFile(file: string, entry: LockEntry): LockFile {
   const merged = mergeLock(readLockFile(file), entry);
   writeLockFile(file, merged);
   return merged;
+}
+
+/**
+ * Records what a task has just pushed, stamped now, and says so in the log. The push is done by then (the folder was
+ * proven writable before it), so a failure says exactly what was pushed (`pushedAs`: its tags) and that it is not
+ * recorded.
+ */
+export function recordPushed(
+  file: string,
+  entry: Omit<LockedImage, 'pushedAt'> | Omit<LockedChart, 'pushedAt'>,
+  pushedAs: string,
+  log: Log,
+): void {
+  try {
+    recordInLockFile(file, { ...entry, pushedAt: new Date().toISOString() });
+  } catch (error) {
+    throw new Error(
+      `pushed ${entry.pinnedReference} as ${pushedAs} but could not record it in lockFile '${file}': ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  log.info(`Recorded ${entry.pinnedReference} in ${file}`);
 }

@@ -15,7 +15,7 @@ export {
   type ParsedFile,
   type ReadResultsOptions,
 } from './parse';
-export { SummaryCollector, summaryMarkdown, summaryTable, formatDuration, flakyLine, type FileSummary } from './summary';
+export { SummaryCollector, summaryMarkdown, summaryTable, flakyLine, type FileSummary } from './summary';
 export {
   loadAttachment,
   consoleLog,

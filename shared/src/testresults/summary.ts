@@ -1,8 +1,6 @@
 import { addCounts, emptyCounts, FORMAT_LABELS, outcomeClass, type ResultCounts, type ResultFormat, type TestResult } from './model';
 import { firstLine } from './reader';
-import { escapeCell, formatDuration, table, type Column } from '../markdown';
-
-export { formatDuration };
+import { CELL_MAX_CHARS, escapeCell, formatDuration, plural, table, type Column } from '../markdown';
 
 /** How many failed tests the Markdown summary lists (the rest are counted). */
 export const SUMMARY_MAX_FAILURES = 50;
@@ -10,8 +8,6 @@ export const SUMMARY_MAX_FAILURES = 50;
 export const SUMMARY_MAX_FLAKY = 50;
 /** How many of the slowest tests it lists. */
 export const SUMMARY_MAX_SLOWEST = 10;
-/** Cells are cut to this many characters: the summary is a page people scan, not the full report. */
-const CELL_CHARS = 200;
 
 interface FailedTest {
   name: string;
@@ -89,11 +85,6 @@ export class SummaryCollector {
   }
 }
 
-/** Names and messages come from the result files: they render as text, never as links, images or markup. */
-function cell(text: string | undefined): string {
-  return escapeCell(text, CELL_CHARS);
-}
-
 const COUNT_COLUMNS: Column[] = ['Total', 'Passed', 'Failed', 'Skipped', 'Other'].map((header) => ({ header, align: 'right' }));
 
 function passRate(counts: ResultCounts): string {
@@ -113,8 +104,8 @@ export interface SummaryOptions {
 export function summaryMarkdown(summary: SummaryCollector, options: SummaryOptions): string {
   const c = summary.counts;
   const display = options.display ?? ((f: string) => f);
-  const lines = [`## ${cell(options.title)}`, ''];
-  if (options.notice) lines.push(cell(options.notice), '');
+  const lines = [`## ${escapeCell(options.title)}`, ''];
+  if (options.notice) lines.push(escapeCell(options.notice), '');
   lines.push(
     table(
       [...COUNT_COLUMNS, { header: 'Pass rate', align: 'right' }, { header: 'Duration', align: 'right' }],
@@ -129,7 +120,7 @@ export function summaryMarkdown(summary: SummaryCollector, options: SummaryOptio
       '',
       table(
         ['Test', 'Message'],
-        summary.failed.map((f) => [cell(f.name), cell(f.message)]),
+        summary.failed.map((f) => [escapeCell(f.name), escapeCell(f.message)]),
       ),
       '',
     );
@@ -143,7 +134,7 @@ export function summaryMarkdown(summary: SummaryCollector, options: SummaryOptio
       '',
       table(
         ['Test'],
-        summary.flaky.map((name) => [cell(name)]),
+        summary.flaky.map((name) => [escapeCell(name)]),
       ),
       '',
     );
@@ -154,7 +145,7 @@ export function summaryMarkdown(summary: SummaryCollector, options: SummaryOptio
       '',
       table(
         ['Test', { header: 'Duration', align: 'right' }],
-        summary.slowest.map((t) => [cell(t.name), formatDuration(t.durationMs)]),
+        summary.slowest.map((t) => [escapeCell(t.name), formatDuration(t.durationMs)]),
       ),
       '',
     );
@@ -162,9 +153,9 @@ export function summaryMarkdown(summary: SummaryCollector, options: SummaryOptio
   if (summary.files.length > 0) {
     const rows = summary.files.map((f) =>
       f.problem
-        ? [cell(display(f.file)), `not published: ${cell(f.problem)}`]
+        ? [escapeCell(display(f.file)), `not published: ${escapeCell(f.problem)}`]
         : [
-            cell(display(f.file)),
+            escapeCell(display(f.file)),
             f.format ? FORMAT_LABELS[f.format] : '',
             ...[f.counts!.total, f.counts!.passed, f.counts!.failed, f.counts!.skipped, f.counts!.other].map(String),
           ],
@@ -176,7 +167,7 @@ export function summaryMarkdown(summary: SummaryCollector, options: SummaryOptio
 
 /** The line that counts flaky tests, in the log and the Markdown summary. */
 export function flakyLine(count: number): string {
-  return `${count} flaky test${count === 1 ? '' : 's'}: failed, then passed on a rerun (counted as passed)`;
+  return `${plural(count, 'flaky test')}: failed, then passed on a rerun (counted as passed)`;
 }
 
 /** The short table printed in the task's log. */
@@ -208,7 +199,7 @@ export function summaryTable(summary: SummaryCollector, display: (file: string) 
   }
   if (summary.failedCount > 0) {
     out.push(`Failed tests (${summary.failedCount}):`);
-    for (const f of summary.failed.slice(0, 10)) out.push(`  ${f.name}${f.message ? `: ${f.message.slice(0, CELL_CHARS)}` : ''}`);
+    for (const f of summary.failed.slice(0, 10)) out.push(`  ${f.name}${f.message ? `: ${f.message.slice(0, CELL_MAX_CHARS)}` : ''}`);
     if (summary.failedCount > 10) out.push(`  … and ${summary.failedCount - 10} more (see the run summary)`);
   }
   return out;
