@@ -10,6 +10,7 @@ import { buildImage, type BuilderChoice } from '../../shared/src/docker/build';
 import { silentLog } from '../../shared/src/log';
 import { stageSampleService } from '../../test/fixtures/sample-service/stage';
 import { connectEngine, removeTestImages, TEST_LABEL, TEST_RUN_ID, TEST_RUN_LABEL } from '../../test/support/engine';
+import { median } from '../support';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const labels = { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: TEST_RUN_ID };
@@ -24,11 +25,6 @@ async function seconds(action: () => Promise<unknown>): Promise<number> {
   const start = process.hrtime.bigint();
   await action();
   return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 async function main(): Promise<void> {

@@ -18,6 +18,7 @@ import { packageChart } from '../../shared/src/helm/package';
 import { silentLog } from '../../shared/src/log';
 import { repoRoot, testdataRoot } from '../../test/support/env';
 import { HELM_VERSION, helmBinary, helmEnv } from '../../test/support/helm';
+import { median } from '../support';
 
 const RUNS = 15;
 const RESEED_DELAY_MS = 1100;
@@ -35,11 +36,6 @@ const CHARTS: ChartCase[] = [
   { name: 'delivery-helm2', dir: path.join(testdataRoot, 'charts', 'delivery-helm2'), update: false },
   { name: 'sample-service', dir: path.join(repoRoot, 'test', 'fixtures', 'charts', 'sample-service'), update: false },
 ];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 function sha256File(file: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');

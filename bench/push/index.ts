@@ -15,6 +15,7 @@ import { buildBusyboxImage, connectEngine, removeTestImages, TEST_RUN_ID } from 
 import { bundleOnce, runBundledTask } from '../../test/support/harness';
 import { MANIFEST_ACCEPT, SeedClient } from '../../test/support/images';
 import { startRegistry, type TestRegistry } from '../../test/support/registries';
+import { median } from '../support';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
@@ -31,11 +32,6 @@ async function timed(action: () => unknown): Promise<number> {
   const start = process.hrtime.bigint();
   await action();
   return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 async function withFreshRegistry<T>(action: (registry: TestRegistry) => Promise<T>): Promise<T> {

@@ -19,14 +19,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startFaultProxy, type FaultProxy } from '../../test/support/fault-proxy';
 import { HANDLERS, type Handler } from '../../test/support/handlers';
-import {
-  bundleOnce,
-  readTaskJson,
-  registryEndpoint,
-  removeAgentTempDirectories,
-  runBundledTask,
-  type TaskRun,
-} from '../../test/support/harness';
+import { bundleOnce, registryEndpoint, removeAgentTempDirectories, runBundledTask, type TaskRun } from '../../test/support/harness';
 import { startRegistry } from '../../test/support/registries';
 import { readLockFile } from '../../shared/src/release';
 import { markdownTable, measure, median, removeSkopeoCache, requestBreakdown, skopeoCopy, type Measure } from '../support';
@@ -91,7 +84,6 @@ function taggedPinned(fixture: ReleaseFixture, index: number): string {
 
 async function main(): Promise<void> {
   await bundleOnce();
-  const lockFileInput = (readTaskJson('PromoteImage').inputs as { name: string }[]).some((input) => input.name === 'lockFile');
   let storageDir: string | undefined;
   if (STORAGE === 'memory') {
     if (!fs.existsSync(TMPFS)) throw new Error(`--storage memory needs a tmpfs at ${TMPFS}: use --storage disk`);
@@ -171,7 +163,7 @@ async function main(): Promise<void> {
         },
       },
     };
-    const order: Method[] = lockFileInput ? ['lockFile', 'sequential', 'skopeo'] : ['sequential', 'skopeo'];
+    const order: Method[] = ['lockFile', 'sequential', 'skopeo'];
 
     for (let round = 1; round <= ROUNDS; round++) {
       // Rotate which method goes first, so none always runs on a cold (or warm) machine.
@@ -230,10 +222,6 @@ async function main(): Promise<void> {
       const missing = [...new Set(methods[key].rounds.flatMap((r) => r.check.missing))];
       if (missing.length)
         console.log(`warning: ${methods[key].name} left ${missing.length} target(s) without the source digest: ${missing.join(', ')}`);
-    }
-    if (!lockFileInput) {
-      console.log('lockFile run: not measured: the bundled PromoteImage@1 has no lockFile input yet (tasks/PromoteImage/task.json)');
-      return;
     }
     const lock = methods.lockFile;
     const ratio = medianOf('lockFile', (r) => r.measure.seconds) / anchor;

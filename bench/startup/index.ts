@@ -30,6 +30,7 @@ import { bundledTaskDir, bundleOnce, parseCommands, variableEnvName } from '../.
 import { pushRandomImage } from '../../test/support/images';
 import { registryAvailable, startRegistry, type TestRegistry } from '../../test/support/registries';
 import { repoRoot } from '../../test/support/env';
+import { median } from '../support';
 import { startRelay, type Relay } from './relay';
 
 const TASKS = [
@@ -138,12 +139,6 @@ async function runTask(dist: string, task: string, run: Run): Promise<Timed> {
   } finally {
     fs.rmSync(temp, { recursive: true, force: true });
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function folderBytes(dir: string): number {

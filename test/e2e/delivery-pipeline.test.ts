@@ -12,17 +12,16 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 import type Dockerode from 'dockerode';
-import * as tar from 'tar-stream';
 import * as yaml from 'yaml';
+import { readTarGz } from '../../shared/src/helm/archive';
 import { parseLock, type LockedChart, type LockedImage, type LockFile } from '../../shared/src/release';
 import { sampleServiceSource } from '../fixtures/sample-service/stage';
 import { startAdoContractServer, type AdoContractServer } from '../support/ado-contract-server';
 import { ARTIFACT_MEDIA_TYPES, attachSbom, listRegistry, referrersOf, signImage } from '../support/attach';
 import { requireEngine } from '../support/engine';
 import { needOrSkip } from '../support/env';
-import { bundleOnce, dockerConfigSnapshot, filesContaining, registryEndpoint, type Endpoint } from '../support/harness';
+import { bundleOnce, dockerConfigSnapshot, escapeRegExp, filesContaining, registryEndpoint, type Endpoint } from '../support/harness';
 import { requireHelm, runHelm } from '../support/helm';
 import { fetchManifest } from '../support/images';
 import { describeStep, runPipeline, skippedSteps, type PipelineRun, type PipelineRunOptions, type StepRecord } from '../support/pipeline';
@@ -35,24 +34,10 @@ const CONNECTION = 'delivery-acr';
 const ENVIRONMENT = 'delivery-prod';
 
 /** The text of `name` inside a .tgz. */
-async function fileInPackage(tgz: string, name: string): Promise<string> {
-  const extract = tar.extract();
-  let found: string | undefined;
-  extract.on('entry', (header, stream, next) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
-    stream.on('end', () => {
-      if (header.name === name) found = Buffer.concat(chunks).toString('utf8');
-      next();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-    extract.end(zlib.gunzipSync(fs.readFileSync(tgz)));
-  });
-  if (found === undefined) throw new Error(`${tgz} has no ${name}`);
-  return found;
+function fileInPackage(tgz: string, name: string): string {
+  const entry = readTarGz(fs.readFileSync(tgz), tgz).find((e) => e.name === name);
+  if (!entry) throw new Error(`${tgz} has no ${name}`);
+  return entry.data.toString('utf8');
 }
 
 function stepNamed(run: PipelineRun, label: string): StepRecord {
@@ -279,7 +264,7 @@ describe('examples/delivery/azure-pipelines.yml, run as written (bundled tasks, 
     // The chart: version from the branch, the pushed digest pinned in its values, pushed by digest.
     const chart = stepNamed(run, 'chart').run!;
     assert.equal(chart.outputs.chartVersion, '1.4.0');
-    const values = yaml.parse(await fileInPackage(chart.outputs.chartPackage, 'delivery/values.yaml')) as { image: Record<string, string> };
+    const values = yaml.parse(fileInPackage(chart.outputs.chartPackage, 'delivery/values.yaml')) as { image: Record<string, string> };
     assert.deepEqual([values.image.repository, values.image.digest], [imageRepository, digest], 'the chart pins the pushed image');
     const chartDigest = chart.outputs.chartDigest;
     assert.equal(chart.outputs.chartReference, `oci://${registry.host}/helm/delivery@${chartDigest}`);
@@ -352,11 +337,7 @@ describe('examples/delivery/azure-pipelines.yml, run as written (bundled tasks, 
       user.password,
     ]);
     assert.equal(rendered.code, 0, rendered.stderr);
-    assert.match(
-      rendered.stdout,
-      new RegExp(`image: "${prodImage.replace(/\./g, '\\.')}@${digest}"`),
-      'helm renders the promoted image by digest',
-    );
+    assert.match(rendered.stdout, new RegExp(`image: "${escapeRegExp(prodImage)}@${digest}"`), 'helm renders the promoted image by digest');
 
     assertNoSecrets(run, workRoot);
     await assertNoContainersLeft();

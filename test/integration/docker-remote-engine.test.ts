@@ -30,6 +30,7 @@ import {
   bundleOnce,
   describeRun,
   dockerConfigSnapshot,
+  escapeRegExp,
   registryEndpoint,
   runBundledTask,
   type RunOptions,
@@ -45,16 +46,7 @@ import {
   type TestCertificates,
   type TlsRelay,
 } from '../support/tls-relay';
-import {
-  ACCEPTED_KEY,
-  homeWith,
-  makeTestKey,
-  requireSshd,
-  startSshAgent,
-  startSshd,
-  type TestSshAgent,
-  type TestSshd,
-} from '../support/sshd';
+import { ACCEPTED_KEY, homeWith, makeTestKey, requireSshd, startSshAgent, startSshd, type TestSshd } from '../support/sshd';
 
 const TEST_LABELS = `${TEST_LABEL}=1\n${TEST_RUN_LABEL}=${TEST_RUN_ID}`;
 const CONTEXT = 'remote-tls';
@@ -62,6 +54,21 @@ const SSH_CONTEXT = 'remote-ssh';
 
 /** Unsets what the test process may have, so only the variables a case gives choose the engine. */
 const NO_ENGINE_SETTINGS = { DOCKER_HOST: '', DOCKER_CONTEXT: '', DOCKER_TLS: '', DOCKER_TLS_VERIFY: '', DOCKER_CERT_PATH: '' };
+
+/** Runs a bundled task and keeps its agent folder in `folders`, which the suite removes after it. */
+async function runKeepingFolder(folders: string[], task: string, options: RunOptions): Promise<TaskRun> {
+  const run = await runBundledTask(task, options);
+  folders.push(run.tempDirectory);
+  return run;
+}
+
+/** A PEM private key's base64 body: no output or leftover file may contain any of it. */
+function pemBody(pem: string): string {
+  return pem
+    .split('\n')
+    .filter((line) => line && !line.startsWith('-----'))
+    .join('');
+}
 
 /**
  * Builds the sample's base stage as a private image in `registry` (pushed, then removed from the engine) and writes
@@ -222,21 +229,13 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
   /** Runs a bundled task and checks its traffic to the engine went through the relay. */
   async function runThroughRelay(task: string, options: RunOptions): Promise<TaskRun> {
     const before = relay.connections;
-    const run = await runBundledTask(task, options);
-    agentFolders.push(run.tempDirectory);
+    const run = await runKeepingFolder(agentFolders, task, options);
     assert.ok(relay.connections > before, `${task} made no connection through the TLS relay\n${describeRun(run)}`);
     return run;
   }
 
   /** What no output or leftover file may contain: the registry's secrets and the client's private key. */
-  const secrets = () => [
-    ...registry.secrets(),
-    certs.clientKey
-      .toString('utf8')
-      .split('\n')
-      .filter((line) => line && !line.startsWith('-----'))
-      .join(''),
-  ];
+  const secrets = () => [...registry.secrets(), pemBody(certs.clientKey.toString('utf8'))];
 
   const ways = [
     {
@@ -276,14 +275,8 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
       });
     });
 
-    const failed = async (task: string, options: RunOptions) => {
-      const run = await runBundledTask(task, options);
-      agentFolders.push(run.tempDirectory);
-      return run;
-    };
-
     it('DOCKER_HOST at a stopped relay: BuildTestRunner names DOCKER_HOST and the address', async () => {
-      const run = await failed('BuildTestRunner', {
+      const run = await runKeepingFolder(agentFolders, 'BuildTestRunner', {
         inputs: { dockerfile: 'Remote.Dockerfile', imageName: `outerloop-test/never:${TEST_RUN_ID}` },
         variables: { 'System.DefaultWorkingDirectory': sample },
         env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: stopped.url, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs.clientDir },
@@ -300,14 +293,17 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
       const meta = path.join(stoppedConfig, 'contexts', 'meta', contextId('gone-engine'), 'meta.json');
       const origin = `from docker context 'gone-engine', named by currentContext in ${stoppedConfig}/config.json, in ${meta}`;
       const env = { ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: stoppedConfig };
-      const run = await failed('RunContainerTests', { inputs: { image: 'outerloop-test/never:1', network: 'none' }, env });
+      const run = await runKeepingFolder(agentFolders, 'RunContainerTests', {
+        inputs: { image: 'outerloop-test/never:1', network: 'none' },
+        env,
+      });
       assertFailedCleanly(
         run,
         /^could not run the tests: the Docker engine at tcp:\/\/127\.0\.0\.1:\d+ \(from docker context 'gone-engine'/,
       );
       assert.ok(run.message.includes(`(${origin}, TLS with the files in `), run.message);
       assert.match(run.message, /is not reachable \(connect ECONNREFUSED /);
-      const push = await failed('PushImageByDigest', {
+      const push = await runKeepingFolder(agentFolders, 'PushImageByDigest', {
         inputs: { sourceImage: 'outerloop-test/never:1', repository: `${registry.host}/remote-engine/never` },
         env,
       });
@@ -318,7 +314,7 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
     });
 
     it('a context that does not exist, and a malformed meta.json: the context and the file, in one line', async () => {
-      const run = await failed('RunContainerTests', {
+      const run = await runKeepingFolder(agentFolders, 'RunContainerTests', {
         inputs: { image: 'outerloop-test/never:1' },
         env: { ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: contextConfig, DOCKER_CONTEXT: 'nowhere' },
       });
@@ -332,7 +328,7 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
       writeDockerContext(broken, { name: 'broken', host: relay.url, current: true });
       const meta = path.join(broken, 'contexts', 'meta', contextId('broken'), 'meta.json');
       fs.writeFileSync(meta, '{"Name":"broken","Endpoints":{"docker":');
-      const build = await failed('BuildTestRunner', {
+      const build = await runKeepingFolder(agentFolders, 'BuildTestRunner', {
         inputs: { dockerfile: 'Remote.Dockerfile', imageName: `outerloop-test/never:${TEST_RUN_ID}` },
         variables: { 'System.DefaultWorkingDirectory': sample },
         env: { ...NO_ENGINE_SETTINGS, DOCKER_CONFIG: broken },
@@ -348,7 +344,7 @@ describe('the tasks reach the engine where the docker CLI finds it: tcp:// with 
       fs.mkdirSync(caOnly, { recursive: true });
       fs.copyFileSync(path.join(certs.clientDir, 'ca.pem'), path.join(caOnly, 'ca.pem'));
       const rejectedBefore = relay.rejected;
-      const run = await failed('RunContainerTests', {
+      const run = await runKeepingFolder(agentFolders, 'RunContainerTests', {
         inputs: { image: 'outerloop-test/never:1', network: 'none' },
         env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: relay.url, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: caOnly },
       });
@@ -402,18 +398,10 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
     for (const dir of [sample, work, ...agentFolders]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  /** The private key's base64 body: no output or leftover file may contain any of it. */
-  const keyBody = (agent: TestSshAgent) =>
-    agent.privateKey
-      .split('\n')
-      .filter((line) => line && !line.startsWith('-----'))
-      .join('');
-
   /** Runs a bundled task and checks it logged in to sshd with the agent's key, and with no other. */
   async function runThroughSshd(task: string, options: RunOptions): Promise<TaskRun> {
     const from = sshd.log().length;
-    const run = await runBundledTask(task, options);
-    agentFolders.push(run.tempDirectory);
+    const run = await runKeepingFolder(agentFolders, task, options);
     const accepted = await sshd.waitForLines(from, /^Accepted publickey /).catch((error: Error) => {
       throw new Error(`${task} made no SSH login: ${error.message}\n${describeRun(run)}`);
     });
@@ -440,20 +428,14 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
     repository: 'remote-engine/ssh-runner',
     ways,
     run: runThroughSshd,
-    suite: () => ({ docker, registry, sample, dockerConfigBefore, secrets: () => [...registry.secrets(), keyBody(sshd.agent)] }),
+    suite: () => ({ docker, registry, sample, dockerConfigBefore, secrets: () => [...registry.secrets(), pemBody(sshd.agent.privateKey)] }),
   });
 
   describe('when sshd is not there or refuses the login: one Failed line naming where the tasks looked', () => {
-    const failed = async (task: string, options: RunOptions) => {
-      const run = await runBundledTask(task, options);
-      agentFolders.push(run.tempDirectory);
-      return run;
-    };
-
     it('DOCKER_HOST at a stopped sshd: BuildTestRunner names DOCKER_HOST and the address', async function () {
       const stopped = await startSshd();
       await stopped.stop();
-      const run = await failed('BuildTestRunner', {
+      const run = await runKeepingFolder(agentFolders, 'BuildTestRunner', {
         inputs: { dockerfile: 'Remote.Dockerfile', imageName: `outerloop-test/never:${TEST_RUN_ID}` },
         variables: { 'System.DefaultWorkingDirectory': sample },
         env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: stopped.url, SSH_AUTH_SOCK: sshd.agent.socket },
@@ -471,7 +453,7 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
       const stranger = await startSshAgent(strangerDir, 'stranger');
       try {
         const from = sshd.log().length;
-        const run = await failed('RunContainerTests', {
+        const run = await runKeepingFolder(agentFolders, 'RunContainerTests', {
           inputs: { image: 'outerloop-test/never:1', network: 'none' },
           env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: sshd.url, SSH_AUTH_SOCK: stranger.socket, HOME: trustedHome },
         });
@@ -486,14 +468,14 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
           refused.join('\n'),
         );
         assert.doesNotMatch(sshd.log().slice(from), /^Accepted /m, 'sshd let no one in');
-        assertNoSecrets(run, [keyBody(stranger), keyBody(sshd.agent)]);
+        assertNoSecrets(run, [pemBody(stranger.privateKey), pemBody(sshd.agent.privateKey)]);
       } finally {
         await stranger.stop();
       }
     });
 
     it('no SSH_AUTH_SOCK: the refused login, and that the key must be in an ssh-agent', async () => {
-      const run = await failed('PushImageByDigest', {
+      const run = await runKeepingFolder(agentFolders, 'PushImageByDigest', {
         inputs: { sourceImage: 'outerloop-test/never:1', repository: `${registry.host}/remote-engine/never` },
         env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: sshd.url, SSH_AUTH_SOCK: '', HOME: trustedHome },
       });
@@ -509,7 +491,7 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
       const noCli = await startSshd({ extraConfig: ['SetEnv PATH=/nonexistent'] });
       try {
         const from = noCli.log().length;
-        const run = await failed('RunContainerTests', {
+        const run = await runKeepingFolder(agentFolders, 'RunContainerTests', {
           inputs: { image: 'outerloop-test/never:1', network: 'none' },
           env: {
             ...NO_ENGINE_SETTINGS,
@@ -533,11 +515,10 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
 
   it('DOCKER_HOST=ssh://127.0.0.1:<sshd>, without a user: the tasks log in as the local user, as ssh does', async () => {
     const from = sshd.log().length;
-    const run = await runBundledTask('RunContainerTests', {
+    const run = await runKeepingFolder(agentFolders, 'RunContainerTests', {
       inputs: { image: `outerloop-test/never:${TEST_RUN_ID}`, network: 'none' },
       env: { ...NO_ENGINE_SETTINGS, DOCKER_HOST: `ssh://127.0.0.1:${sshd.port}`, SSH_AUTH_SOCK: sshd.agent.socket, HOME: trustedHome },
     });
-    agentFolders.push(run.tempDirectory);
     // The engine answered through sshd: the image is not there.
     assertFailedCleanly(run, /^input 'image' is 'outerloop-test\/never:[^']+', which is not on the engine: /);
     const accepted = await sshd.waitForLines(from, /^Accepted publickey /);
@@ -559,11 +540,8 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
       });
     });
 
-    const runTests = async (env: Record<string, string>) => {
-      const run = await runBundledTask('RunContainerTests', { inputs: { image, network: 'none' }, env });
-      agentFolders.push(run.tempDirectory);
-      return run;
-    };
+    const runTests = (env: Record<string, string>) =>
+      runKeepingFolder(agentFolders, 'RunContainerTests', { inputs: { image, network: 'none' }, env });
 
     /**
      * Every connection sshd took from character `from` of its log on ended before any login: each one's disconnect is
@@ -591,11 +569,11 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
       assertFailedCleanly(
         run,
         new RegExp(
-          `^could not run the tests: the Docker engine at ${escape(sshd.url)} \\(from DOCKER_HOST\\): the SSH host \\[127\\.0\\.0\\.1\\]:${sshd.port} offered the ssh-ed25519 key ${escape(hostKey.fingerprint)}, and no known_hosts file lists a key for that host \\(looked in ${escape(userFile)}, /etc/ssh/ssh_known_hosts.*\\): check that fingerprint with the host's owner, then add the key in an earlier step: ssh-keyscan -p ${sshd.port} 127\\.0\\.0\\.1 >> ${escape(userFile)}$`,
+          `^could not run the tests: the Docker engine at ${escapeRegExp(sshd.url)} \\(from DOCKER_HOST\\): the SSH host \\[127\\.0\\.0\\.1\\]:${sshd.port} offered the ssh-ed25519 key ${escapeRegExp(hostKey.fingerprint)}, and no known_hosts file lists a key for that host \\(looked in ${escapeRegExp(userFile)}, /etc/ssh/ssh_known_hosts.*\\): check that fingerprint with the host's owner, then add the key in an earlier step: ssh-keyscan -p ${sshd.port} 127\\.0\\.0\\.1 >> ${escapeRegExp(userFile)}$`,
         ),
       );
       await refusedBeforeLogin(from);
-      assertNoSecrets(run, [keyBody(sshd.agent)]);
+      assertNoSecrets(run, [pemBody(sshd.agent.privateKey)]);
     });
 
     it('a changed key (known_hosts lists another key for [127.0.0.1]:<port>), named by a docker context: Failed, before any login', async () => {
@@ -608,7 +586,7 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
       assertFailedCleanly(
         run,
         new RegExp(
-          `^the Docker engine at ${escape(sshd.url)} \\(from docker context '${SSH_CONTEXT}', named by currentContext in ${escape(contextConfig)}/config\\.json, in ${escape(meta)}\\): the SSH host key of \\[127\\.0\\.0\\.1\\]:${sshd.port} has changed: the host offered the ssh-ed25519 key ${escape(sshd.hostKeys[0].fingerprint)}, but ${escape(userFile)}:2 lists another key for it \\(ssh-ed25519 ${escape(other.fingerprint)}; looked in `,
+          `^the Docker engine at ${escapeRegExp(sshd.url)} \\(from docker context '${SSH_CONTEXT}', named by currentContext in ${escapeRegExp(contextConfig)}/config\\.json, in ${escapeRegExp(meta)}\\): the SSH host key of \\[127\\.0\\.0\\.1\\]:${sshd.port} has changed: the host offered the ssh-ed25519 key ${escapeRegExp(sshd.hostKeys[0].fingerprint)}, but ${escapeRegExp(userFile)}:2 lists another key for it \\(ssh-ed25519 ${escapeRegExp(other.fingerprint)}; looked in `,
         ),
       );
       assert.ok(
@@ -618,7 +596,7 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
         run.message,
       );
       await refusedBeforeLogin(from);
-      assertNoSecrets(run, [...registry.secrets(), keyBody(sshd.agent)]);
+      assertNoSecrets(run, [...registry.secrets(), pemBody(sshd.agent.privateKey)]);
     });
 
     it('a hashed entry (ssh-keygen -H): Succeeded, through sshd', async () => {
@@ -648,18 +626,12 @@ describe('the tasks reach the engine over ssh:// as the docker CLI does: `docker
     });
   });
 
-  async function failedBuild(env: Record<string, string>): Promise<TaskRun> {
-    const run = await runBundledTask('BuildTestRunner', {
+  function failedBuild(env: Record<string, string>): Promise<TaskRun> {
+    return runKeepingFolder(agentFolders, 'BuildTestRunner', {
       inputs: { dockerfile: 'Remote.Dockerfile', imageName: `outerloop-test/never:${TEST_RUN_ID}`, containerRegistry: 'reg' },
       endpoints: [registryEndpoint('reg', registry.url, registry.users[0])],
       variables: { 'System.DefaultWorkingDirectory': sample },
       env,
     });
-    agentFolders.push(run.tempDirectory);
-    return run;
   }
 });
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}

@@ -7,6 +7,7 @@ import { readTarGz } from '../../shared/src/helm/archive';
 import { packageChart, type ChartPackage, type PackageChartOptions } from '../../shared/src/helm/package';
 import { silentLog } from '../../shared/src/log';
 import { needOrSkip, repoRoot, testdataAvailable, testdataRoot } from '../support/env';
+import { escapeRegExp } from '../support/harness';
 import { HELM_VERSION, helmBinary, requireHelm, runHelm, type HelmRun } from '../support/helm';
 
 /**
@@ -255,7 +256,7 @@ describe(`helm: our packages against real helm ${HELM_VERSION}'s own (needs helm
   it(`uses helm ${HELM_VERSION} from the CDK kubectl layer`, async () => {
     const run = await runHelm(['version', '--short']);
     assert.equal(run.code, 0);
-    assert.match(run.stdout, new RegExp(`^${HELM_VERSION.replace(/\./g, '\\.')}\\+g[0-9a-f]+`));
+    assert.match(run.stdout, new RegExp(`^${escapeRegExp(HELM_VERSION)}\\+g[0-9a-f]+`));
     assert.ok(helmBinary()?.startsWith(os.tmpdir()));
   });
 

@@ -1,6 +1,6 @@
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
-import { ACR_AUDIENCE, verifyJwt } from './azure-identity';
+import { ACR_AUDIENCE, decodeJwt, verifyJwt } from './azure-identity';
 import { startRegistry, type TestRegistry } from './registries';
 import type { TestUser } from './token-issuer';
 import { listenOnLoopback, readBody } from './loopback';
@@ -27,12 +27,11 @@ const TAGS_LIST_PATH = /^\/v2\/(.+)\/tags\/list$/;
 /** Whether the bearer token in `authorization` (issued by this registry's issuer) grants `action` on `repository`. */
 function tokenAllows(authorization: string | undefined, repository: string, action: string): boolean {
   const token = /^bearer (.+)$/i.exec(authorization ?? '')?.[1];
-  const payload = token?.split('.')[1];
-  if (!payload) return false;
-  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
-    access?: Array<{ type?: string; name?: string; actions?: string[] }>;
-  };
-  return (claims.access ?? []).some((a) => a.type === 'repository' && a.name === repository && (a.actions ?? []).includes(action));
+  const access: unknown = token ? decodeJwt(token)?.claims?.access : undefined;
+  if (!Array.isArray(access)) return false;
+  return (access as Array<{ type?: string; name?: string; actions?: string[] }>).some(
+    (a) => a.type === 'repository' && a.name === repository && (a.actions ?? []).includes(action),
+  );
 }
 
 /** One identity with a role on the registry, and the ways it may sign in. */

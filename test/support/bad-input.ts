@@ -7,6 +7,7 @@ import {
   assertFailedCleanly,
   describeRun,
   dockerConfigSnapshot,
+  escapeRegExp,
   filesContaining,
   runBundledTask,
   type Endpoint,
@@ -92,8 +93,4 @@ export function badInputCases(table: BadInputTable): void {
       assert.deepEqual(filesContaining(run.tempDirectory, forms), [], 'a secret was left in a file');
     });
   }
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -332,6 +332,11 @@ export function registryEndpoint(id: string, url: string, user: { username: stri
   };
 }
 
+/** `text` with every regular-expression metacharacter escaped, to embed hosts, paths and fingerprints in a pattern. */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /** A failed run as the standard wants it: Failed, one line matching `pattern`, no stack trace, exit code 0. */
 export function assertFailedCleanly(run: TaskRun, pattern: RegExp): void {
   assert.equal(run.result, 'Failed', describeRun(run));

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as yaml from 'yaml';
 import { repoRoot } from './env';
 import {
+  escapeRegExp,
   expandMacros,
   parseCommands,
   readTaskJson,
@@ -195,13 +196,7 @@ function declaredVariables(node: unknown, where: string): [string, string][] {
 /** A branch filter's pattern against `refs/heads/…`: `*` matches anything, the `refs/heads/` prefix is optional. */
 function branchMatches(pattern: string, ref: string): boolean {
   const full = pattern.startsWith('refs/') ? pattern : `refs/heads/${pattern}`;
-  const regex = new RegExp(
-    `^${full
-      .split('*')
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*')}$`,
-    'i',
-  );
+  const regex = new RegExp(`^${full.split('*').map(escapeRegExp).join('.*')}$`, 'i');
   return regex.test(ref);
 }
 

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoRoot } from '../support/env';
-import { assertFailedCleanly, bundleOnce, runBundledTask, type TaskRun } from '../support/harness';
+import { assertFailedCleanly, bundleOnce, escapeRegExp, runBundledTask, type TaskRun } from '../support/harness';
 
 const TASK = 'PackageHelmChart';
 const SAMPLE = path.join(repoRoot, 'test', 'fixtures', 'charts', 'sample-service');
@@ -55,7 +55,7 @@ describe('PackageHelmChart task: keys and YAML that must not get through', funct
       const reserved = imageValuesKey.split('.').pop()!;
       assertFailedCleanly(
         taskRun,
-        new RegExp(`^input 'imageValuesKey' is '${imageValuesKey.replace(/\./g, '\\.')}', which uses the reserved key '${reserved}'`),
+        new RegExp(`^input 'imageValuesKey' is '${escapeRegExp(imageValuesKey)}', which uses the reserved key '${reserved}'`),
       );
       assertNothingWritten(taskRun);
     }

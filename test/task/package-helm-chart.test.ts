@@ -15,12 +15,14 @@ import { startFaultProxy } from '../support/fault-proxy';
 import {
   bundleOnce,
   describeRun,
+  escapeRegExp,
   registryEndpoint,
   runBundledTask,
   type RunOptions,
   type TaskRun,
   assertFailedCleanly,
   assertNoSecrets,
+  uploadedSummary,
 } from '../support/harness';
 import { requireHelm, runHelm } from '../support/helm';
 import { fetchManifest, listTags } from '../support/images';
@@ -564,13 +566,6 @@ describe('PackageHelmChart@1 records a pushed chart in the release lock file, an
     taskRun.commands.filter((c) => c.command === 'artifact.upload').map((c) => [c.properties.artifactname, c.message]);
   const readLock = (file: string) => parseLock(fs.readFileSync(file, 'utf8'));
 
-  /** The summary files the run attached (`task.uploadsummary`), read after the task exited, as the agent reads them. */
-  function summaries(taskRun: TaskRun): { file: string; text: string }[] {
-    return taskRun.commands
-      .filter((c) => c.command === 'task.uploadsummary')
-      .map((c) => ({ file: c.message, text: fs.readFileSync(c.message, 'utf8') }));
-  }
-
   before(async () => {
     await bundleOnce();
   });
@@ -638,14 +633,12 @@ describe('PackageHelmChart@1 records a pushed chart in the release lock file, an
     assert.deepEqual(uploads(image), [['image-lock', lockFile]]);
     assert.deepEqual(uploads(chart), [['image-lock', lockFile]], 'the same artifact name: one lock file per job');
 
-    const [summary, ...more] = summaries(chart);
-    assert.deepEqual(more, [], 'one summary section');
-    assert.ok(summary.file.startsWith(`${chart.tempDirectory}${path.sep}`), `${summary.file} is in Agent.TempDirectory`);
-    assert.match(path.basename(summary.file), /^Helm chart sample-service 1\.4\.0\.md$/);
+    const { title, markdown } = uploadedSummary(chart);
+    assert.equal(title, 'Helm chart sample-service 1.4.0');
     for (const shown of ['| Chart | sample-service |', '`1.4.0`', `\`${stored.digest}\``, `\`${chart.outputs.chartReference}\``])
-      assert.ok(summary.text.includes(shown), `the summary shows ${shown}\n${summary.text}`);
-    assert.ok(summary.text.includes(`image.digest=${image.outputs.digest}`), summary.text);
-    assert.ok(summary.text.includes(`helm pull oci://${registry.host}/release-lock/charts/sample-service --version 1.4.0`), summary.text);
+      assert.ok(markdown.includes(shown), `the summary shows ${shown}\n${markdown}`);
+    assert.ok(markdown.includes(`image.digest=${image.outputs.digest}`), markdown);
+    assert.ok(markdown.includes(`helm pull oci://${registry.host}/release-lock/charts/sample-service --version 1.4.0`), markdown);
   });
 
   it('reads a version 1 lock file and writes it back as version 2, the chart beside its images; the values name the image when imageRepository is empty', async function () {
@@ -694,9 +687,9 @@ describe('PackageHelmChart@1 records a pushed chart in the release lock file, an
       taskRun.lines.some((line) => line.includes(`push is false: nothing is recorded in lockFile '${lockFile}'`)),
       describeRun(taskRun),
     );
-    const [summary] = summaries(taskRun);
-    assert.ok(summary.text.includes(`\`${taskRun.outputs.chartPackage}\``), summary.text);
-    assert.match(summary.text, /Not pushed \(push is false\)/);
+    const { markdown } = uploadedSummary(taskRun);
+    assert.ok(markdown.includes(`\`${taskRun.outputs.chartPackage}\``), markdown);
+    assert.match(markdown, /Not pushed \(push is false\)/);
   });
 
   it('a lock file that becomes unwritable after the check: the line says exactly what was pushed, and the package is removed', async function () {
@@ -728,7 +721,7 @@ describe('PackageHelmChart@1 records a pushed chart in the release lock file, an
         },
       });
       assert.ok(sealedAt, 'the gate saw the manifest and sealed the folder');
-      const at = host.replace(/\./g, '\\.');
+      const at = escapeRegExp(host);
       assertFailedCleanly(
         taskRun,
         new RegExp(
@@ -739,7 +732,7 @@ describe('PackageHelmChart@1 records a pushed chart in the release lock file, an
       assert.deepEqual(fs.readdirSync(sealed), [], 'no lock file and no temporary file');
       assert.deepEqual(fs.readdirSync(path.join(taskRun.tempDirectory, 'a')), [], 'no package left');
       assert.deepEqual(uploads(taskRun), []);
-      assert.deepEqual(summaries(taskRun), [], 'a failed run attaches no summary');
+      assert.equal(taskRun.commands.filter((c) => c.command === 'task.uploadsummary').length, 0, 'a failed run attaches no summary');
     } finally {
       undoReadOnly();
       await gate.stop();

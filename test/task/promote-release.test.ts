@@ -9,7 +9,7 @@ import { parseLock, serializeLock } from '../../shared/src/release';
 import { listRegistry, referrersOf } from '../support/attach';
 import { startFaultProxy } from '../support/fault-proxy';
 import { requireHelm } from '../support/helm';
-import { assertFailedCleanly, bundleOnce, describeRun, runBundledTask } from '../support/harness';
+import { assertFailedCleanly, bundleOnce, describeRun, runBundledTask, uploadedSummary } from '../support/harness';
 import { fetchManifest, pushRandomImage } from '../support/images';
 import { requireRegistry, sharedRegistry, startRegistry, type TestRegistry } from '../support/registries';
 import { CHART_NAME, CHART_VERSION, seedRelease } from '../support/release-seed';
@@ -66,9 +66,7 @@ describe('PromoteImage@1 with a lock file (bundle run as the agent runs it, real
         run.lines.some((l) => l.startsWith('Promoted 2 images and 1 chart: 6 tags written')),
         run.lines.join('\n'),
       );
-      const summary = run.commands.find((c) => c.command === 'task.uploadsummary');
-      assert.ok(summary, 'a run summary is attached');
-      const markdown = fs.readFileSync(summary.message, 'utf8');
+      const { markdown } = uploadedSummary(run);
       assert.match(markdown, /\| Kind \| Promoted \| Tags \| This run \| Referrers copied \| Output variable \|/);
       assert.match(markdown, new RegExp(`\`chart_sample_service\``));
       assert.match(markdown, /deploy it with the image repository set to the promoted one/);
@@ -126,8 +124,7 @@ describe('PromoteImage@1 with a lock file (bundle run as the agent runs it, real
       ),
       run.lines.join('\n'),
     );
-    const summary = run.commands.find((c) => c.command === 'task.uploadsummary');
-    assert.ok(summary && !fs.readFileSync(summary.message, 'utf8').includes('published as artifact'));
+    assert.ok(!uploadedSummary(run).markdown.includes('published as artifact'));
   });
 
   it('promotes sourceImage when lockFile comes as the working folder, as the agent hands over an empty file path', async () => {

@@ -1,10 +1,16 @@
 // PromoteImage@1 run from its bundle exactly as the agent runs it, against real distribution registries on loopback.
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { attachCosignTag, referrersOf, signImage } from '../support/attach';
 import { startFaultProxy } from '../support/fault-proxy';
-import { bundleOnce, describeRun, registryEndpoint, runBundledTask, assertFailedCleanly, assertNoSecrets } from '../support/harness';
+import {
+  bundleOnce,
+  describeRun,
+  registryEndpoint,
+  runBundledTask,
+  assertFailedCleanly,
+  assertNoSecrets,
+  uploadedSummary,
+} from '../support/harness';
 import { fetchManifest, listTags, pushIndex, pushRandomImage } from '../support/images';
 import { requireRegistry, sharedRegistry, userOf, type TestRegistry } from '../support/registries';
 
@@ -27,13 +33,9 @@ describe('PromoteImage@1 task (bundle run as the agent runs it, real registries)
     const promoted = await fetchManifest(anonymous, 'prod/task-promote/app', 'v1', null);
     assert.equal(promoted.digest, source.digest);
     assert.ok(promoted.bytes.equals(source.manifest), 'the manifest bytes are the original ones');
-    const summary = run.commands.find((c) => c.command === 'task.uploadsummary');
-    assert.ok(summary, 'a run summary is attached');
-    assert.equal(path.basename(summary.message), 'Promoted app v1.md');
-    assert.match(
-      fs.readFileSync(summary.message, 'utf8'),
-      new RegExp(`\\| Promoted \\| \`${anonymous.host}/prod/task-promote/app@${source.digest}\` \\|`),
-    );
+    const summary = uploadedSummary(run);
+    assert.equal(summary.title, 'Promoted app v1');
+    assert.match(summary.markdown, new RegExp(`\\| Promoted \\| \`${anonymous.host}/prod/task-promote/app@${source.digest}\` \\|`));
   });
 
   it('adds additionalTags on the same digest, and a re-run succeeds without writing anything', async () => {

@@ -18,6 +18,7 @@ import {
   assertFailedCleanly,
   assertNoSecrets,
   dockerConfigSnapshot,
+  escapeRegExp,
   uploadedSummary,
 } from '../support/harness';
 import { fetchManifest, listTags } from '../support/images';
@@ -284,7 +285,7 @@ describe('PushImageByDigest@1 task (bundle run as the agent runs it, real engine
         assertFailedCleanly(
           run,
           new RegExp(
-            `^pushed ${host.replace(/\./g, '\\.')}/task-record/app@sha256:[a-f0-9]{64} as ${host.replace(/\./g, '\\.')}/task-record/app:1 but could not record it in lockFile '.*image-lock\\.json': EPERM`,
+            `^pushed ${escapeRegExp(host)}/task-record/app@sha256:[a-f0-9]{64} as ${escapeRegExp(host)}/task-record/app:1 but could not record it in lockFile '.*image-lock\\.json': EPERM`,
           ),
         );
         assert.deepEqual(await listTags(registry, repo, null), ['1'], 'the push happened, as the line says');

@@ -19,6 +19,7 @@ import {
   type KnownHostEntry,
 } from '../../shared/src/docker/known-hosts';
 import { needOrSkip } from '../support/env';
+import { escapeRegExp } from '../support/harness';
 import { makeTestKey, type TestHostKey } from '../support/sshd';
 
 const blob = (key: TestHostKey) => Buffer.from(key.publicKey.split(' ')[1], 'base64');
@@ -258,7 +259,7 @@ describe('known_hosts for ssh:// engines, as OpenSSH reads it', function () {
       assert.match(
         describeHostKeyRefusal(revoked.refusal!),
         new RegExp(
-          `^the SSH host build\\.example\\.com offered the ssh-ed25519 key ${escape(a.fingerprint)}, which ${escape(file)}:1 marks @revoked `,
+          `^the SSH host build\\.example\\.com offered the ssh-ed25519 key ${escapeRegExp(a.fingerprint)}, which ${escapeRegExp(file)}:1 marks @revoked `,
         ),
       );
       const ca = hostKeyCheck('builder.corp', 22, [file]);
@@ -266,13 +267,9 @@ describe('known_hosts for ssh:// engines, as OpenSSH reads it', function () {
       assert.match(
         describeHostKeyRefusal(ca.refusal!),
         new RegExp(
-          `; known_hosts names only a certificate authority for it \\(@cert-authority at ${escape(file)}:2\\), and the tasks do not take host certificates: .* ssh-keyscan builder\\.corp >> `,
+          `; known_hosts names only a certificate authority for it \\(@cert-authority at ${escapeRegExp(file)}:2\\), and the tasks do not take host certificates: .* ssh-keyscan builder\\.corp >> `,
         ),
       );
     });
   });
 });
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}

@@ -11,6 +11,7 @@ import { ChartError } from '../../shared/src/helm/errors';
 import { DEFAULT_SOURCE_DATE_EPOCH, packageChart, type PackageChartOptions } from '../../shared/src/helm/package';
 import { memoryLog, silentLog } from '../../shared/src/log';
 import { repoRoot } from '../support/env';
+import { escapeRegExp } from '../support/harness';
 
 const SAMPLE_CHART = path.join(repoRoot, 'test', 'fixtures', 'charts', 'sample-service');
 const STOREFRONT_CHART = path.join(repoRoot, 'test', 'fixtures', 'charts', 'storefront');
@@ -434,7 +435,7 @@ describe('helm: packageChart', function () {
         const destination = tempDir('out');
         await rejects(
           packageChart({ chartPath: path.join(work, 'no-such-chart'), destination, imageDigest: DIGEST, imageValuesKey }, silentLog),
-          new RegExp(`^imageValuesKey is '${imageValuesKey.replace(/\./g, '\\.')}', which uses the reserved key`),
+          new RegExp(`^imageValuesKey is '${escapeRegExp(imageValuesKey)}', which uses the reserved key`),
         );
         assert.deepEqual(fs.readdirSync(destination), []);
       }
